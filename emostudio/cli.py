@@ -1,0 +1,121 @@
+"""The ``emostudio`` command line: import, ls, serve, worker."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from tqdm import tqdm
+
+from emostudio.config import get_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Multimodal emotion analysis and annotation studio.")
+
+
+def _tqdm_hook(desc: str):
+    bar = tqdm(desc=desc, unit="file", dynamic_ncols=True)
+
+    def hook(step: str, *, completed=None, total=None, **_) -> None:
+        if total is not None and bar.total != total:
+            bar.total = total
+            bar.refresh()
+        if completed is not None:
+            bar.update(completed - bar.n)
+
+    return bar, hook
+
+
+@app.command("import")
+def import_command(
+    paths: Annotated[list[Path], typer.Argument(help="Media files and folders (searched recursively).")] = None,
+    labels: Annotated[Path | None, typer.Option(help="Label file: CSV (path,emotion[,arousal,valence,dominance,speaker]) or Kaldi .scp.")] = None,
+    copy: Annotated[bool | None, typer.Option("--copy/--in-place", help="Copy files into the store instead of referencing them in place.")] = None,
+    transcript_encoding: Annotated[str, typer.Option(help="Text encoding of sidecar transcripts.")] = "utf-8",
+    vad: Annotated[bool, typer.Option(help="Run voice activity detection on new media.")] = True,
+) -> None:
+    """Import media, their sidecar transcripts (.srt/.vtt/.txt) and labels."""
+    from emostudio.ingest import ImportOptions, import_paths
+    from emostudio.store import open_repository
+
+    settings = get_settings()
+    if not paths and labels is None:
+        raise typer.BadParameter("give media paths, --labels, or both")
+    repo = open_repository(settings)
+    options = ImportOptions(
+        copy=settings.copy_imports if copy is None else copy,
+        media_dir=settings.media_dir,
+        transcript_encoding=transcript_encoding,
+        vad=vad,
+    )
+    bar, hook = _tqdm_hook("import")
+    with bar:
+        report = import_paths(repo, paths or [], labels=labels, options=options, hook=hook)
+    for alias, media in report.aliases:
+        typer.echo(f"note: {alias}: same bytes as {media.path} (media {media.id}); recorded as an alias", err=True)
+    for error in report.errors:
+        typer.echo(f"error: {error}", err=True)
+    typer.echo(report.summary())
+    raise typer.Exit(1 if report.errors else 0)
+
+
+@app.command("ls")
+def ls_command() -> None:
+    """List imported media: duration, modality, status, segment and label counts."""
+    from emostudio.library import LIBRARY_COLUMNS, format_table, library_rows
+    from emostudio.store import open_repository
+
+    rows = library_rows(open_repository())
+    typer.echo(format_table(LIBRARY_COLUMNS, rows))
+    typer.echo(f"{len(rows)} media")
+
+
+@app.command("worker")
+def worker_command(
+    once: Annotated[bool, typer.Option(help="Run at most one queued job, then exit.")] = False,
+) -> None:
+    """Run the background worker that executes training and analysis jobs."""
+    from emostudio.store import open_repository
+    from trainers.worker import run_forever, run_once
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = get_settings()
+    repo = open_repository(settings)
+    if once:
+        run_once(repo)
+    else:
+        run_forever(repo, poll_seconds=settings.worker_poll_seconds)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on (default from settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
+    worker: Annotated[bool | None, typer.Option("--worker/--no-worker", help="Start a background worker process.")] = None,
+) -> None:
+    """Start the studio web app (and, by default, one background worker)."""
+    from emostudio.store import open_repository
+    from emostudio.ui.app import build_app
+
+    settings = get_settings()
+    repo = open_repository(settings)  # migrate before the worker starts, so they never race on it
+    worker_proc = None
+    if settings.start_worker if worker is None else worker:
+        worker_proc = subprocess.Popen([sys.executable, "-m", "emostudio.cli", "worker"])
+    try:
+        build_app(repo).launch(
+            server_name=host or settings.host,
+            server_port=port or settings.port,
+            allowed_paths=[str(settings.data_dir.resolve())],
+        )
+    finally:
+        if worker_proc is not None:
+            worker_proc.terminate()
+            worker_proc.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,84 @@
+"""One settings object for the whole studio.
+
+Values come from, in order of precedence: arguments given in code, environment
+variables ``EMOSTUDIO_<FIELD>`` (e.g. ``EMOSTUDIO_DATA_DIR``), then a TOML file
+(``emostudio.toml`` in the working directory, or the file named by
+``EMOSTUDIO_CONFIG``), then the defaults below.
+
+Example ``emostudio.toml``::
+
+    data_dir = "/srv/emostudio"
+    database_url = "postgresql+psycopg://emo@localhost/emostudio"
+    port = 8080
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def config_file() -> Path:
+    return Path(os.environ.get("EMOSTUDIO_CONFIG", "emostudio.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EMOSTUDIO_", extra="forbid")
+
+    data_dir: Path = Path("emostudio-data")
+    """Holds the SQLite database, copied uploads (media/) and the feature cache (cache/)."""
+    database_url: str | None = None
+    """Any SQLAlchemy URL; default: SQLite at <data_dir>/emostudio.db."""
+    device: str = "auto"
+    """Torch device for analysis and training: auto, cpu, cuda, cuda:1, mps."""
+    model_dir: Path | None = None
+    """Where trained model versions are written; default <data_dir>/models."""
+    host: str = "127.0.0.1"
+    port: int = 7860
+    start_worker: bool = True
+    """Start one background worker process with the studio."""
+    worker_poll_seconds: float = 2.0
+    video_fps: float = 2.0
+    """Rate (frames per second) at which video frames are sampled for face analysis."""
+    copy_imports: bool = False
+    """Copy CLI imports into the store. Uploads through the UI are always copied."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'emostudio.db').resolve()}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_dir or self.data_dir / "models"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

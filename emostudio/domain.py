@@ -1,0 +1,166 @@
+"""Plain, frozen records that flow between the layers.
+
+Times are seconds (floats) named ``start`` and ``duration``; ids are strings. A
+``Media`` points at a file and never holds samples: read them with
+``emostudio.media.load_audio(media.path, start, duration)``.
+
+Example::
+
+    >>> from emostudio.domain import Segment
+    >>> s = Segment(id="s1", media_id="m1", kind="speech", start=1.0, duration=0.5)
+    >>> s.end
+    1.5
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+AnnotationSource = Literal["human", "import", "pseudo"]
+SegmentKind = Literal["speech", "transcript"]
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What probing a file tells: streams and their properties, no samples."""
+
+    container: str
+    duration: float
+    has_audio: bool
+    has_video: bool
+    audio_codec: str | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+    video_codec: str | None = None
+    fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+
+    @property
+    def modality(self) -> str:
+        if self.has_audio and self.has_video:
+            return "audio+video"
+        return "video" if self.has_video else "audio"
+
+
+@dataclass(frozen=True)
+class Media:
+    """One imported file, identified by the SHA-256 of its bytes.
+
+    ``path`` is where the bytes are read from: the original location for files
+    referenced in place, or the copy in the store (``stored=True``) for uploads.
+    """
+
+    id: str
+    path: str
+    name: str
+    content_hash: str
+    size_bytes: int
+    info: MediaInfo
+    stored: bool = False
+    status: str = "imported"
+    speaker: str | None = None
+    created_at: datetime | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.info.duration
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A time span of a media: a VAD speech region or a transcript span (with text)."""
+
+    id: str | None
+    media_id: str
+    kind: SegmentKind
+    start: float
+    duration: float
+    text: str | None = None
+    source: str | None = None
+    speaker: str | None = None
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """A label someone (or something) gave a media, or a span of it when ``start`` is set.
+
+    Annotations are append-only: a correction is a new annotation naming what it
+    corrects, so nothing a person entered is ever overwritten.
+    """
+
+    id: int | None
+    media_id: str
+    source: AnnotationSource
+    annotator: str
+    label: str | None = None
+    raw_label: str | None = None
+    arousal: float | None = None
+    valence: float | None = None
+    dominance: float | None = None
+    start: float | None = None
+    duration: float | None = None
+    confidence: float | None = None
+    corrects_prediction_id: int | None = None
+    model_version_id: str | None = None
+    origin: str | None = None
+    created_at: datetime | None = None
+
+    @property
+    def end(self) -> float | None:
+        if self.start is None or self.duration is None:
+            return None
+        return self.start + self.duration
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A model's output for a whole clip (``level='clip'``) or one chunk."""
+
+    id: int | None
+    media_id: str
+    model_version_id: str
+    extractor: str
+    level: Literal["clip", "chunk"]
+    start: float
+    duration: float
+    basic: dict[str, float] = field(default_factory=dict)
+    compound: dict[str, float] = field(default_factory=dict)
+    arousal: float | None = None
+    valence: float | None = None
+    dominance: float | None = None
+    modalities: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+    @property
+    def top_label(self) -> str | None:
+        return max(self.basic, key=self.basic.get) if self.basic else None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A unit of background work (training, re-analysis) handed from the UI to a worker."""
+
+    id: int | None
+    kind: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] = "queued"
+    config: dict = field(default_factory=dict)
+    progress_completed: float = 0.0
+    progress_total: float | None = None
+    metrics: dict = field(default_factory=dict)
+    log: str = ""
+    error: str | None = None
+    worker: str | None = None
+    model_version_id: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None

@@ -1,0 +1,85 @@
+"""The label space shared by models, trainers, UI and export, and the mapping of
+each corpus's class names onto it.
+
+Decisions for classes outside the 7 basic emotions (kept verbatim in
+``Annotation.raw_label``, so a trainer can still exclude them):
+
+- EmoDB ``boredom`` -> neutral, RAVDESS ``calm`` -> neutral: both are low-arousal,
+  non-prototypical states the basic set has no class for; neutral is the nearest
+  category, and their arousal difference survives in the dimensional labels.
+- MEAD ``contempt`` -> disgust: contempt is not in FER2013 / C-EXPR-DB's basic set and
+  is most often confused with disgust by raters.
+- EmoryNLP ``peaceful`` and ``powerful`` have no basic counterpart and are rejected as
+  unknown rather than guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BASIC: tuple[str, ...] = ("neutral", "happiness", "sadness", "anger", "fear", "disgust", "surprise")
+
+# C-EXPR-DB compound classes, each with the pair of basic emotions it combines.
+COMPOUND_PAIRS: dict[str, tuple[str, str]] = {
+    "fearfully surprised": ("fear", "surprise"),
+    "happily surprised": ("happiness", "surprise"),
+    "sadly surprised": ("sadness", "surprise"),
+    "disgustedly surprised": ("disgust", "surprise"),
+    "angrily surprised": ("anger", "surprise"),
+    "sadly fearful": ("sadness", "fear"),
+    "sadly angry": ("sadness", "anger"),
+}
+COMPOUND: tuple[str, ...] = tuple(COMPOUND_PAIRS)
+DIMENSIONS: tuple[str, ...] = ("arousal", "valence", "dominance")
+
+
+@dataclass(frozen=True)
+class LabelSpace:
+    """What a model predicts; models and trainers agree only through this."""
+
+    basic: tuple[str, ...] = BASIC
+    compound: tuple[str, ...] = COMPOUND
+    dimensions: tuple[str, ...] = DIMENSIONS
+    chunk_hop: float = 0.25
+
+    def index(self, label: str) -> int:
+        return self.basic.index(label)
+
+
+# Source class name (lower-cased) -> canonical basic class.
+SOURCE_TO_BASIC: dict[str, str] = {
+    # canonical names and their spellings across corpora (no one-letter codes: EmoDB's "A"
+    # is Angst = fear, where other corpora would read anger)
+    "neutral": "neutral", "neu": "neutral",
+    "happiness": "happiness", "happy": "happiness", "hap": "happiness", "joy": "happiness",
+    "joyful": "happiness",
+    "sadness": "sadness", "sad": "sadness",
+    "anger": "anger", "angry": "anger", "ang": "anger", "mad": "anger",
+    "fear": "fear", "fearful": "fear", "fea": "fear", "scared": "fear",
+    "disgust": "disgust", "disgusted": "disgust", "dis": "disgust",
+    "surprise": "surprise", "surprised": "surprise", "sur": "surprise",
+    # corpus-specific classes, see the module docstring
+    "boredom": "neutral",  # EmoDB
+    "calm": "neutral",  # RAVDESS
+    "contempt": "disgust",  # MEAD
+}
+
+
+class UnknownLabelError(ValueError):
+    pass
+
+
+def canonical_label(raw: str) -> str:
+    """Map a corpus class name (any case) to a basic or compound class of the label space.
+
+    >>> canonical_label("Boredom")
+    'neutral'
+    >>> canonical_label("Happily Surprised")
+    'happily surprised'
+    """
+    key = " ".join(raw.strip().lower().replace("_", " ").split())
+    if key in SOURCE_TO_BASIC:
+        return SOURCE_TO_BASIC[key]
+    if key in COMPOUND_PAIRS:
+        return key
+    raise UnknownLabelError(f"unknown label {raw.strip()!r} (expected one of: {', '.join(BASIC + COMPOUND)})")

@@ -1,0 +1,78 @@
+"""The background worker: claims queued jobs from the database and runs them.
+
+The UI only writes a job row; this loop (one process per worker) claims it, runs
+the trainer registered for its kind, and writes progress, metrics, logs and the
+outcome back to the row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import traceback
+from collections.abc import Callable
+
+from db.repository import Repository
+from emostudio.domain import Job
+
+log = logging.getLogger("emostudio.worker")
+
+# A handler runs one job: (repository, job, hook) -> id of the model version it made, if any.
+JobHandler = Callable[[Repository, Job, Callable[..., None]], str | None]
+JOB_HANDLERS: dict[str, JobHandler] = {}
+
+
+def register(kind: str) -> Callable[[JobHandler], JobHandler]:
+    def wrap(fn: JobHandler) -> JobHandler:
+        JOB_HANDLERS[kind] = fn
+        return fn
+
+    return wrap
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def job_hook(repo: Repository, job_id: int) -> Callable[..., None]:
+    """The progress hook a trainer calls; it writes to the job row the UI polls."""
+
+    def hook(step: str, *, completed=None, total=None, metrics=None, message: str | None = None) -> None:
+        repo.report_job(job_id, completed=completed, total=total, metrics=metrics, log_line=message)
+
+    return hook
+
+
+def run_once(repo: Repository, name: str | None = None) -> Job | None:
+    """Claim and run the oldest queued job, if any; return it as it ended."""
+    job = repo.claim_next_job(name or worker_name())
+    if job is None:
+        return None
+    handler = JOB_HANDLERS.get(job.kind)
+    if handler is None:
+        repo.finish_job(job.id, "failed", error=f"no trainer for job kind {job.kind!r} (known: {sorted(JOB_HANDLERS)})")
+        return repo.get_job(job.id)
+    log.info("job %s (%s) started", job.id, job.kind)
+    try:
+        version = handler(repo, job, job_hook(repo, job.id))
+    except Exception as err:  # a failed job must not stop the worker
+        repo.report_job(job.id, log_line=traceback.format_exc())
+        repo.finish_job(job.id, "failed", error=f"{type(err).__name__}: {err}")
+    else:
+        repo.finish_job(job.id, "succeeded", model_version_id=version)
+    log.info("job %s ended", job.id)
+    return repo.get_job(job.id)
+
+
+def run_forever(repo: Repository, poll_seconds: float = 2.0, stop: threading.Event | None = None) -> None:
+    stop = stop or threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(sig, lambda *_: stop.set())
+    log.info("worker %s polling for jobs every %.1f s", worker_name(), poll_seconds)
+    while not stop.is_set():
+        if run_once(repo) is None:
+            stop.wait(poll_seconds)
