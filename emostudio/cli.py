@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -76,6 +78,7 @@ def ls_command() -> None:
 @app.command("worker")
 def worker_command(
     once: Annotated[bool, typer.Option(help="Run at most one queued job, then exit.")] = False,
+    parent_pid: Annotated[int | None, typer.Option(hidden=True, help="Stop when this process exits.")] = None,
 ) -> None:
     """Run the background worker that executes training and analysis jobs."""
     from emostudio.store import open_repository
@@ -87,7 +90,7 @@ def worker_command(
     if once:
         run_once(repo)
     else:
-        run_forever(repo, poll_seconds=settings.worker_poll_seconds)
+        run_forever(repo, poll_seconds=settings.worker_poll_seconds, parent_pid=parent_pid)
 
 
 @app.command("serve")
@@ -104,7 +107,9 @@ def serve(
     repo = open_repository(settings)  # migrate before the worker starts, so they never race on it
     worker_proc = None
     if settings.start_worker if worker is None else worker:
-        worker_proc = subprocess.Popen([sys.executable, "-m", "emostudio.cli", "worker"])
+        worker_proc = subprocess.Popen([sys.executable, "-m", "emostudio.cli", "worker", "--parent-pid", str(os.getpid())])
+    # SIGTERM (e.g. from a process manager) unwinds through `finally`, stopping the worker too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         build_app(repo).launch(
             server_name=host or settings.host,

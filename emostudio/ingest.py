@@ -18,14 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from db.repository import Repository
 from emostudio.domain import Annotation, Media, Segment
 from emostudio.labelfiles import LabelFileError, LabelRow, read_label_file
-from emostudio.media import MEDIA_EXTENSIONS, SAMPLE_RATE, MediaError, content_hash, load_audio, probe
+from emostudio.media import MEDIA_EXTENSIONS, MediaError, content_hash, load_audio, probe
 from emostudio.transcripts import TranscriptError, find_sidecar, load_transcript
 from emostudio.vad import VAD_SOURCE, detect_speech
 
 ProgressHook = Callable[..., None]
-
-# Audio that decodes to less than this share of the declared duration is reported as truncated.
-_TRUNCATION_RATIO = 0.9
 
 
 @dataclass
@@ -165,12 +162,8 @@ def _import_file(repo: Repository, path: Path, options: ImportOptions, report: I
 def _speech_segments(media: Media) -> list[Segment]:
     if not media.info.has_audio:
         return []
+    # Decoding the whole track also surfaces damaged audio as a MediaError before anything is stored.
     audio = load_audio(media.path)
-    decoded = audio.size / SAMPLE_RATE
-    if decoded < _TRUNCATION_RATIO * media.duration - 0.1:
-        raise MediaError(
-            media.path, f"truncated: audio decodes to {decoded:.2f} s of the {media.duration:.2f} s its header declares"
-        )
     return [
         Segment(id=None, media_id=media.id, kind="speech", start=start, duration=duration, source=VAD_SOURCE)
         for start, duration in detect_speech(audio)

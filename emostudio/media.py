@@ -45,13 +45,38 @@ def _open(path: str | Path) -> av.container.InputContainer:
         raise MediaError(path, "is a folder, not a media file")
     if p.stat().st_size == 0:
         raise MediaError(path, "empty file (0 bytes)")
+    # A cut-off MP4 may still open (when its index comes first) and decode short without
+    # any error, so check its box structure, which says how long the file should be.
+    if p.suffix.lower() in _ISO_BMFF and _iso_bmff_truncated(p):
+        raise MediaError(path, "truncated or incomplete MP4/MOV (a box runs past the end of the file, or 'moov' is missing)")
     try:
         return av.open(str(p), metadata_errors="ignore")
     except av.FFmpegError as err:
-        msg = str(getattr(err, "strerror", None) or err)
-        if p.suffix.lower() in {".mp4", ".m4a", ".m4v", ".mov"} and "moov" in str(err).lower():
-            raise MediaError(path, "truncated or incomplete MP4/MOV (index 'moov' missing)") from err
-        raise MediaError(path, f"not a readable media file ({msg})") from err
+        raise MediaError(path, f"not a readable media file ({getattr(err, 'strerror', None) or err})") from err
+
+
+_ISO_BMFF = {".mp4", ".m4a", ".m4v", ".mov"}
+
+
+def _iso_bmff_truncated(path: Path) -> bool:
+    """Walk the top-level MP4 boxes: a cut-off file has a box longer than what is left."""
+    size = path.stat().st_size
+    seen = set()
+    with open(path, "rb") as f:
+        offset = 0
+        while offset + 8 <= size:
+            f.seek(offset)
+            header = f.read(16)
+            box_size, box_type = int.from_bytes(header[:4], "big"), header[4:8]
+            if box_size == 1:
+                box_size = int.from_bytes(header[8:16], "big")
+            elif box_size == 0:
+                box_size = size - offset
+            if box_size < 8 or offset + box_size > size:
+                return True
+            seen.add(box_type)
+            offset += box_size
+    return b"moov" not in seen
 
 
 def _is_cover_art(stream: av.video.stream.VideoStream) -> bool:

@@ -67,12 +67,21 @@ def run_once(repo: Repository, name: str | None = None) -> Job | None:
     return repo.get_job(job.id)
 
 
-def run_forever(repo: Repository, poll_seconds: float = 2.0, stop: threading.Event | None = None) -> None:
+def run_forever(
+    repo: Repository,
+    poll_seconds: float = 2.0,
+    stop: threading.Event | None = None,
+    parent_pid: int | None = None,
+) -> None:
+    """Poll for jobs until SIGTERM/SIGINT, or until ``parent_pid`` (the studio) has gone."""
     stop = stop or threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        if threading.current_thread() is threading.main_thread():
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     log.info("worker %s polling for jobs every %.1f s", worker_name(), poll_seconds)
     while not stop.is_set():
+        if parent_pid is not None and os.getppid() != parent_pid:
+            log.info("studio process %s has gone; worker stops", parent_pid)
+            return
         if run_once(repo) is None:
             stop.wait(poll_seconds)

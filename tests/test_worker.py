@@ -1,0 +1,52 @@
+"""The job queue the UI and the worker share."""
+
+import pytest
+
+from trainers import worker
+
+
+@pytest.fixture
+def handlers(monkeypatch):
+    table = {}
+    monkeypatch.setattr(worker, "JOB_HANDLERS", table)
+    return table
+
+
+def test_worker_runs_a_job_and_records_progress_and_metrics(repo, handlers):
+    def train(repo_, job, hook):
+        for step in range(1, 4):
+            hook("train", completed=step, total=3, metrics={"loss": 1.0 / step}, message=f"step {step}")
+        return None
+
+    handlers["demo"] = train
+    queued = repo.enqueue_job("demo", {"epochs": 3})
+    done = worker.run_once(repo, "w1")
+    assert done.id == queued.id and done.status == "succeeded" and done.worker == "w1"
+    assert (done.progress_completed, done.progress_total) == (3, 3)
+    assert done.metrics == {"loss": pytest.approx(1 / 3)}
+    assert done.log.splitlines() == ["step 1", "step 2", "step 3"]
+    assert done.started_at is not None and done.finished_at is not None
+    assert worker.run_once(repo, "w1") is None  # queue is empty
+
+
+def test_a_failing_job_is_marked_failed_and_the_worker_goes_on(repo, handlers):
+    handlers["boom"] = lambda *_: 1 / 0
+    handlers["ok"] = lambda *_: None
+    repo.enqueue_job("boom")
+    repo.enqueue_job("ok")
+    failed = worker.run_once(repo, "w")
+    assert failed.status == "failed" and failed.error == "ZeroDivisionError: division by zero"
+    assert "Traceback" in failed.log
+    assert worker.run_once(repo, "w").status == "succeeded"
+
+
+def test_unknown_job_kind_fails_with_a_clear_error(repo, handlers):
+    repo.enqueue_job("nonexistent")
+    job = worker.run_once(repo, "w")
+    assert job.status == "failed" and "no trainer for job kind 'nonexistent'" in job.error
+
+
+def test_a_job_is_claimed_by_one_worker_only(repo):
+    repo.enqueue_job("x")
+    assert repo.claim_next_job("a") is not None
+    assert repo.claim_next_job("b") is None
