@@ -234,9 +234,12 @@ class Repository:
             row = s.get(JobRow, job_id)
             return _job(row) if row else None
 
-    def list_jobs(self, limit: int = 100) -> list[Job]:
+    def list_jobs(self, status: str | None = None, limit: int = 100) -> list[Job]:
         with self.session() as s:
-            return [_job(r) for r in s.scalars(select(JobRow).order_by(JobRow.id.desc()).limit(limit))]
+            q = select(JobRow).order_by(JobRow.id.desc()).limit(limit)
+            if status:
+                q = q.where(JobRow.status == status)
+            return [_job(r) for r in s.scalars(q)]
 
 
 def _segment_rows(segments: Iterable[Segment]) -> list[SegmentRow]:

@@ -173,3 +173,17 @@ def test_unsupported_and_missing_paths(repo, tmp_path):
     (tmp_path / "notes.docx").write_text("x")
     report = import_paths(repo, [tmp_path / "notes.docx", tmp_path / "gone.wav"])
     assert report.errors == [f"{tmp_path / 'notes.docx'}: unsupported file type '.docx'", f"{tmp_path / 'gone.wav'}: file not found"]
+
+
+def test_vad_in_blocks_joins_speech_across_block_boundaries(repo, tmp_path, monkeypatch):
+    import emostudio.ingest as ingest
+
+    monkeypatch.setattr(ingest, "VAD_BLOCK_SECONDS", 1.0)  # the fixture's speech runs through 3 boundaries
+    blocked = import_paths(repo, [write_audio(tmp_path / "a.wav", speech())]).added[0]
+    spans = repo.segments(blocked.id, "speech")
+    monkeypatch.setattr(ingest, "VAD_BLOCK_SECONDS", 600.0)
+    whole = import_paths(repo, [write_audio(tmp_path / "b.wav", speech() * 0.99)]).added[0]
+    reference = repo.segments(whole.id, "speech")
+    assert len(spans) <= len(reference) + 1
+    assert spans[0].start == pytest.approx(reference[0].start, abs=0.1)
+    assert spans[-1].end == pytest.approx(reference[-1].end, abs=0.15)

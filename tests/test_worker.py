@@ -50,3 +50,18 @@ def test_a_job_is_claimed_by_one_worker_only(repo):
     repo.enqueue_job("x")
     assert repo.claim_next_job("a") is not None
     assert repo.claim_next_job("b") is None
+
+
+def test_jobs_of_a_dead_worker_are_marked_failed(repo):
+    import socket
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    repo.enqueue_job("x")
+    repo.enqueue_job("y")
+    orphan = repo.claim_next_job(f"{socket.gethostname()}:{dead.pid}")
+    live = repo.claim_next_job(worker.worker_name())
+    assert worker.fail_orphaned_jobs(repo) == [orphan.id]
+    assert repo.get_job(orphan.id).status == "failed" and "exited while running" in repo.get_job(orphan.id).error
+    assert repo.get_job(live.id).status == "running"

@@ -67,6 +67,28 @@ def run_once(repo: Repository, name: str | None = None) -> Job | None:
     return repo.get_job(job.id)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_orphaned_jobs(repo: Repository) -> list[int]:
+    """Mark 'running' jobs of dead workers on this host as failed, so none stays running forever."""
+    host = socket.gethostname()
+    orphaned = []
+    for job in repo.list_jobs(status="running", limit=1000):
+        job_host, _, pid = (job.worker or "").rpartition(":")
+        if job_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+            repo.finish_job(job.id, "failed", error=f"worker {job.worker} exited while running this job")
+            orphaned.append(job.id)
+    return orphaned
+
+
 def run_forever(
     repo: Repository,
     poll_seconds: float = 2.0,
@@ -78,6 +100,8 @@ def run_forever(
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
+    for job_id in fail_orphaned_jobs(repo):
+        log.warning("job %s was left running by a worker that exited; marked failed", job_id)
     log.info("worker %s polling for jobs every %.1f s", worker_name(), poll_seconds)
     while not stop.is_set():
         if parent_pid is not None and os.getppid() != parent_pid:
