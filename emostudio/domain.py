@@ -88,6 +88,26 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class Chunk:
+    """The unit curves are drawn in: it owns ``[start, start + duration)`` and is analysed
+    through windows of several widths (one per scale) centred on its centre."""
+
+    index: int
+    start: float
+    duration: float
+    windows: tuple[tuple[float, float], ...]
+    """``(start, duration)`` per scale, centred on ``center`` and clipped to the media."""
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+    @property
+    def center(self) -> float:
+        return self.start + self.duration / 2
+
+
+@dataclass(frozen=True)
 class Annotation:
     """A label someone (or something) gave a media, or a span of it when ``start`` is set.
 

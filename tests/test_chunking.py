@@ -1,0 +1,56 @@
+import pytest
+
+from emostudio.chunking import frame_slice, make_chunks
+
+
+@pytest.mark.parametrize(
+    "duration,hop,n_chunks,last_duration",
+    [(1.0, 0.25, 4, 0.25), (1.1, 0.25, 5, 0.1), (0.1, 0.25, 1, 0.1), (10.0, 0.5, 20, 0.5), (0.0, 0.25, 0, None)],
+)
+def test_chunks_tile_the_media(duration, hop, n_chunks, last_duration):
+    chunks = make_chunks(duration, hop=hop)
+    assert len(chunks) == n_chunks
+    if chunks:
+        assert chunks[0].start == 0 and chunks[-1].end == pytest.approx(duration)
+        assert chunks[-1].duration == pytest.approx(last_duration)
+        assert all(b.start == pytest.approx(a.end) for a, b in zip(chunks, chunks[1:]))
+
+
+@pytest.mark.parametrize(
+    "index,expected_windows",
+    [
+        (0, [(0.0, 0.375), (0.0, 0.625), (0.0, 1.125)]),  # clipped at the start
+        (8, [(1.875, 0.5), (1.625, 1.0), (1.125, 1.875)]),  # centred on 2.125; the 2 s window hits the end
+        (11, [(2.625, 0.375), (2.375, 0.625), (1.875, 1.125)]),  # clipped at the end (3.0 s)
+    ],
+)
+def test_windows_are_centred_on_the_chunk_and_clipped(index, expected_windows):
+    chunk = make_chunks(3.0, hop=0.25, scales=(0.5, 1.0, 2.0))[index]
+    assert [(pytest.approx(s), pytest.approx(d)) for s, d in chunk.windows] == expected_windows
+    for start, duration in chunk.windows:
+        if start > 0 and start + duration < 3.0:
+            assert start + duration / 2 == pytest.approx(chunk.center)
+
+
+@pytest.mark.parametrize(
+    "start,duration,rate,n,expected",
+    [
+        (0.0, 0.5, 100, 300, slice(0, 50)),  # 100 Hz audio frames (log-mel)
+        (1.0, 1.0, 100, 300, slice(100, 200)),
+        (2.5, 1.0, 100, 300, slice(250, 300)),  # runs past the end: clipped
+        (0.0, 1.0, 2, 6, slice(0, 2)),  # 2 fps video: frames centred at 0.25 and 0.75
+        (0.6, 0.3, 2, 6, slice(1, 2)),  # narrower than a frame: the frame it lies in
+        (1.0, 0.5, 50, 150, slice(50, 75)),  # 50 Hz whisper encoder frames
+    ],
+)
+def test_frame_slices_align_windows_with_any_frame_rate(start, duration, rate, n, expected):
+    assert frame_slice(start, duration, rate, n) == expected
+
+
+def test_the_same_window_selects_the_same_time_span_in_every_modality():
+    chunk = make_chunks(6.0)[10]
+    start, duration = chunk.windows[1]
+    audio = frame_slice(start, duration, 100, 600)
+    video = frame_slice(start, duration, 2, 12)
+    assert audio.start / 100 == pytest.approx(start, abs=0.01)
+    assert abs(video.start / 2 + 0.25 - chunk.center) <= duration / 2 + 0.25
