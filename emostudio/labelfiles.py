@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emostudio.labels import UnknownLabelError, canonical_label
-from emostudio.transcripts import TranscriptError, read_text
 
 # Accepted header names for each field, first match wins (corpora name them differently).
 PATH_COLUMNS = ("path", "file", "filename")
@@ -44,9 +43,11 @@ def read_label_file(path: str | Path) -> tuple[list[LabelRow], list[str]]:
     if not path.is_file():
         raise LabelFileError(f"{path}: label file not found")
     try:
-        text = read_text(path)
-    except TranscriptError as err:
-        raise LabelFileError(str(err)) from None
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise LabelFileError(
+            f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset {err.start}); re-save it as UTF-8"
+        ) from None
     if path.suffix.lower() == ".scp":
         return _read_scp(path, text)
     return _read_csv(path, text)

@@ -45,10 +45,6 @@ def _open(path: str | Path) -> av.container.InputContainer:
         raise MediaError(path, "is a folder, not a media file")
     if p.stat().st_size == 0:
         raise MediaError(path, "empty file (0 bytes)")
-    # A cut-off MP4 may still open (when its index comes first) and decode short without
-    # any error, so check its box structure, which says how long the file should be.
-    if p.suffix.lower() in _ISO_BMFF and _iso_bmff_truncated(p):
-        raise MediaError(path, "truncated or incomplete MP4/MOV (a box runs past the end of the file, or 'moov' is missing)")
     try:
         return av.open(str(p), metadata_errors="ignore")
     except av.FFmpegError as err:
@@ -90,6 +86,12 @@ def _video_streams(container) -> list:
 
 def probe(path: str | Path) -> MediaInfo:
     """Streams, duration, sample rate, channels, fps and frame size, read from headers."""
+    p = Path(path)
+    # A cut-off MP4 may still open (when its index comes first) and decode short without
+    # any error, so check its box structure, which says how long the file should be.
+    # Done here, once per import, not in _open, which every audio/frame read goes through.
+    if p.suffix.lower() in _ISO_BMFF and p.is_file() and p.stat().st_size and _iso_bmff_truncated(p):
+        raise MediaError(path, "truncated or incomplete MP4/MOV (a box runs past the end of the file, or 'moov' is missing)")
     with _open(path) as c:
         audio = c.streams.audio[0] if c.streams.audio else None
         videos = _video_streams(c)

@@ -187,3 +187,12 @@ def test_vad_in_blocks_joins_speech_across_block_boundaries(repo, tmp_path, monk
     assert len(spans) <= len(reference) + 1
     assert spans[0].start == pytest.approx(reference[0].start, abs=0.1)
     assert spans[-1].end == pytest.approx(reference[-1].end, abs=0.15)
+
+
+def test_label_file_that_is_not_utf8_is_reported_without_transcript_advice(repo, tmp_path):
+    good = write_audio(tmp_path / "good.wav", speech())
+    labels = tmp_path / "labels.csv"
+    labels.write_bytes("path,emotion\ngood.wav,col\xe8re\n".encode("latin-1"))
+    report = import_paths(repo, [good], labels=labels)
+    assert report.errors == [f"{labels}: not UTF-8 text (byte 0xe8 at offset 25); re-save it as UTF-8"]
+    assert len(report.added) == 1
