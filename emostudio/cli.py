@@ -64,6 +64,36 @@ def import_command(
     raise typer.Exit(1 if report.errors else 0)
 
 
+@app.command("analyze")
+def analyze_command(
+    paths: Annotated[list[Path], typer.Argument(help="Media files and folders (searched recursively).")],
+    out: Annotated[Path, typer.Option(help="CSV with one row per clip.")] = Path("predictions.csv"),
+    chunks: Annotated[Path | None, typer.Option(help="CSV with one row per chunk (0.25 s).")] = None,
+    model: Annotated[Path | None, typer.Option(help="Model folder (default: the active version, else the shipped default).")] = None,
+    modalities: Annotated[str, typer.Option(help="Comma-separated subset of audio,face,text.")] = "audio,face,text",
+    asr: Annotated[bool, typer.Option(help="Transcribe media that have no transcript (Whisper tiny.en).")] = True,
+    vad: Annotated[bool, typer.Option(help="Run voice activity detection on new media.")] = True,
+) -> None:
+    """Import and analyse media headless; write clip (and chunk) predictions as CSV.
+
+    Under `accelerate launch --num_processes N` the files are split between the
+    processes (one per GPU, or CPU processes) and the CSVs are merged at the end.
+    """
+    from accelerate import PartialState
+
+    from emostudio.batch import analyze_paths
+
+    state = PartialState(cpu=get_settings().device == "cpu")
+    wanted = tuple(m.strip() for m in modalities.split(",") if m.strip())
+    unknown = set(wanted) - {"audio", "face", "text"}
+    if unknown:
+        raise typer.BadParameter(f"unknown modality: {', '.join(sorted(unknown))}")
+    errors = analyze_paths(paths, out=out, chunks=chunks, model=model, modalities=wanted, asr=asr, vad=vad, state=state)
+    for error in errors:
+        typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(1 if errors else 0)
+
+
 @app.command("ls")
 def ls_command() -> None:
     """List imported media: duration, modality, status, segment and label counts."""

@@ -167,6 +167,21 @@ class Prediction:
 
 
 @dataclass(frozen=True)
+class ModelVersion:
+    """A trained model on disk (``path``: a folder with safetensors + JSON config) and how it scored."""
+
+    id: str
+    kind: str
+    path: str
+    label_space: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    parent_id: str | None = None
+    job_id: int | None = None
+    active: bool = False
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Job:
     """A unit of background work (training, re-analysis) handed from the UI to a worker."""
 

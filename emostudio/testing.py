@@ -66,8 +66,12 @@ def write_av(
     size: tuple[int, int] = (160, 120),
     audio: np.ndarray | None = None,
     sample_rate: int = SPEECH_RATE,
+    picture: np.ndarray | None = None,
 ) -> Path:
-    """Write a container with a moving-gradient video track and/or an audio track."""
+    """Write a container with a video track and/or an audio track.
+
+    The video is a moving gradient, or ``picture`` (RGB, e.g. a face) drifting slowly.
+    """
     vcodec, acodec = _CODECS[path.suffix]
     with av.open(str(path), "w") as out:
         vstream = astream = None
@@ -83,6 +87,10 @@ def write_av(
         if vstream is not None:
             w, h = size
             for i in range(int(video_seconds * fps)):
+                if picture is not None:
+                    img = np.roll(picture, i % 8, axis=1)[:h, :w].copy()
+                    out.mux(vstream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+                    continue
                 img = np.zeros((h, w, 3), np.uint8)
                 img[..., 0] = (np.arange(w)[None, :] + 4 * i) % 256
                 img[..., 1] = (np.arange(h)[:, None] * 2) % 256
@@ -105,6 +113,14 @@ def write_av(
                 out.mux(astream.encode(frame))
             out.mux(astream.encode(None))
     return path
+
+
+def face_picture(size: tuple[int, int] = (256, 256)) -> np.ndarray:
+    """A real photographed face (scikit-image's public-domain astronaut portrait), RGB."""
+    import cv2
+    from skimage import data
+
+    return cv2.resize(data.astronaut(), size, interpolation=cv2.INTER_AREA)
 
 
 def temp_repository(tmp_path: Path) -> Repository:

@@ -1,0 +1,206 @@
+"""From a media to clip- and chunk-level predictions: decode once, extract (cached)
+features per modality, cut chunks, run the model, and turn tensors into ``Prediction``s."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from emostudio.asr import transcribe
+from emostudio.chunk_inputs import ChunkInputs, build_chunk_inputs
+from emostudio.chunking import make_chunks
+from emostudio.domain import Media, Prediction, Segment
+from emostudio.features import FeatureCache, FeatureExtractor, FeatureInput, Features, get_extractor
+from emostudio.features.base import ExtractorUnavailable
+from emostudio.labels import COMPOUND
+from emostudio.media import MediaError, content_hash, load_audio, probe
+from emostudio.model import MODALITIES, ChunkEmotionModel, ModelInputs, compound_scores, default_model_path, load_model
+
+MODEL_KIND = "emotion"
+
+
+def media_for_path(path: str | Path) -> Media:
+    """A ``Media`` for a file outside any database (training corpora, benchmarks)."""
+    path = Path(path)
+    digest = content_hash(path)
+    return Media(digest[:16], str(path), path.name, digest, path.stat().st_size, probe(path))
+
+
+def audio_features(
+    media: Media, extractors: list[FeatureExtractor], cache: FeatureCache, audio: np.ndarray | None = None
+) -> list[Features]:
+    """Every audio extractor's frames, decoding the track at most once (and not at all when cached)."""
+    out = []
+    for extractor in extractors:
+        inputs = FeatureInput(media, audio=audio)
+        cached = cache.path(extractor, inputs)
+        if audio is None and not (cached is not None and cached.is_file()):
+            audio = load_audio(media.path)
+            inputs = FeatureInput(media, audio=audio)
+        out.append(cache.get(extractor, inputs))
+    return out
+
+
+@dataclass
+class Analysis:
+    """What analysing one media gives: predictions, and a transcript when ASR made one."""
+
+    media: Media
+    clip: Prediction
+    chunks: list[Prediction]
+    asr_transcript: list[Segment] = field(default_factory=list)
+    modalities: tuple[str, ...] = ()
+
+
+class Analyzer:
+    """A loaded model plus the extractors its inputs need.
+
+    Example::
+
+        analyzer = Analyzer.load()            # the shipped default model
+        result = analyzer.analyze(media)      # Analysis(clip=..., chunks=[...])
+    """
+
+    def __init__(
+        self,
+        model: ChunkEmotionModel,
+        model_version_id: str,
+        cache: FeatureCache | None = None,
+        modalities: tuple[str, ...] = MODALITIES,
+        asr: bool = True,
+    ):
+        c = model.config
+        self.folder: Path | None = None
+        self.model = model.eval()
+        self.model_version_id = model_version_id
+        self.cache = cache or FeatureCache(None)
+        self.audio_extractors = [get_extractor(n) for n in c.audio_extractors] if "audio" in modalities else []
+        self.face = get_extractor("face-fer2013", fps=c.face_fps) if "face" in modalities else None
+        try:
+            self.text = get_extractor("text-minilm") if "text" in modalities else None
+        except ExtractorUnavailable:
+            self.text = None
+        self.asr = asr and self.text is not None
+        parts = [f"{e.name}@{e.version}" for e in self.audio_extractors]
+        parts += [f"{e.name}@{e.version}" for e in (self.face, self.text) if e is not None]
+        self.extractor_id = "+".join(parts)
+
+    @classmethod
+    def load(cls, folder: str | Path | None = None, **kwargs) -> "Analyzer":
+        folder = Path(folder) if folder else default_model_path()
+        analyzer = cls(load_model(folder), model_version_id(folder), **kwargs)
+        analyzer.folder = folder
+        return analyzer
+
+    # -- analysis ---------------------------------------------------------------------
+
+    def inputs(self, media: Media, transcript: list[Segment] | None = None) -> tuple[ChunkInputs, list[Segment], list]:
+        """Chunk inputs of every modality the media has; runs ASR when there is audio but no transcript."""
+        c = self.model.config
+        chunks = make_chunks(media.duration, hop=c.hop, scales=c.scales)
+        if not chunks:
+            raise MediaError(media.path, "has no duration to analyse")
+        audio = load_audio(media.path) if media.info.has_audio and self.audio_extractors else None
+        audio_feats = audio_features(media, self.audio_extractors, self.cache, audio) if audio is not None else None
+        face_feats = None
+        if self.face is not None and media.info.has_video:
+            face_feats = self.cache.get(self.face, FeatureInput(media))
+        transcript = list(transcript or [])
+        asr_spans: list[Segment] = []
+        if not transcript and self.asr and audio is not None:
+            asr_spans = transcribe(media, audio)
+            transcript = asr_spans
+        text_feats = None
+        if self.text is not None and transcript:
+            text_feats = self.cache.get(self.text, FeatureInput(media, transcript=tuple(transcript)))
+        return build_chunk_inputs(chunks, audio_feats, face_feats, text_feats), asr_spans, chunks
+
+    @torch.inference_mode()
+    def analyze(self, media: Media, transcript: list[Segment] | None = None) -> Analysis:
+        inputs, asr_spans, chunks = self.inputs(media, transcript)
+        out = self.model(to_model_inputs(inputs))
+        return self._predictions(media, inputs, out, chunks, asr_spans)
+
+    def _predictions(self, media, inputs: ChunkInputs, out, chunks, asr_spans) -> Analysis:
+        classes = self.model.config.classes
+        present = [m for m in MODALITIES if out.modality_chunk_logits.get(m) is not None]
+        probs = out.chunk_log_probs[0].exp()
+        chunk_compound = compound_scores(
+            probs, out.chunk_compound[0] if out.chunk_compound is not None and self.model.config.compound_trained else None
+        )
+        clip_probs = out.clip_log_probs[0].exp()
+        clip_compound = (out.chunk_weights[0][:, None] * chunk_compound).sum(0)
+        modality_probs = {m: out.modality_chunk_logits[m][0].softmax(-1) for m in present}
+        masks = {"audio": inputs.audio is not None and np.ones(len(chunks), bool),
+                 "face": inputs.face_mask, "text": inputs.text_mask}  # fmt: skip
+        avd = out.chunk_avd[0].numpy()
+        share = out.modality_weights[0].numpy()
+        p, cp = probs.numpy(), chunk_compound.numpy()
+        mp = {m: v.numpy() for m, v in modality_probs.items()}
+        rows = []
+        for i, chunk in enumerate(chunks):
+            modalities = {
+                m: {**dict(zip(classes, map(float, mp[m][i]))), "weight": float(share[i, MODALITIES.index(m)])}
+                for m in present
+                if masks[m] is not None and masks[m] is not False and bool(masks[m][i])
+            }
+            rows.append(
+                Prediction(None, media.id, self.model_version_id, self.extractor_id, "chunk", chunk.start, chunk.duration,
+                           basic=dict(zip(classes, map(float, p[i]))), compound=dict(zip(COMPOUND, map(float, cp[i]))),
+                           arousal=float(avd[i, 0]), valence=float(avd[i, 1]), dominance=float(avd[i, 2]),
+                           modalities=modalities)  # fmt: skip
+            )
+        clip_modalities = {m: dict(zip(classes, map(float, out.modality_clip_logits[m][0].softmax(-1)))) for m in present
+                           if masks[m] is not None and masks[m] is not False and bool(np.any(masks[m]))}  # fmt: skip
+        clip_avd = out.clip_avd[0].numpy()
+        clip = Prediction(None, media.id, self.model_version_id, self.extractor_id, "clip", 0.0, media.duration,
+                          basic=dict(zip(classes, map(float, clip_probs))),
+                          compound=dict(zip(COMPOUND, map(float, clip_compound))),
+                          arousal=float(clip_avd[0]), valence=float(clip_avd[1]), dominance=float(clip_avd[2]),
+                          modalities=clip_modalities)  # fmt: skip
+        return Analysis(media, clip, rows, asr_spans, tuple(clip_modalities))
+
+
+def analyze_stored(repo, analyzer: Analyzer, media: Media) -> Analysis:
+    """Analyse an imported media and store the result: predictions replace that model
+    version's earlier run, and an ASR transcript is kept as transcript segments."""
+    from emostudio.domain import ModelVersion
+
+    transcript = repo.segments(media.id, "transcript")
+    result = analyzer.analyze(media, transcript)
+    if result.asr_transcript:
+        repo.add_segments(result.asr_transcript)
+    if repo.get_model_version(analyzer.model_version_id) is None:
+        config = analyzer.model.config
+        repo.add_model_version(
+            ModelVersion(analyzer.model_version_id, MODEL_KIND, str(analyzer.folder or ""),
+                         label_space={"basic": list(config.classes), "compound": list(config.compound),
+                                      "dimensions": list(config.dimensions), "hop": config.hop},
+                         metrics=config.metrics, active=repo.active_model_version(MODEL_KIND) is None)  # fmt: skip
+        )
+    repo.replace_predictions(media.id, analyzer.model_version_id, [result.clip, *result.chunks])
+    repo.set_media_status(media.id, "analysed")
+    return result
+
+
+def to_model_inputs(inputs: ChunkInputs) -> ModelInputs:
+    """One media's chunk inputs as a batch of one."""
+
+    def t(x, dtype=torch.float32):
+        return None if x is None else torch.from_numpy(np.asarray(x)).to(dtype)[None]
+
+    return ModelInputs.of(
+        audio=t(inputs.audio), face=t(inputs.face), face_mask=t(inputs.face_mask, torch.bool),
+        text=t(inputs.text), text_mask=t(inputs.text_mask, torch.bool),
+    )  # fmt: skip
+
+
+def model_version_id(folder: str | Path) -> str:
+    """A model version is named after its folder and the hash of its weights: same bytes, same id."""
+    folder = Path(folder)
+    digest = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()[:10]
+    return f"{folder.name}-{digest}"

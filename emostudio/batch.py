@@ -1,0 +1,107 @@
+"""Headless batch analysis (``emostudio analyze``), optionally sharded across processes
+with accelerate: each process imports and analyses its share of the files and writes a
+part CSV; the main process merges the parts in input order."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from emostudio.analysis import MODEL_KIND, Analyzer, analyze_stored
+from emostudio.config import get_settings
+from emostudio.export import prediction_row, write_predictions_csv
+from emostudio.features import FeatureCache
+from emostudio.ingest import ImportOptions, collect_files, import_paths
+from emostudio.media import MediaError
+from emostudio.store import open_repository
+
+
+def load_analyzer(repo, model: Path | None, modalities: tuple[str, ...], asr: bool, cache: FeatureCache) -> Analyzer:
+    """The model a user asked for, else the active version in the database, else the shipped default."""
+    if model is None:
+        active = repo.active_model_version(MODEL_KIND)
+        if active is not None and active.path and Path(active.path).is_dir():
+            model = Path(active.path)
+    return Analyzer.load(model, cache=cache, modalities=modalities, asr=asr)
+
+
+def analyze_paths(paths, *, out: Path, chunks: Path | None, model: Path | None, modalities, asr: bool, vad: bool,
+                  state=None) -> list[str]:  # fmt: skip
+    """Returns the errors (one line each, naming the file); every other file is analysed."""
+    settings = get_settings()
+    rank, world = (state.process_index, state.num_processes) if state is not None else (0, 1)
+    if state is not None and state.device.type == "cpu":
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+    files, errors = collect_files(paths)
+    errors = errors if rank == 0 else []  # every process sees the same bad paths; report them once
+    mine = files[rank::world]
+    repo = open_repository(settings)
+    report = import_paths(repo, mine, options=ImportOptions(media_dir=settings.media_dir, vad=vad))
+    errors += [str(e) for e in report.errors]
+    analyzer = load_analyzer(repo, model, modalities, asr, FeatureCache(settings.cache_dir / "features", repo))
+    clip_rows, chunk_rows = [], []
+    media_by_path = {}
+    for media in report.added + report.known:
+        media_by_path.setdefault(media.path, media)
+    for media in tqdm(list(dict.fromkeys(media_by_path.values())), desc=f"analyse[{rank}]" if world > 1 else "analyse",
+                      unit="file", disable=rank != 0 and world > 1):  # fmt: skip
+        try:
+            result = analyze_stored(repo, analyzer, media)
+        except (MediaError, RuntimeError, ValueError) as err:
+            errors.append(f"{media.path}: {err}")
+            continue
+        clip_rows.append(prediction_row(media, result.clip))
+        chunk_rows += [prediction_row(media, p) for p in result.chunks]
+    suffix = f".part{rank}" if world > 1 else ""
+    write_predictions_csv(f"{out}{suffix}", clip_rows)
+    if chunks is not None:
+        write_predictions_csv(f"{chunks}{suffix}", chunk_rows)
+    if world > 1:
+        _write_errors(f"{out}.errors{rank}", errors)
+        state.wait_for_everyone()
+        if state.is_main_process:
+            _merge(out, world)
+            if chunks is not None:
+                _merge(chunks, world)
+            errors = sum((_read_errors(f"{out}.errors{r}") for r in range(world)), [])
+        else:
+            errors = []
+    if rank == 0:
+        print(f"{out}: {_count_rows(out)} clips" + (f"; {chunks}: {_count_rows(chunks)} chunks" if chunks else ""))
+    return errors
+
+
+def _merge(path: Path, world: int) -> None:
+    rows, header = [], None
+    for r in range(world):
+        part = Path(f"{path}.part{r}")
+        with open(part, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames
+            rows += list(reader)
+        part.unlink()
+    rows.sort(key=lambda row: (row["media"], row["level"], float(row["start"])))
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _write_errors(path: str, errors: list[str]) -> None:
+    Path(path).write_text("\n".join(errors), encoding="utf-8")
+
+
+def _read_errors(path: str) -> list[str]:
+    p = Path(path)
+    text = p.read_text(encoding="utf-8")
+    p.unlink()
+    return [line for line in text.splitlines() if line]
+
+
+def _count_rows(path: Path) -> int:
+    with open(path, newline="", encoding="utf-8") as f:
+        return max(0, sum(1 for _ in f) - 1)

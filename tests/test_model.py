@@ -1,0 +1,157 @@
+"""The chunk model: persistence, learning, missing modalities, compound scores, pooling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from emostudio.chunk_inputs import build_chunk_inputs, pool_mean_std
+from emostudio.chunking import make_chunks
+from emostudio.features.base import Features
+from emostudio.labels import BASIC, COMPOUND
+from emostudio.model import ChunkEmotionModel, ChunkModelConfig, ModelInputs, compound_scores, load_model, save_model
+from trainers.supervised import TrainConfig, TrainItem, collate, train_audio
+
+N = len(BASIC)
+
+
+def tiny_model(seed=0) -> ChunkEmotionModel:
+    torch.manual_seed(seed)
+    return ChunkEmotionModel(ChunkModelConfig(audio_dim=12, hidden=16, audio_extractors=("logmel",))).eval()
+
+
+def face_inputs(t: int, present: bool = True) -> torch.Tensor:
+    probs = torch.softmax(torch.randn(1, t, 3, N), -1)
+    flag = torch.full((1, t, 3, 1), 1.0 if present else 0.0)
+    return torch.cat([probs * flag, flag], -1).reshape(1, t, 3 * (N + 1))
+
+
+def test_save_and_load_round_trip_gives_identical_outputs(tmp_path):
+    model = tiny_model()
+    with torch.no_grad():
+        model.fusion_logits.copy_(torch.tensor([0.5, -0.2, 0.1]))
+    inputs = ModelInputs.of(audio=torch.randn(2, 6, 12), face=face_inputs(6).repeat(2, 1, 1), text=torch.randn(2, 6, 385))
+    folder = save_model(model, tmp_path / "m")
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    loaded = load_model(folder)
+    a, b = model(inputs), loaded(inputs)
+    assert torch.equal(a.chunk_log_probs, b.chunk_log_probs) and torch.equal(a.clip_avd, b.clip_avd)
+    assert loaded.config == model.config
+
+
+def test_load_names_the_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="model.safetensors"):
+        load_model(tmp_path)
+
+
+def test_one_training_step_changes_the_output():
+    model = tiny_model()
+    items = [TrainItem(np.random.default_rng(i).normal(size=(5, 12)).astype(np.float32), i % N, (0.5, 0.5, 0.0)) for i in range(8)]
+    inputs, *_ = collate(items)
+    before = model(inputs).clip_log_probs.detach().clone()
+    trained = train_audio(model.config, items, TrainConfig(epochs=1, batch_size=8), model=model)
+    assert not torch.allclose(before, trained(inputs).clip_log_probs)
+
+
+def test_clip_labels_teach_the_chunks_that_carry_the_emotion():
+    """Multiple-instance pooling: 'anger' clips are silent (feature 0) except two loud chunks.
+
+    After training on clip labels only, the loud chunks get the pooling weight and
+    the anger probability; the quiet chunks of the same clip do not."""
+    rng = np.random.default_rng(0)
+    items = []
+    for i in range(64):
+        x = rng.normal(0, 0.1, size=(10, 12)).astype(np.float32)
+        label = BASIC.index("anger") if i % 2 else BASIC.index("neutral")
+        if label == BASIC.index("anger"):
+            where = rng.choice(10, 2, replace=False)
+            x[where, 0] += 3.0
+        items.append(TrainItem(x, label, (0.0, 0.0, 0.0)))
+    model = train_audio(ChunkModelConfig(audio_dim=12, hidden=16, dropout=0.0, input_dropout=0.0), items,
+                        TrainConfig(epochs=40, batch_size=16, lr=5e-3))  # fmt: skip
+    x = rng.normal(0, 0.1, size=(10, 12)).astype(np.float32)
+    x[[2, 7], 0] += 3.0
+    out = model(ModelInputs.of(audio=torch.from_numpy(x)[None]))
+    anger = out.chunk_log_probs[0, :, BASIC.index("anger")].exp()
+    weights = out.chunk_weights[0]
+    assert out.clip_log_probs[0].argmax() == BASIC.index("anger")
+    loud, quiet = [2, 7], [0, 4, 9]
+    assert weights[loud].min() > weights[quiet].max()
+    assert anger[loud].min() > anger[quiet].max()
+
+
+@pytest.mark.parametrize(
+    "present",
+    [("audio",), ("face",), ("text",), ("audio", "face"), ("audio", "text"), ("face", "text"), ("audio", "face", "text")],
+)
+def test_missing_modalities_drop_out_of_the_fusion(present):
+    model, t = tiny_model(), 5
+    inputs = ModelInputs.of(
+        audio=torch.randn(1, t, 12) if "audio" in present else None,
+        face=face_inputs(t) if "face" in present else None,
+        text=torch.randn(1, t, 385) if "text" in present else None,
+    )
+    out = model(inputs)
+    assert torch.allclose(out.chunk_log_probs.exp().sum(-1), torch.ones(1, t), atol=1e-5)
+    assert torch.allclose(out.clip_log_probs.exp().sum(-1), torch.ones(1), atol=1e-5)
+    assert set(out.modality_chunk_logits) == set(present)
+    for i, m in enumerate(("audio", "face", "text")):
+        assert (out.modality_weights[..., i] > 0).all() == (m in present)
+    assert torch.allclose(out.modality_weights.sum(-1), torch.ones(1, t))
+    assert out.chunk_avd.shape == (1, t, 3) and out.chunk_avd.abs().max() <= 1
+
+
+def test_a_chunk_without_a_face_uses_the_other_modalities():
+    model, t = tiny_model(), 4
+    face = face_inputs(t)
+    mask = torch.tensor([[True, False, True, False]])
+    out = model(ModelInputs.of(audio=torch.randn(1, t, 12), face=face, face_mask=mask))
+    assert (out.modality_weights[0, ~mask[0], 1] == 0).all()
+    assert (out.modality_weights[0, mask[0], 1] > 0).all()
+
+
+def test_face_only_clip_follows_the_face_probabilities():
+    """Label matching: with only a face, the fused prediction is the FER distribution."""
+    model, t = tiny_model(), 3
+    probs = torch.full((N,), 0.02)
+    probs[BASIC.index("surprise")] = 1 - 0.02 * (N - 1)
+    face = torch.cat([probs, torch.ones(1)]).repeat(3).reshape(1, 1, -1).repeat(1, t, 1)
+    out = model(ModelInputs.of(face=face))
+    assert torch.allclose(out.clip_log_probs.exp()[0], probs, atol=1e-4)
+
+
+def test_compound_scores_need_both_emotions():
+    probs = torch.zeros(3, N)
+    probs[0, BASIC.index("happiness")] = probs[0, BASIC.index("surprise")] = 0.5
+    probs[1, BASIC.index("happiness")] = 1.0
+    probs[2, BASIC.index("sadness")] = probs[2, BASIC.index("anger")] = 0.5
+    scores = compound_scores(probs)
+    assert COMPOUND[int(scores[0].argmax())] == "happily surprised" and scores[0].max() == pytest.approx(0.5)
+    assert scores[1].max() == 0
+    assert COMPOUND[int(scores[2].argmax())] == "sadly angry"
+
+
+@pytest.mark.parametrize("rate", [100.0, 50.0, 4.0, 2.5])
+def test_window_pooling_matches_a_direct_mean_over_each_window(rate):
+    duration = 3.3
+    n = int(np.ceil(duration * rate))
+    values = np.random.default_rng(1).normal(size=(n, 3)).astype(np.float32)
+    chunks = make_chunks(duration)
+    pooled = pool_mean_std(Features("x", "1", rate, values), chunks)
+    from emostudio.chunking import frame_slice
+
+    for c in chunks[::5]:
+        for s, (start, width) in enumerate(c.windows):
+            frames = values[frame_slice(start, width, rate, n)]
+            assert np.allclose(pooled[c.index, 6 * s : 6 * s + 3], frames.mean(0), atol=1e-5)
+            assert np.allclose(pooled[c.index, 6 * s + 3 : 6 * s + 6], frames.std(0), atol=1e-4)
+
+
+def test_chunk_inputs_mark_chunks_without_text():
+    chunks = make_chunks(2.0)
+    text = np.zeros((8, 385), np.float32)
+    text[:2, :384], text[:2, 384] = 1.0, 1.0  # text only in the first half second
+    inputs = build_chunk_inputs(chunks, text=Features("t", "1", 4.0, text))
+    assert inputs.text_mask[:2].all() and not inputs.text_mask[-2:].any()
+    assert inputs.audio is None and inputs.face is None and inputs.n_chunks == 8
