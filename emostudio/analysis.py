@@ -72,6 +72,7 @@ class Analyzer:
         cache: FeatureCache | None = None,
         modalities: tuple[str, ...] = MODALITIES,
         asr: bool = True,
+        face_fps: float | None = None,
     ):
         c = model.config
         self.folder: Path | None = None
@@ -79,7 +80,7 @@ class Analyzer:
         self.model_version_id = model_version_id
         self.cache = cache or FeatureCache(None)
         self.audio_extractors = [get_extractor(n) for n in c.audio_extractors] if "audio" in modalities else []
-        self.face = get_extractor("face-fer2013", fps=c.face_fps) if "face" in modalities else None
+        self.face = get_extractor("face-fer2013", fps=face_fps or c.face_fps) if "face" in modalities else None
         try:
             self.text = get_extractor("text-minilm") if "text" in modalities else None
         except ExtractorUnavailable:

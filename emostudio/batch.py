@@ -20,13 +20,14 @@ from emostudio.media import MediaError
 from emostudio.store import open_repository
 
 
-def load_analyzer(repo, model: Path | None, modalities: tuple[str, ...], asr: bool, cache: FeatureCache) -> Analyzer:
+def load_analyzer(repo, model: Path | None, modalities: tuple[str, ...], asr: bool, cache: FeatureCache,
+                  face_fps: float | None = None) -> Analyzer:  # fmt: skip
     """The model a user asked for, else the active version in the database, else the shipped default."""
     if model is None:
         active = repo.active_model_version(MODEL_KIND)
         if active is not None and active.path and Path(active.path).is_dir():
             model = Path(active.path)
-    return Analyzer.load(model, cache=cache, modalities=modalities, asr=asr)
+    return Analyzer.load(model, cache=cache, modalities=modalities, asr=asr, face_fps=face_fps)
 
 
 def analyze_paths(paths, *, out: Path, chunks: Path | None, model: Path | None, modalities, asr: bool, vad: bool,
@@ -42,7 +43,8 @@ def analyze_paths(paths, *, out: Path, chunks: Path | None, model: Path | None, 
     repo = open_repository(settings)
     report = import_paths(repo, mine, options=ImportOptions(media_dir=settings.media_dir, vad=vad))
     errors += [str(e) for e in report.errors]
-    analyzer = load_analyzer(repo, model, modalities, asr, FeatureCache(settings.cache_dir / "features", repo))
+    cache = FeatureCache(settings.cache_dir / "features", repo)
+    analyzer = load_analyzer(repo, model, modalities, asr, cache, face_fps=settings.video_fps)
     clip_rows, chunk_rows = [], []
     media_by_path = {}
     for media in report.added + report.known:
