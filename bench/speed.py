@@ -93,6 +93,16 @@ def measure(what: str, path: str, modalities: str, asr: bool) -> dict:
     t0 = time.perf_counter()
     if what == "project":
         analyzer = Analyzer.load(modalities=tuple(modalities.split(",")), asr=asr)
+        # one-time costs (weights, numba JIT in librosa) are paid on a first, 3-second file,
+        # as in any batch or studio session; they show in the "load s" column
+        warm = Path(path).with_suffix(".warmup.wav")
+        if not warm.exists():
+            import soundfile as sf
+
+            from emostudio.media import load_audio
+
+            sf.write(warm, load_audio(path, 0.0, 3.0), 16000)
+        analyzer.analyze(media_for_path(warm))
         loaded = time.perf_counter()
         result = analyzer.analyze(media)
         chunks = len(result.chunks)

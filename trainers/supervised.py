@@ -41,6 +41,7 @@ class TrainItem:
     label: int
     avd: tuple[float, float, float]
     weight: float = 1.0
+    compound: int | None = None  # index into the label space's compound classes, when labelled
 
 
 def items_from_examples(examples, classes: Sequence[str], label_of=lambda e: e.label) -> list[TrainItem]:
@@ -65,7 +66,8 @@ def collate(items: Sequence[TrainItem], max_chunks: int | None = None, rng: rand
     labels = torch.tensor([it.label for it in items])
     avd = torch.tensor([it.avd for it in items], dtype=torch.float32)
     weights = torch.tensor([it.weight for it in items], dtype=torch.float32)
-    return ModelInputs.of(audio=audio, chunk_mask=mask), labels, avd, weights
+    compound = torch.tensor([-1 if it.compound is None else it.compound for it in items])
+    return ModelInputs.of(audio=audio, chunk_mask=mask), labels, avd, weights, compound
 
 
 def train_audio(
@@ -81,6 +83,9 @@ def train_audio(
     if model is None:
         model = ChunkEmotionModel(config)
         model.fit_normalizer(torch.from_numpy(np.concatenate([it.audio for it in items])))
+    # the learned compound head joins the co-activation scores once compound labels exist
+    if any(it.compound is not None for it in items):
+        model.config.compound_trained = True
     n_classes = len(config.classes)
     counts = np.bincount([it.label for it in items], minlength=n_classes).astype(float)
     class_weight = torch.tensor(counts.sum() / np.maximum(counts, 1) / n_classes, dtype=torch.float32)
@@ -99,8 +104,8 @@ def train_audio(
             for group in opt.param_groups:
                 group["lr"] = lr
             batch = [items[i] for i in order[b * train.batch_size : (b + 1) * train.batch_size]]
-            inputs, labels, avd, weights = collate(batch, train.max_chunks, rng)
-            loss = audio_loss(model, inputs, labels, avd, weights, class_weight, train.avd_weight)
+            inputs, labels, avd, weights, compound = collate(batch, train.max_chunks, rng)
+            loss = audio_loss(model, inputs, labels, avd, weights, class_weight, train.avd_weight, compound)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(audio_params, 5.0)
@@ -112,11 +117,19 @@ def train_audio(
     return model.eval()
 
 
-def audio_loss(model, inputs: ModelInputs, labels, avd, weights, class_weight, avd_weight: float) -> torch.Tensor:
+def audio_loss(model, inputs: ModelInputs, labels, avd, weights, class_weight, avd_weight: float,
+               compound: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
     out = model(inputs)
     ce = F.cross_entropy(out.modality_clip_logits["audio"], labels, weight=class_weight, reduction="none")
     mse = F.mse_loss(out.clip_avd, avd, reduction="none").mean(-1)
-    return ((ce + avd_weight * mse) * weights).sum() / weights.sum()
+    loss = ((ce + avd_weight * mse) * weights).sum() / weights.sum()
+    if compound is not None and (compound >= 0).any():
+        # clip compound score = attention-pooled chunk scores; one-vs-rest on the labelled clips
+        clip_compound = (out.chunk_weights[..., None] * out.chunk_compound).sum(1).clamp(1e-6, 1 - 1e-6)
+        has = compound >= 0
+        target = F.one_hot(compound[has], clip_compound.shape[-1]).float()
+        loss = loss + F.binary_cross_entropy(clip_compound[has], target)
+    return loss
 
 
 @torch.inference_mode()

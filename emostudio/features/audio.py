@@ -20,6 +20,28 @@ def audio_of(inputs: FeatureInput) -> np.ndarray:
     return load_audio(inputs.media.path)
 
 
+BLOCK_SECONDS = 60.0  # librosa features are computed a minute at a time: flat memory on long media
+
+
+def framewise(y: np.ndarray, hop: int, compute, context: int = 1600, block: float = BLOCK_SECONDS) -> np.ndarray:
+    """Apply ``compute(audio) -> [frames, dim]`` (frame k centred at sample k * hop) block by
+    block, each block with ``context`` samples either side, and stitch the frames.
+
+    Short media are one block; long ones never hold more than a block's intermediates
+    (an STFT or YIN's difference function) in memory.
+    """
+    size = int(block * SAMPLE_RATE) // hop * hop
+    if len(y) <= size + 2 * context:
+        return compute(y)
+    parts = []
+    for start in range(0, len(y), size):
+        lo = max(0, start - context)
+        frames = compute(y[lo : min(len(y), start + size + context)])
+        first = (start - lo) // hop
+        parts.append(frames[first : first + size // hop])
+    return np.concatenate(parts)
+
+
 def _threads() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
@@ -36,10 +58,13 @@ class LogMel(FeatureExtractor):
         n = n_frames(inputs.media.duration, self.frame_rate)
         if len(y) == 0:
             return np.zeros((n, self.dim), np.float32)
-        mel = librosa.feature.melspectrogram(
-            y=y, sr=SAMPLE_RATE, n_fft=400, win_length=400, hop_length=160, n_mels=self.dim, fmax=8000
-        )
-        return fit_length(np.log(mel + 1e-6).T, n)
+        def compute(block):
+            mel = librosa.feature.melspectrogram(
+                y=block, sr=SAMPLE_RATE, n_fft=400, win_length=400, hop_length=160, n_mels=self.dim, fmax=8000
+            )
+            return np.log(mel + 1e-6).T.astype(np.float32)
+
+        return fit_length(framewise(y, 160, compute), n)
 
 
 class Prosody(FeatureExtractor):
@@ -60,17 +85,23 @@ class Prosody(FeatureExtractor):
         n = n_frames(inputs.media.duration, self.frame_rate)
         if len(y) < 1024:
             return np.zeros((n, self.dim), np.float32)
-        # pitch on a 20 ms hop, repeated to 10 ms: YIN is the costly part and pitch moves slowly
-        f0 = np.repeat(librosa.yin(y, fmin=60, fmax=500, sr=SAMPLE_RATE, frame_length=1024, hop_length=2 * self.HOP), 2)
-        rms = librosa.feature.rms(y=y, frame_length=400, hop_length=self.HOP)[0]
-        m = min(len(f0), len(rms))
-        f0, rms = f0[:m], rms[:m]
+
+        def compute(block):
+            # pitch on a 20 ms hop, repeated to 10 ms: YIN is the costly part and pitch moves slowly
+            f0 = np.repeat(librosa.yin(block, fmin=60, fmax=500, sr=SAMPLE_RATE, frame_length=1024,
+                                       hop_length=2 * self.HOP), 2)  # fmt: skip
+            rms = librosa.feature.rms(y=block, frame_length=400, hop_length=self.HOP)[0]
+            m = min(len(f0), len(rms))
+            return np.stack([f0[:m], rms[:m]], axis=1)
+
+        # context and block sizes are multiples of 2 * HOP so the 20 ms pitch grid stays aligned
+        f0, rms = framewise(y, self.HOP, compute, context=3200).T
         loud = 20 * np.log10(rms + 1e-5)
         voiced = (loud > loud.max() - 35) & (f0 < 480)
         log_f0 = np.where(voiced, np.log(f0), 0.0)
         smooth = np.convolve(np.where(voiced, loud - loud.max() + 60, 0.0), np.hanning(9) / np.hanning(9).sum(), "same")
         peaks, _ = find_peaks(smooth, prominence=3.0, distance=10)  # nuclei at least 100 ms apart
-        nuclei = np.zeros(m)
+        nuclei = np.zeros(len(f0))
         nuclei[peaks] = 1.0
         rate = np.convolve(nuclei, np.ones(100), "same")  # peaks within +-0.5 s = per second
         frames = np.stack([log_f0, voiced.astype(float), loud / 20.0, rate], axis=1)
@@ -114,18 +145,19 @@ class WhisperEncoder(FeatureExtractor):
         n = n_frames(inputs.media.duration, self.frame_rate)
         if len(y) < 800:
             return np.zeros((n, self.dim), np.float32)
-        model = whisper_model()
-        mel = model.feature_extractor(y)  # computed once for the whole file, then cut into blocks
-        mel = mel[:, : (mel.shape[1] // 2) * 2]  # the encoder's stride-2 conv halves the frame count
         core, ctx = int(self.BLOCK * self.MEL_RATE), int(self.CONTEXT * self.MEL_RATE)
         width = core + 2 * ctx
-        if mel.shape[1] <= width:
-            return fit_length(self._encode(mel[None])[0], n)
+        hop = SAMPLE_RATE // self.MEL_RATE
+        if len(y) <= width * hop:
+            return fit_length(self._encode(self._mel(y)[None])[0], n)
         # centred blocks: every block of ``core`` frames is encoded with ``ctx`` frames of
         # context either side (clamped at the ends), so all windows have the same width
-        # and can be batched
-        starts = list(range(0, mel.shape[1], core))
-        windows = [min(max(0, s - ctx), mel.shape[1] - width) for s in starts]
+        # and can be batched. The log-mel is computed a minute at a time (Whisper
+        # normalises it per input: here per minute) and cut into the windows.
+        mel = framewise(y, hop, lambda block: whisper_model().feature_extractor(block).T).T
+        total = mel.shape[1]
+        starts = list(range(0, total, core))
+        windows = [min(max(0, s - ctx), total - width) for s in starts]
         parts = []
         for i in range(0, len(starts), self.BATCH):
             batch = windows[i : i + self.BATCH]
@@ -134,6 +166,11 @@ class WhisperEncoder(FeatureExtractor):
                 first = (s - w) // 2
                 parts.append(enc[first : first + core // 2])
         return fit_length(np.concatenate(parts), n)
+
+    @staticmethod
+    def _mel(y: np.ndarray) -> np.ndarray:
+        mel = whisper_model().feature_extractor(y)
+        return mel[:, : (mel.shape[1] // 2) * 2]  # the encoder's stride-2 conv halves the frame count
 
     def _encode(self, mel: np.ndarray) -> np.ndarray:
         """Encoder output ``[batch, frames / 2, 384]`` for log-mel ``[batch, 80, frames]``."""
