@@ -23,6 +23,12 @@ from emostudio.model import MODALITIES, ChunkEmotionModel, ModelInputs, compound
 MODEL_KIND = "emotion"
 
 
+def _settings_fps() -> float | None:
+    from emostudio.config import get_settings
+
+    return get_settings().video_fps
+
+
 def media_for_path(path: str | Path) -> Media:
     """A ``Media`` for a file outside any database (training corpora, benchmarks)."""
     path = Path(path)
@@ -80,7 +86,7 @@ class Analyzer:
         self.model_version_id = model_version_id
         self.cache = cache or FeatureCache(None)
         self.audio_extractors = [get_extractor(n) for n in c.audio_extractors] if "audio" in modalities else []
-        self.face = get_extractor("face-fer2013", fps=face_fps or c.face_fps) if "face" in modalities else None
+        self.face = get_extractor("face-fer2013", fps=face_fps or _settings_fps() or c.face_fps) if "face" in modalities else None
         try:
             self.text = get_extractor("text-minilm") if "text" in modalities else None
         except ExtractorUnavailable:

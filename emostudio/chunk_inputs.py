@@ -71,12 +71,36 @@ def _window_sums(prefix, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarra
     return (cum[last] - cum[first]).astype(np.float64), (cum2[last] - cum2[first]).astype(np.float64)
 
 
+GROUP = 2400  # chunks pooled together (10 minutes at 0.25 s): bounds the running sums' memory
+
+
 def pool_mean_std(features: Features, chunks: list[Chunk]) -> np.ndarray:
-    """``[n_chunks, 2 * dim * n_scales]``: mean and standard deviation per window."""
+    """``[n_chunks, 2 * dim * n_scales]``: mean and standard deviation per window.
+
+    Long media are pooled ten minutes of chunks at a time, each group with running sums
+    over just the frames its windows touch, so memory does not grow with the length.
+    """
+    if len(chunks) <= GROUP:
+        return _pool_mean_std(features, chunks, 0)
+    bounds = [_window_bounds(chunks, s, features) for s in range(len(chunks[0].windows))]
+    out = []
+    for g in range(0, len(chunks), GROUP):
+        lo = min(int(b[0][g : g + GROUP].min()) for b in bounds)
+        hi = max(int(b[1][g : g + GROUP].max()) for b in bounds)
+        part = Features(features.extractor, features.version, features.frame_rate, features.values[lo:hi])
+        out.append(_pool_mean_std(part, chunks[g : g + GROUP], lo, len(features)))
+    return np.concatenate(out)
+
+
+def _pool_mean_std(features: Features, chunks: list[Chunk], offset: int, total: int | None = None) -> np.ndarray:
+    """Pool ``chunks`` over ``features``, whose first frame is frame ``offset`` of ``total``."""
     parts = []
     prefix = _prefix_sums(features.values)
+    whole = Features(features.extractor, features.version, features.frame_rate,
+                     np.empty((total if total is not None else len(features), 0)))  # fmt: skip
     for scale in range(len(chunks[0].windows)):
-        first, last = _window_bounds(chunks, scale, features)
+        first, last = _window_bounds(chunks, scale, whole)
+        first, last = first - offset, last - offset
         count = (last - first)[:, None].astype(np.float64)
         s, s2 = _window_sums(prefix, first, last)
         centred_mean = s / count

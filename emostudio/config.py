@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     start_worker: bool = True
     """Start one background worker process with the studio."""
     worker_poll_seconds: float = 2.0
-    video_fps: float = 4.0
+    video_fps: float = 2.0
     """Rate (frames per second) at which video frames are sampled for face analysis."""
     copy_imports: bool = False
     """Copy CLI imports into the store. Uploads through the UI are always copied."""
