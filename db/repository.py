@@ -188,13 +188,17 @@ class Repository:
             row = s.scalar(q.limit(1))
             return _annotation(row) if row else None
 
-    def annotations(self, media_id: str | None = None, source: str | None = None) -> list[Annotation]:
+    def annotations(
+        self, media_id: str | None = None, source: str | None = None, annotator: str | None = None
+    ) -> list[Annotation]:
         with self.session() as s:
             q = select(AnnotationRow)
             if media_id:
                 q = q.where(AnnotationRow.media_id == media_id)
             if source:
                 q = q.where(AnnotationRow.source == source)
+            if annotator:
+                q = q.where(AnnotationRow.annotator == annotator)
             return [_annotation(r) for r in s.scalars(q.order_by(AnnotationRow.id))]
 
     # -- feature cache ---------------------------------------------------------
@@ -257,13 +261,21 @@ class Repository:
 
     # -- predictions -----------------------------------------------------------
 
-    def replace_predictions(self, media_id: str, model_version_id: str, predictions: Sequence[Prediction]) -> None:
+    def replace_predictions(self, media_id: str, model_version_id: str, predictions: Sequence[Prediction]) -> bool:
         """Store a media's predictions by one model version, dropping that version's older run.
 
-        Predictions are derived data (re-running gives them back); human corrections
-        live in annotations and are never touched here.
+        Predictions are derived data (re-running gives them back), unless a person has
+        corrected one: then the run stays as it is, so every correction keeps pointing at
+        what it corrected, and this returns False.
         """
         with self.session() as s, s.begin():
+            corrected = s.scalar(
+                select(func.count(AnnotationRow.id))
+                .join(PredictionRow, AnnotationRow.corrects_prediction_id == PredictionRow.id)
+                .where(PredictionRow.media_id == media_id, PredictionRow.model_version_id == model_version_id)
+            )
+            if corrected:
+                return False
             s.execute(
                 delete(PredictionRow).where(
                     PredictionRow.media_id == media_id, PredictionRow.model_version_id == model_version_id
@@ -275,6 +287,7 @@ class Repository:
                               arousal=p.arousal, valence=p.valence, dominance=p.dominance, modalities=p.modalities)
                 for p in predictions
             )  # fmt: skip
+        return True
 
     def predictions(
         self, media_id: str | None = None, model_version_id: str | None = None, level: str | None = None

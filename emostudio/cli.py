@@ -94,6 +94,30 @@ def analyze_command(
     raise typer.Exit(1 if errors else 0)
 
 
+@app.command("export")
+def export_command(
+    clips: Annotated[Path | None, typer.Option(help="CSV of clip-level predictions.")] = None,
+    chunks: Annotated[Path | None, typer.Option(help="CSV of chunk-level predictions.")] = None,
+    annotations: Annotated[Path | None, typer.Option(help="CSV of annotations (labels and corrections).")] = None,
+    media: Annotated[list[str] | None, typer.Option(help="Only these media ids (repeatable).")] = None,
+    model_version: Annotated[str | None, typer.Option(help="Predictions of this model version (default: the active one).")] = None,
+    annotator: Annotated[str | None, typer.Option(help="Only this annotator's annotations.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only annotations from this source: human, import or pseudo.")] = None,
+) -> None:
+    """Export stored predictions and annotations as CSV (what the app's Export page downloads)."""
+    from emostudio.export import ANNOTATION_COLUMNS, PREDICTION_COLUMNS, export_rows, write_csv
+    from emostudio.store import open_repository
+
+    targets = [(k, p) for k, p in (("clips", clips), ("chunks", chunks), ("annotations", annotations)) if p]
+    if not targets:
+        raise typer.BadParameter("give at least one of --clips, --chunks, --annotations")
+    repo = open_repository()
+    for kind, path in targets:
+        rows = export_rows(repo, kind, media_ids=media, model_version=model_version, annotator=annotator, source=source)
+        n = write_csv(path, rows, ANNOTATION_COLUMNS if kind == "annotations" else PREDICTION_COLUMNS)
+        typer.echo(f"{path}: {n} {kind}")
+
+
 @app.command("ls")
 def ls_command() -> None:
     """List imported media: duration, modality, status, segment and label counts."""

@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 from typing import Iterable
 
-from emostudio.domain import Media, Prediction
+from emostudio.domain import Annotation, Media, Prediction
 from emostudio.labels import BASIC, COMPOUND, DIMENSIONS
 
 
@@ -47,9 +47,52 @@ def _round(x: float | None):
 
 def write_predictions_csv(path: str | Path, rows: Iterable[dict]) -> int:
     """Write rows with ``PREDICTION_COLUMNS``; returns how many were written."""
+    return write_csv(path, rows, PREDICTION_COLUMNS)
+
+
+ANNOTATION_COLUMNS: tuple[str, ...] = (
+    "annotation_id", "media_id", "media", "source", "annotator", "label", "raw_label",
+    "start", "end", *DIMENSIONS, "confidence", "corrects_prediction_id", "model_version", "origin", "created_at",
+)  # fmt: skip
+
+
+def annotation_row(media: Media, a: Annotation) -> dict:
+    return {
+        "annotation_id": a.id, "media_id": a.media_id, "media": media.path, "source": a.source,
+        "annotator": a.annotator, "label": a.label or "", "raw_label": a.raw_label or "",
+        "start": _round(a.start), "end": _round(a.end),
+        "arousal": _round(a.arousal), "valence": _round(a.valence), "dominance": _round(a.dominance),
+        "confidence": _round(a.confidence), "corrects_prediction_id": a.corrects_prediction_id or "",
+        "model_version": a.model_version_id or "", "origin": a.origin or "",
+        "created_at": a.created_at.isoformat() if a.created_at else "",
+    }  # fmt: skip
+
+
+def export_rows(repo, kind: str, *, media_ids=None, model_version: str | None = None,
+                annotator: str | None = None, source: str | None = None) -> list[dict]:  # fmt: skip
+    """Rows for ``kind`` = clips | chunks | annotations, filtered as the user asked.
+
+    Predictions default to the active model version; every annotation is exported,
+    corrections included, oldest first (the history, not just the latest label).
+    """
+    media = {m.media.id: m.media for m in repo.list_media()}
+    wanted = set(media_ids) if media_ids else set(media)
+    if kind == "annotations":
+        rows = [a for a in repo.annotations(source=source, annotator=annotator) if a.media_id in wanted]
+        return [annotation_row(media[a.media_id], a) for a in rows]
+    if kind not in ("clips", "chunks"):
+        raise ValueError(f"unknown export {kind!r} (clips, chunks or annotations)")
+    if model_version is None:
+        active = repo.active_model_version("emotion")
+        model_version = active.id if active else None
+    preds = repo.predictions(model_version_id=model_version, level=kind[:-1]) if model_version else []
+    return [prediction_row(media[p.media_id], p) for p in preds if p.media_id in wanted]
+
+
+def write_csv(path: str | Path, rows: Iterable[dict], columns: Iterable[str]) -> int:
     n = 0
     with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=PREDICTION_COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=list(columns))
         writer.writeheader()
         for row in rows:
             writer.writerow(row)

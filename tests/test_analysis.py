@@ -90,3 +90,33 @@ def test_chunk_curves_follow_the_timeline(tmp_path, analyzer):
     assert result.chunks[-1].end == pytest.approx(7.0)
     arousal = [p.arousal for p in result.chunks]
     assert max(arousal) - min(arousal) > 0.01  # a curve, not a constant
+
+
+def test_a_corrected_run_is_kept_and_exported(tmp_path, analyzer):
+    """Re-analysis never drops predictions a person corrected; export finds the correction."""
+    from emostudio.domain import Annotation
+    from emostudio.store import open_repository
+    from emostudio.config import Settings
+
+    settings = Settings(data_dir=tmp_path / "data")
+    repo = open_repository(settings)
+    path = write_audio(tmp_path / "voice.wav", speech())
+    (media,) = import_paths(repo, [path], options=ImportOptions(vad=False)).added
+    analyze_stored(repo, analyzer, media)
+    chunk = repo.predictions(media.id, level="chunk")[2]
+    repo.add_annotation(Annotation(None, media.id, "human", "ana", label="fear", start=chunk.start,
+                                   duration=chunk.duration, corrects_prediction_id=chunk.id,
+                                   model_version_id=chunk.model_version_id))  # fmt: skip
+    before = [p.id for p in repo.predictions(media.id)]
+    analyze_stored(repo, analyzer, media)  # would have to delete the corrected prediction: it keeps the run
+    assert [p.id for p in repo.predictions(media.id)] == before
+
+    out = _run(["export", "--clips", str(tmp_path / "clips.csv"), "--annotations", str(tmp_path / "ann.csv"),
+                "--annotator", "ana"], tmp_path / "data")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "1 clips" in out.stdout and "1 annotations" in out.stdout
+    (row,) = _rows(tmp_path / "ann.csv")
+    assert (row["label"], row["annotator"], row["source"]) == ("fear", "ana", "human")
+    assert float(row["start"]) == chunk.start and row["corrects_prediction_id"] == str(chunk.id)
+    (clip,) = _rows(tmp_path / "clips.csv")
+    assert clip["media"] == str(path.resolve()) or clip["media"].endswith("voice.wav")
