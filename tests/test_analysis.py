@@ -120,3 +120,21 @@ def test_a_corrected_run_is_kept_and_exported(tmp_path, analyzer):
     assert float(row["start"]) == chunk.start and row["corrects_prediction_id"] == str(chunk.id)
     (clip,) = _rows(tmp_path / "clips.csv")
     assert clip["media"] == str(path.resolve()) or clip["media"].endswith("voice.wav")
+
+
+def test_inspect_figure_draws_the_stored_curves_and_corrections(tmp_path, repo, analyzer):
+    from emostudio.domain import Annotation
+    from emostudio.inspect import curves_figure, load_clip_view
+
+    path = write_audio(tmp_path / "voice.wav", speech())
+    (media,) = import_paths(repo, [path]).added
+    result = analyze_stored(repo, analyzer, media)
+    repo.add_annotation(Annotation(None, media.id, "human", "ana", label="anger", start=0.5, duration=0.5))
+    view = load_clip_view(repo, media.id)
+    assert len(view.chunks) == len(result.chunks) and view.speech and view.transcript
+    fig = curves_figure(view)
+    names = [trace.name for trace in fig.data]
+    assert {"arousal", "valence", "dominance", *BASIC, "speech", "transcript"} <= set(names)
+    arousal = next(trace for trace in fig.data if trace.name == "arousal")
+    assert list(arousal.y) == pytest.approx([p.arousal for p in result.chunks])
+    assert {s.x0 for s in fig.layout.shapes} == {0.5}  # the correction, drawn over every row
