@@ -130,9 +130,9 @@ class Analyzer:
     def analyze(self, media: Media, transcript: list[Segment] | None = None) -> Analysis:
         inputs, asr_spans, chunks = self.inputs(media, transcript)
         out = self.model(to_model_inputs(inputs))
-        return self._predictions(media, inputs, out, chunks, asr_spans)
+        return self._predictions(media, out, chunks, asr_spans)
 
-    def _predictions(self, media, inputs: ChunkInputs, out, chunks, asr_spans) -> Analysis:
+    def _predictions(self, media, out, chunks, asr_spans) -> Analysis:
         classes = self.model.config.classes
         present = [m for m in MODALITIES if out.modality_chunk_logits.get(m) is not None]
         probs = out.chunk_log_probs[0].exp()
@@ -142,8 +142,6 @@ class Analyzer:
         clip_probs = out.clip_log_probs[0].exp()
         clip_compound = (out.chunk_weights[0][:, None] * chunk_compound).sum(0)
         modality_probs = {m: out.modality_chunk_logits[m][0].softmax(-1) for m in present}
-        masks = {"audio": inputs.audio is not None and np.ones(len(chunks), bool),
-                 "face": inputs.face_mask, "text": inputs.text_mask}  # fmt: skip
         avd = out.chunk_avd[0].numpy()
         share = out.modality_weights[0].numpy()
         p, cp = probs.numpy(), chunk_compound.numpy()
@@ -153,7 +151,7 @@ class Analyzer:
             modalities = {
                 m: {**dict(zip(classes, map(float, mp[m][i]))), "weight": float(share[i, MODALITIES.index(m)])}
                 for m in present
-                if masks[m] is not None and masks[m] is not False and bool(masks[m][i])
+                if share[i, MODALITIES.index(m)] > 0  # the modality had input in this chunk
             }
             rows.append(
                 Prediction(None, media.id, self.model_version_id, self.extractor_id, "chunk", chunk.start, chunk.duration,
@@ -162,7 +160,7 @@ class Analyzer:
                            modalities=modalities)  # fmt: skip
             )
         clip_modalities = {m: dict(zip(classes, map(float, out.modality_clip_logits[m][0].softmax(-1)))) for m in present
-                           if masks[m] is not None and masks[m] is not False and bool(np.any(masks[m]))}  # fmt: skip
+                           if share[:, MODALITIES.index(m)].any()}  # fmt: skip
         clip_avd = out.clip_avd[0].numpy()
         clip = Prediction(None, media.id, self.model_version_id, self.extractor_id, "clip", 0.0, media.duration,
                           basic=dict(zip(classes, map(float, clip_probs))),

@@ -34,9 +34,8 @@ class ChunkInputs:
         return 0
 
 
-def _window_bounds(chunks: list[Chunk], scale: int, features: Features) -> tuple[np.ndarray, np.ndarray]:
-    """First and last+1 frame of each chunk's window at ``scale``; never empty."""
-    rate, n = features.frame_rate, len(features)
+def _window_bounds(chunks: list[Chunk], scale: int, rate: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and last+1 frame (of ``n`` at ``rate``) of each chunk's window at ``scale``; never empty."""
     starts = np.array([c.windows[scale][0] for c in chunks])
     ends = starts + np.array([c.windows[scale][1] for c in chunks])
     first = np.clip(np.ceil(starts * rate - 0.5 - 1e-9), 0, n).astype(int)
@@ -82,7 +81,7 @@ def pool_mean_std(features: Features, chunks: list[Chunk]) -> np.ndarray:
     """
     if len(chunks) <= GROUP:
         return _pool_mean_std(features, chunks, 0)
-    bounds = [_window_bounds(chunks, s, features) for s in range(len(chunks[0].windows))]
+    bounds = [_window_bounds(chunks, s, features.frame_rate, len(features)) for s in range(len(chunks[0].windows))]
     out = []
     for g in range(0, len(chunks), GROUP):
         lo = min(int(b[0][g : g + GROUP].min()) for b in bounds)
@@ -96,10 +95,9 @@ def _pool_mean_std(features: Features, chunks: list[Chunk], offset: int, total: 
     """Pool ``chunks`` over ``features``, whose first frame is frame ``offset`` of ``total``."""
     parts = []
     prefix = _prefix_sums(features.values)
-    whole = Features(features.extractor, features.version, features.frame_rate,
-                     np.empty((total if total is not None else len(features), 0)))  # fmt: skip
+    n = total if total is not None else len(features)
     for scale in range(len(chunks[0].windows)):
-        first, last = _window_bounds(chunks, scale, whole)
+        first, last = _window_bounds(chunks, scale, features.frame_rate, n)
         first, last = first - offset, last - offset
         count = (last - first)[:, None].astype(np.float64)
         s, s2 = _window_sums(prefix, first, last)
@@ -117,7 +115,7 @@ def pool_flagged(features: Features, chunks: list[Chunk], scale: int | None = No
     flag = features.values[:, -1:]
     values_prefix, flag_prefix = _prefix_sums(features.values[:, :-1] * flag), _prefix_sums(flag)
     for sc in scales:
-        first, last = _window_bounds(chunks, sc, features)
+        first, last = _window_bounds(chunks, sc, features.frame_rate, len(features))
         count = (last - first)[:, None]
         s = _window_sums(values_prefix, first, last)[0] + count * values_prefix[2]
         n_present = np.rint(_window_sums(flag_prefix, first, last)[0] + count * flag_prefix[2])
