@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import (
     AnnotationRow,
+    CaptionRow,
     FeatureCacheRow,
     JobRow,
     MediaFileRow,
@@ -20,7 +21,7 @@ from db.models import (
     PredictionRow,
     SegmentRow,
 )
-from emostudio.domain import Annotation, Job, Media, MediaInfo, ModelVersion, Prediction, Segment
+from emostudio.domain import Annotation, Caption, Job, Media, MediaInfo, ModelVersion, Prediction, Segment
 
 _INFO_FIELDS = tuple(MediaInfo.__dataclass_fields__)
 _ANNOTATION_FIELDS = tuple(f for f in Annotation.__dataclass_fields__ if f not in ("id", "created_at"))
@@ -63,6 +64,13 @@ def _prediction(row: PredictionRow) -> Prediction:
                       extractor=row.extractor, level=row.level, start=row.start, duration=row.duration,
                       basic=row.basic or {}, compound=row.compound or {}, arousal=row.arousal, valence=row.valence,
                       dominance=row.dominance, modalities=row.modalities or {})  # fmt: skip
+
+
+_CAPTION_FIELDS = tuple(f for f in Caption.__dataclass_fields__ if f not in ("id", "created_at"))
+
+
+def _caption(row: CaptionRow) -> Caption:
+    return Caption(id=row.id, created_at=row.created_at, **{f: getattr(row, f) for f in _CAPTION_FIELDS})
 
 
 def _job(row: JobRow) -> Job:
@@ -201,6 +209,25 @@ class Repository:
                 q = q.where(AnnotationRow.annotator == annotator)
             return [_annotation(r) for r in s.scalars(q.order_by(AnnotationRow.id))]
 
+    def human_annotation_counts(self) -> dict[str, int]:
+        """Media id -> how many annotations people made on it (imports and pseudo-labels not counted)."""
+        with self.session() as s:
+            q = select(AnnotationRow.media_id, func.count()).where(AnnotationRow.source == "human")
+            return dict(s.execute(q.group_by(AnnotationRow.media_id)).all())
+
+    # -- captions (append-only) ------------------------------------------------
+
+    def add_caption(self, caption: Caption) -> Caption:
+        row = CaptionRow(**{f: getattr(caption, f) for f in _CAPTION_FIELDS})
+        with self.session() as s, s.begin():
+            s.add(row)
+        return _caption(row)
+
+    def captions(self, media_id: str) -> list[Caption]:
+        with self.session() as s:
+            q = select(CaptionRow).where(CaptionRow.media_id == media_id).order_by(CaptionRow.id)
+            return [_caption(r) for r in s.scalars(q)]
+
     # -- feature cache ---------------------------------------------------------
 
     def record_features(
@@ -241,6 +268,16 @@ class Repository:
                 s.execute(update(ModelVersionRow).where(ModelVersionRow.kind == version.kind).values(active=False))
                 row.active = True
         return self.get_model_version(version.id)
+
+    def activate_model_version(self, version_id: str) -> ModelVersion:
+        """Make ``version_id`` the one analysis and the UI use for its kind."""
+        with self.session() as s, s.begin():
+            row = s.get(ModelVersionRow, version_id)
+            if row is None:
+                raise KeyError(f"no model version {version_id!r}")
+            s.execute(update(ModelVersionRow).where(ModelVersionRow.kind == row.kind).values(active=False))
+            row.active = True
+        return self.get_model_version(version_id)
 
     def get_model_version(self, version_id: str) -> ModelVersion | None:
         with self.session() as s:
@@ -288,6 +325,13 @@ class Repository:
                 for p in predictions
             )  # fmt: skip
         return True
+
+    def analysed_media(self, model_version_id: str) -> set[str]:
+        """Ids of media that have predictions by this model version."""
+        with self.session() as s:
+            q = select(PredictionRow.media_id).where(PredictionRow.model_version_id == model_version_id,
+                                                     PredictionRow.level == "clip")  # fmt: skip
+            return set(s.scalars(q.distinct()))
 
     def predictions(
         self, media_id: str | None = None, model_version_id: str | None = None, level: str | None = None

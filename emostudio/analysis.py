@@ -18,9 +18,17 @@ from emostudio.features import FeatureCache, FeatureExtractor, FeatureInput, Fea
 from emostudio.features.base import ExtractorUnavailable
 from emostudio.labels import COMPOUND
 from emostudio.media import MediaError, content_hash, load_audio, probe
+from emostudio.segments import annotation_units, segment_predictions
+from emostudio.thumbnails import save_face_thumbnails
 from emostudio.model import MODALITIES, ChunkEmotionModel, ModelInputs, compound_scores, default_model_path, load_model
 
 MODEL_KIND = "emotion"
+WAVEFORM_PEAKS = get_extractor("waveform-peaks")
+
+
+def thumbnails_root(feature_cache_root: Path) -> Path:
+    """Face thumbnails live beside the feature cache: ``<data_dir>/cache/thumbnails``."""
+    return Path(feature_cache_root).parent / "thumbnails"
 
 
 def _settings_fps() -> float | None:
@@ -58,6 +66,8 @@ class Analysis:
     media: Media
     clip: Prediction
     chunks: list[Prediction]
+    segments: list[Prediction] = field(default_factory=list)
+    """One per annotation unit (speech segment); filled in by ``analyze_stored``."""
     asr_transcript: list[Segment] = field(default_factory=list)
     modalities: tuple[str, ...] = ()
 
@@ -113,9 +123,13 @@ class Analyzer:
             raise MediaError(media.path, "has no duration to analyse")
         audio = load_audio(media.path) if media.info.has_audio and self.audio_extractors else None
         audio_feats = audio_features(media, self.audio_extractors, self.cache, audio) if audio is not None else None
+        if audio is not None and self.cache.root is not None:  # what the Inspect page draws, computed now
+            self.cache.get(WAVEFORM_PEAKS, FeatureInput(media, audio=audio))
         face_feats = None
         if self.face is not None and media.info.has_video:
             face_feats = self.cache.get(self.face, FeatureInput(media))
+            if self.cache.root is not None:
+                save_face_thumbnails(thumbnails_root(self.cache.root), media, face_feats)
         transcript = list(transcript or [])
         asr_spans: list[Segment] = []
         if not transcript and self.asr and audio is not None:
@@ -167,7 +181,7 @@ class Analyzer:
                           compound=dict(zip(COMPOUND, map(float, clip_compound))),
                           arousal=float(clip_avd[0]), valence=float(clip_avd[1]), dominance=float(clip_avd[2]),
                           modalities=clip_modalities)  # fmt: skip
-        return Analysis(media, clip, rows, asr_spans, tuple(clip_modalities))
+        return Analysis(media, clip, rows, asr_transcript=asr_spans, modalities=tuple(clip_modalities))
 
 
 def analyze_stored(repo, analyzer: Analyzer, media: Media) -> Analysis:
@@ -187,7 +201,9 @@ def analyze_stored(repo, analyzer: Analyzer, media: Media) -> Analysis:
                                       "dimensions": list(config.dimensions), "hop": config.hop},
                          metrics=config.metrics, active=repo.active_model_version(MODEL_KIND) is None)  # fmt: skip
         )
-    repo.replace_predictions(media.id, analyzer.model_version_id, [result.clip, *result.chunks])
+    units = annotation_units(media.duration, repo.segments(media.id, "speech"))
+    result.segments = segment_predictions(result.chunks, units)
+    repo.replace_predictions(media.id, analyzer.model_version_id, [result.clip, *result.segments, *result.chunks])
     repo.set_media_status(media.id, "analysed")
     return result
 

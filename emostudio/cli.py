@@ -97,6 +97,7 @@ def analyze_command(
 @app.command("export")
 def export_command(
     clips: Annotated[Path | None, typer.Option(help="CSV of clip-level predictions.")] = None,
+    segments: Annotated[Path | None, typer.Option(help="CSV of predictions per speech segment.")] = None,
     chunks: Annotated[Path | None, typer.Option(help="CSV of chunk-level predictions.")] = None,
     annotations: Annotated[Path | None, typer.Option(help="CSV of annotations (labels and corrections).")] = None,
     media: Annotated[list[str] | None, typer.Option(help="Only these media ids (repeatable).")] = None,
@@ -108,9 +109,10 @@ def export_command(
     from emostudio.export import ANNOTATION_COLUMNS, PREDICTION_COLUMNS, export_rows, write_csv
     from emostudio.store import open_repository
 
-    targets = [(k, p) for k, p in (("clips", clips), ("chunks", chunks), ("annotations", annotations)) if p]
+    asked = (("clips", clips), ("segments", segments), ("chunks", chunks), ("annotations", annotations))
+    targets = [(k, p) for k, p in asked if p]
     if not targets:
-        raise typer.BadParameter("give at least one of --clips, --chunks, --annotations")
+        raise typer.BadParameter("give at least one of --clips, --segments, --chunks, --annotations")
     repo = open_repository()
     for kind, path in targets:
         rows = export_rows(repo, kind, media_ids=media, model_version=model_version, annotator=annotator, source=source)
@@ -135,6 +137,7 @@ def worker_command(
     parent_pid: Annotated[int | None, typer.Option(hidden=True, help="Stop when this process exits.")] = None,
 ) -> None:
     """Run the background worker that executes training and analysis jobs."""
+    import trainers.jobs  # noqa: F401 - registers the analysis job kind
     from emostudio.store import open_repository
     from trainers.worker import run_forever, run_once
 
@@ -154,8 +157,10 @@ def serve(
     worker: Annotated[bool | None, typer.Option("--worker/--no-worker", help="Start a background worker process.")] = None,
 ) -> None:
     """Start the studio web app (and, by default, one background worker)."""
+    import uvicorn
+
     from emostudio.store import open_repository
-    from emostudio.ui.app import build_app
+    from emostudio.ui.server import create_server
 
     settings = get_settings()
     repo = open_repository(settings)  # migrate before the worker starts, so they never race on it
@@ -164,12 +169,10 @@ def serve(
         worker_proc = subprocess.Popen([sys.executable, "-m", "emostudio.cli", "worker", "--parent-pid", str(os.getpid())])
     # SIGTERM (e.g. from a process manager) unwinds through `finally`, stopping the worker too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    host, port = host or settings.host, port or settings.port
     try:
-        build_app(repo).launch(
-            server_name=host or settings.host,
-            server_port=port or settings.port,
-            allowed_paths=[str(settings.data_dir.resolve())],
-        )
+        typer.echo(f"emostudio: http://{host}:{port}/ (data in {settings.data_dir.resolve()})")
+        uvicorn.run(create_server(repo, settings), host=host, port=port, log_level="warning")
     finally:
         if worker_proc is not None:
             worker_proc.terminate()

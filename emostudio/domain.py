@@ -141,13 +141,14 @@ class Annotation:
 
 @dataclass(frozen=True)
 class Prediction:
-    """A model's output for a whole clip (``level='clip'``) or one chunk."""
+    """A model's output for a whole clip (``level='clip'``), one annotation unit (a speech
+    segment, ``level='segment'``) or one chunk."""
 
     id: int | None
     media_id: str
     model_version_id: str
     extractor: str
-    level: Literal["clip", "chunk"]
+    level: Literal["clip", "segment", "chunk"]
     start: float
     duration: float
     basic: dict[str, float] = field(default_factory=dict)
@@ -164,6 +165,25 @@ class Prediction:
     @property
     def top_label(self) -> str | None:
         return max(self.basic, key=self.basic.get) if self.basic else None
+
+
+@dataclass(frozen=True)
+class Caption:
+    """A sentence on how the speaker feels and sounds: generated (``source='model'``) or
+    written by a person (``source='human'``). Append-only like annotations: an edit is a
+    new caption naming the one it corrects."""
+
+    id: int | None
+    media_id: str
+    text: str
+    source: Literal["model", "human"]
+    annotator: str | None = None
+    start: float | None = None
+    duration: float | None = None
+    model_version_id: str | None = None
+    corrects_caption_id: int | None = None
+    score: float | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -68,9 +68,12 @@ def annotation_row(media: Media, a: Annotation) -> dict:
     }  # fmt: skip
 
 
+EXPORT_KINDS = ("clips", "segments", "chunks", "annotations")
+
+
 def export_rows(repo, kind: str, *, media_ids=None, model_version: str | None = None,
                 annotator: str | None = None, source: str | None = None) -> list[dict]:  # fmt: skip
-    """Rows for ``kind`` = clips | chunks | annotations, filtered as the user asked.
+    """Rows for ``kind`` = clips | segments | chunks | annotations, filtered as the user asked.
 
     Predictions default to the active model version; every annotation is exported,
     corrections included, oldest first (the history, not just the latest label).
@@ -80,8 +83,8 @@ def export_rows(repo, kind: str, *, media_ids=None, model_version: str | None = 
     if kind == "annotations":
         rows = [a for a in repo.annotations(source=source, annotator=annotator) if a.media_id in wanted]
         return [annotation_row(media[a.media_id], a) for a in rows]
-    if kind not in ("clips", "chunks"):
-        raise ValueError(f"unknown export {kind!r} (clips, chunks or annotations)")
+    if kind not in EXPORT_KINDS:
+        raise ValueError(f"unknown export {kind!r} ({', '.join(EXPORT_KINDS)})")
     if model_version is None:
         active = repo.active_model_version("emotion")
         model_version = active.id if active else None
@@ -98,3 +101,19 @@ def write_csv(path: str | Path, rows: Iterable[dict], columns: Iterable[str]) ->
             writer.writerow(row)
             n += 1
     return n
+
+
+def export_files(repo, folder: str | Path, kinds: Iterable[str], **filters) -> list[Path]:
+    """Write one CSV per kind into ``folder`` (what the Export page downloads); returns the paths."""
+    from datetime import datetime
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    paths = []
+    for kind in kinds:
+        rows = export_rows(repo, kind, **filters)
+        path = folder / f"emostudio-{kind}-{stamp}.csv"
+        write_csv(path, rows, ANNOTATION_COLUMNS if kind == "annotations" else PREDICTION_COLUMNS)
+        paths.append(path)
+    return paths

@@ -1,12 +1,18 @@
-"""What the Inspect page shows for one clip, read from stored predictions (nothing is
-recomputed), and the Plotly figure of its curves on one time axis."""
+"""What the Inspect and Annotate pages show for one clip, read from what analysis
+stored (predictions, waveform peaks, face thumbnails): opening a clip recomputes
+nothing. Also the Plotly figure of its curves on one time axis."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import bisect
+import math
+from dataclasses import dataclass, field
 
-from emostudio.domain import Annotation, Media, Prediction, Segment
-from emostudio.labels import BASIC, DIMENSIONS
+import numpy as np
+
+from emostudio.domain import Annotation, Caption, Media, Prediction, Segment
+from emostudio.features.base import Features, FeatureInput
+from emostudio.labels import AVD_PROTOTYPES, BASIC, COMPOUND_PAIRS, DIMENSIONS
 
 # one colour per basic emotion, the same in every plot
 EMOTION_COLOURS = {
@@ -14,6 +20,7 @@ EMOTION_COLOURS = {
     "fear": "#8e24aa", "disgust": "#0f9d58", "surprise": "#ff7043",
 }  # fmt: skip
 DIMENSION_COLOURS = {"arousal": "#d62728", "valence": "#2ca02c", "dominance": "#1f77b4"}
+MODALITY_NAMES = ("audio", "face", "text")
 
 
 @dataclass(frozen=True)
@@ -24,63 +31,193 @@ class ClipView:
     speech: list[Segment]
     transcript: list[Segment]
     corrections: list[Annotation]
+    segments: list[Prediction] = field(default_factory=list)
+    """One prediction per annotation unit (speech segment), in time order."""
+    peaks: Features | None = None
+    thumbnails: list[tuple[str, float]] = field(default_factory=list)
+    captions: list[Caption] = field(default_factory=list)
+
+    @property
+    def units(self) -> list[Prediction]:
+        """What the annotator steps through: the segments, else the clip as one unit."""
+        return self.segments or ([self.clip] if self.clip else [])
 
 
-def load_clip_view(repo, media_id: str, model_version: str | None = None) -> ClipView:
-    """A media's stored predictions (active model version by default), segments and span annotations."""
+def active_version_id(repo) -> str | None:
+    active = repo.active_model_version("emotion")
+    return active.id if active else None
+
+
+def load_clip_view(repo, media_id: str, model_version: str | None = None, cache=None, thumbnails_root=None) -> ClipView:
+    """A media's stored predictions (active model version by default), segments, span
+    annotations, captions, and the waveform peaks and thumbnails analysis saved."""
+    from emostudio.features import get_extractor
+    from emostudio.thumbnails import saved_thumbnails
+
     media = repo.get_media(media_id)
     if media is None:
         raise KeyError(f"no media {media_id!r}")
-    if model_version is None:
-        active = repo.active_model_version("emotion")
-        model_version = active.id if active else None
+    model_version = model_version or active_version_id(repo)
     preds = repo.predictions(media_id, model_version_id=model_version) if model_version else []
-    clip = next((p for p in preds if p.level == "clip"), None)
-    chunks = [p for p in preds if p.level == "chunk"]
-    spans = [a for a in repo.annotations(media_id) if a.start is not None]
-    return ClipView(media, clip, chunks, repo.segments(media_id, "speech"), repo.segments(media_id, "transcript"), spans)
+    by_level: dict[str, list[Prediction]] = {"clip": [], "segment": [], "chunk": []}
+    for p in preds:
+        by_level[p.level].append(p)
+    peaks = cache.load(get_extractor("waveform-peaks"), FeatureInput(media)) if cache is not None else None
+    return ClipView(
+        media=media,
+        clip=by_level["clip"][0] if by_level["clip"] else None,
+        chunks=by_level["chunk"],
+        speech=repo.segments(media_id, "speech"),
+        transcript=repo.segments(media_id, "transcript"),
+        corrections=[a for a in repo.annotations(media_id) if a.start is not None],
+        segments=by_level["segment"],
+        peaks=peaks,
+        thumbnails=saved_thumbnails(thumbnails_root, media),
+        captions=repo.captions(media_id),
+    )
+
+
+def unit_index_at(view: ClipView, t: float) -> int | None:
+    """The unit under time ``t``, else the nearest one (a click between segments picks the closer)."""
+    units = view.units
+    if not units:
+        return None
+    i = bisect.bisect_right([u.start for u in units], t) - 1
+    if i >= 0 and t < units[i].end:
+        return i
+    candidates = [j for j in (i, i + 1) if 0 <= j < len(units)]
+    return min(candidates, key=lambda j: min(abs(t - units[j].start), abs(t - units[j].end)))
+
+
+def avd_spread(basic: dict[str, float]) -> tuple[float, float, float]:
+    """How far the A/V/D prototypes of the emotions the model weighs spread around their
+    mean: the standard deviation of each dimension under the class posterior. It is 0
+    when the model is sure of one emotion and grows as it hesitates between distant ones."""
+    p = np.array([basic.get(b, 0.0) for b in BASIC])
+    proto = np.array([AVD_PROTOTYPES[b] for b in BASIC])
+    mean = p @ proto
+    return tuple(np.sqrt(np.maximum(p @ (proto - mean) ** 2, 0.0)).tolist())
 
 
 def curves_figure(view: ClipView):
-    """Three rows on a shared time axis: arousal / valence / dominance, the stacked
-    probability of each basic emotion, and speech / transcript spans. Human corrections
-    are drawn as dashed outlines over the rows they correct."""
+    """Rows on a shared time axis: arousal / valence / dominance with bands, the stacked
+    probability of each basic emotion, the waveform, and speech / transcript spans.
+    Human corrections are drawn in black dashes: label corrections as outlined spans
+    over every row, A/V/D corrections as dashed steps on the curves they set."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.04, row_heights=[0.4, 0.4, 0.2],
-                        subplot_titles=("arousal / valence / dominance", "basic emotions", "speech and transcript"))  # fmt: skip
-    t = [p.start + p.duration / 2 for p in view.chunks]
-    for dim in DIMENSIONS:
-        fig.add_trace(go.Scatter(x=t, y=[getattr(p, dim) for p in view.chunks], name=dim, mode="lines",
-                                 line={"color": DIMENSION_COLOURS[dim]}, legendgroup="dims"), row=1, col=1)  # fmt: skip
+    has_wave = view.peaks is not None
+    titles = ["arousal / valence / dominance (band: spread of the emotions weighed)", "basic emotions"]
+    heights = [0.34, 0.34]
+    if has_wave:
+        titles.append("waveform")
+        heights.append(0.16)
+    titles.append("speech and transcript")
+    heights.append(0.16)
+    rows = len(titles)
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.045, row_heights=heights,
+                        subplot_titles=titles)  # fmt: skip
+    t = np.array([p.start + p.duration / 2 for p in view.chunks])
+    spreads = np.array([avd_spread(p.basic) for p in view.chunks]).reshape(len(view.chunks), 3)
+    for d, dim in enumerate(DIMENSIONS):
+        y = np.array([getattr(p, dim) if getattr(p, dim) is not None else np.nan for p in view.chunks])
+        hi, lo = np.clip(y + spreads[:, d], -1, 1), np.clip(y - spreads[:, d], -1, 1)
+        fig.add_trace(go.Scatter(x=np.concatenate([t, t[::-1]]), y=np.concatenate([hi, lo[::-1]]), fill="toself",
+                                 fillcolor=DIMENSION_COLOURS[dim], opacity=0.15, line={"width": 0}, hoverinfo="skip",
+                                 name=f"{dim} band", legendgroup=dim, showlegend=False), row=1, col=1)  # fmt: skip
+        fig.add_trace(go.Scatter(x=t, y=y, name=dim, mode="lines", line={"color": DIMENSION_COLOURS[dim]},
+                                 legendgroup=dim), row=1, col=1)  # fmt: skip
     for emotion in BASIC:
         fig.add_trace(go.Scatter(x=t, y=[p.basic.get(emotion, 0.0) for p in view.chunks], name=emotion,
                                  stackgroup="basic", mode="none", fillcolor=EMOTION_COLOURS[emotion],
                                  legendgroup="basic"), row=2, col=1)  # fmt: skip
+    row = 3
+    if has_wave:
+        x = (np.arange(len(view.peaks)) + 0.5) / view.peaks.frame_rate
+        lo, hi = view.peaks.values[:, 0], view.peaks.values[:, 1]
+        fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([hi, lo[::-1]]), fill="toself",
+                                 fillcolor="#78909c", line={"width": 0}, name="waveform", hoverinfo="skip",
+                                 showlegend=False), row=row, col=1)  # fmt: skip
+        peak = float(max(np.abs(view.peaks.values).max(), 1e-3))
+        fig.update_yaxes(range=[-peak, peak], showticklabels=False, row=row, col=1)
+        row += 1
     for y, segments, colour in ((0.5, view.speech, "#607d8b"), (1.5, view.transcript, "#00897b")):
         fig.add_trace(go.Bar(x=[s.duration for s in segments], base=[s.start for s in segments], y=[y] * len(segments),
                              orientation="h", marker_color=colour, width=0.8, showlegend=False,
                              hovertext=[s.text or "speech" for s in segments], hoverinfo="text",
-                             name="transcript" if y > 1 else "speech"), row=3, col=1)  # fmt: skip
-    for a in view.corrections:
-        fig.add_vrect(x0=a.start, x1=a.end, line_dash="dash", line_color="black", fillcolor="rgba(0,0,0,0)",
-                      annotation_text=f"{a.annotator}: {a.label or ''}", annotation_position="top left")  # fmt: skip
+                             name="transcript" if y > 1 else "speech"), row=row, col=1)  # fmt: skip
+    _draw_corrections(fig, view.corrections)
     fig.update_yaxes(range=[-1, 1], row=1, col=1)
     fig.update_yaxes(range=[0, 1], row=2, col=1)
-    fig.update_yaxes(tickvals=[0.5, 1.5], ticktext=["speech", "text"], range=[0, 2], row=3, col=1)
-    fig.update_xaxes(title_text="seconds", range=[0, view.media.duration], row=3, col=1)
-    fig.update_layout(height=620, margin={"l": 50, "r": 20, "t": 40, "b": 40}, barmode="overlay")
+    fig.update_yaxes(tickvals=[0.5, 1.5], ticktext=["speech", "text"], range=[0, 2], row=rows, col=1)
+    fig.update_xaxes(title_text="seconds (click to select and play from there)", range=[0, view.media.duration],
+                     row=rows, col=1)  # fmt: skip
+    fig.update_layout(height=640 + 110 * has_wave, margin={"l": 50, "r": 20, "t": 40, "b": 40}, barmode="overlay",
+                      hovermode="x", clickmode="event")  # fmt: skip
     return fig
 
 
-def ranked_emotions(prediction: Prediction | None) -> list[tuple[str, str, float]]:
-    """(kind, emotion, score) rows, basic then compound, each best first."""
+def _draw_corrections(fig, corrections: list[Annotation]) -> None:
+    import plotly.graph_objects as go
+
+    for a in corrections:
+        if a.label:
+            fig.add_vrect(x0=a.start, x1=a.end, line_dash="dash", line_color="black", fillcolor="rgba(0,0,0,0)",
+                          annotation_text=f"{a.annotator}: {a.label}", annotation_position="top left")  # fmt: skip
+        for dim in DIMENSIONS:
+            value = getattr(a, dim)
+            if value is not None:
+                fig.add_trace(go.Scatter(x=[a.start, a.end], y=[value, value], mode="lines", showlegend=False,
+                                         name=f"{dim} corrected", line={"color": DIMENSION_COLOURS[dim], "dash": "dash",
+                                                                        "width": 3},
+                                         hovertext=f"{a.annotator}: {dim} {value:+.2f}", hoverinfo="text"),
+                              row=1, col=1)  # fmt: skip
+
+
+UNIT_COLUMNS = ("kind", "emotion", "score", *MODALITY_NAMES)
+
+
+def ranked_emotions(prediction: Prediction | None) -> list[tuple]:
+    """(kind, emotion, score, audio, face, text) rows: basic then compound, each best first.
+
+    The last three are what each modality alone gives the emotion (for a compound, the
+    geometric mean of its pair), blank where the modality had no input.
+    """
     if prediction is None:
         return []
+    per_modality = {m: prediction.modalities.get(m) for m in MODALITY_NAMES}
+
+    def contributions(pair: tuple[str, ...]) -> list:
+        out = []
+        for m in MODALITY_NAMES:
+            probs = per_modality[m]
+            out.append("" if not probs else round(math.prod(probs.get(k, 0.0) for k in pair) ** (1 / len(pair)), 3))
+        return out
+
     basic = sorted(prediction.basic.items(), key=lambda kv: -kv[1])
     compound = sorted(prediction.compound.items(), key=lambda kv: -kv[1])
-    return [("basic", k, round(v, 3)) for k, v in basic] + [("compound", k, round(v, 3)) for k, v in compound]
+    rows = [("basic", k, round(v, 3), *contributions((k,))) for k, v in basic]
+    rows += [("compound", k, round(v, 3), *contributions(COMPOUND_PAIRS.get(k, (k,)))) for k, v in compound]
+    return rows
+
+
+def fusion_shares(prediction: Prediction | None) -> str:
+    """One line on how much each modality weighed in the fused prediction."""
+    if prediction is None or not prediction.modalities:
+        return ""
+    weights = {m: v.get("weight") for m, v in prediction.modalities.items()}
+    if any(w is None for w in weights.values()):  # clip rows hold per-modality probabilities only
+        return "modalities: " + ", ".join(weights)
+    total = sum(weights.values()) or 1.0
+    return "fusion shares: " + ", ".join(f"{m} {w / total:.0%}" for m, w in weights.items())
+
+
+def current_caption(captions: list[Caption]) -> Caption | None:
+    """The newest human caption, else the newest generated one."""
+    human = [c for c in captions if c.source == "human" and c.start is None]
+    model = [c for c in captions if c.source == "model" and c.start is None]
+    return (human or model or [None])[-1]
 
 
 def media_choices(repo) -> list[tuple[str, str]]:

@@ -83,3 +83,26 @@ def canonical_label(raw: str) -> str:
     if key in COMPOUND_PAIRS:
         return key
     raise UnknownLabelError(f"unknown label {raw.strip()!r} (expected one of: {', '.join(BASIC + COMPOUND)})")
+
+
+# Arousal, valence, dominance of each basic emotion, from Russell & Mehrabian (1977)'s
+# PAD ratings (reordered to A, V, D). Clip-labelled corpora have no dimensional labels;
+# these prototypes are the dimensional targets a clip label implies, until people
+# correct curves in the studio.
+AVD_PROTOTYPES: dict[str, tuple[float, float, float]] = {
+    "neutral": (0.0, 0.0, 0.0),
+    "happiness": (0.51, 0.81, 0.46),
+    "sadness": (-0.27, -0.63, -0.33),
+    "anger": (0.59, -0.51, 0.25),
+    "fear": (0.60, -0.64, -0.43),
+    "disgust": (0.35, -0.60, 0.11),
+    "surprise": (0.67, 0.40, -0.13),
+    # source classes folded into neutral keep their own place on the dimensions
+    "boredom": (-0.62, -0.65, -0.33),
+    "calm": (-0.50, 0.40, 0.20),
+}
+
+
+def avd_prototype(label: str) -> tuple[float, float, float]:
+    """The A/V/D prototype of a basic class or a corpus class (e.g. RAVDESS "calm", "happy")."""
+    return AVD_PROTOTYPES.get(label) or AVD_PROTOTYPES[canonical_label(label)]

@@ -1,10 +1,19 @@
-"""The library table, shared by `emostudio ls` and the UI's library page."""
+"""The library: the media table (shared by `emostudio ls` and the UI's Library page),
+imports from the browser or a server folder, and queuing their analysis."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
 from db.repository import Repository
+from emostudio.ingest import ImportOptions, ImportReport, import_paths
 
 LIBRARY_COLUMNS = ("id", "name", "duration", "modality", "status", "speech segments", "transcript", "labels")
+UI_COLUMNS = ("name", "duration", "modality", "status", "top emotion", "annotated", "model version", "id")
+ANALYZE_JOB = "analyze"
 
 
 def library_rows(repo: Repository) -> list[tuple]:
@@ -21,6 +30,93 @@ def library_rows(repo: Repository) -> list[tuple]:
         )
         for s in repo.list_media()
     ]
+
+
+@dataclass(frozen=True)
+class LibraryFilter:
+    text: str = ""
+    """Part of the name or id (any case)."""
+    status: str = ""
+    top_emotion: str = ""
+    annotated: str = ""
+    """"yes", "no" or "" for either."""
+
+
+def studio_rows(repo: Repository, flt: LibraryFilter = LibraryFilter()) -> list[tuple]:
+    """The Library page's table: one row per media with its top predicted emotion (by
+    the active model version), whether a person annotated it, filtered as asked."""
+    active = repo.active_model_version("emotion")
+    clips = {p.media_id: p for p in repo.predictions(model_version_id=active.id, level="clip")} if active else {}
+    annotated = repo.human_annotation_counts()
+    rows = []
+    for s in repo.list_media():
+        m = s.media
+        clip = clips.get(m.id)
+        top = clip.top_label if clip else ""
+        done = "yes" if annotated.get(m.id) else "no"
+        if flt.text and flt.text.lower() not in f"{m.name} {m.id}".lower():
+            continue
+        if (flt.status and m.status != flt.status) or (flt.top_emotion and top != flt.top_emotion):
+            continue
+        if flt.annotated and done != flt.annotated:
+            continue
+        rows.append((m.name, round(m.duration, 2), m.info.modality, m.status, top or "", done,
+                     clip.model_version_id if clip else "", m.id))  # fmt: skip
+    return rows
+
+
+def import_uploads(repo: Repository, files: list[str], media_dir: Path, vad: bool = True, hook=None) -> ImportReport:
+    """Import files uploaded through the browser, copying them into the store.
+
+    Uploads arrive each in its own temporary folder; they are gathered under their
+    original names first, so a transcript uploaded beside its media is found as its sidecar.
+    """
+    with tempfile.TemporaryDirectory(prefix="emostudio-upload-") as staging:
+        for f in files:
+            target = Path(staging) / Path(f).name
+            if target.exists():  # two uploads with one name: keep both
+                target = target.with_name(f"{target.stem}-{len(list(Path(staging).iterdir()))}{target.suffix}")
+            shutil.copyfile(f, target)
+        return import_paths(repo, [staging], options=ImportOptions(copy=True, media_dir=media_dir, vad=vad), hook=hook)
+
+
+def import_server_paths(repo: Repository, folder: str | None, labels: str | None, copy: bool, media_dir: Path,
+                        vad: bool = True, hook=None) -> ImportReport:  # fmt: skip
+    """Import a folder (and/or a label file) that already sits on the server."""
+    paths = [folder.strip()] if folder and folder.strip() else []
+    label_path = labels.strip() if labels and labels.strip() else None
+    if not paths and not label_path:
+        report = ImportReport()
+        report.errors.append("give a folder or a label file path on the server")
+        return report
+    return import_paths(repo, paths, labels=label_path, options=ImportOptions(copy=copy, media_dir=media_dir, vad=vad),
+                        hook=hook)  # fmt: skip
+
+
+def queue_analysis(repo: Repository, media_ids: list[str] | None = None, force: bool = False):
+    """Ask the background worker to analyse media (all of them when ``media_ids`` is None).
+
+    Media that already have predictions by the active model version are skipped by the
+    job unless ``force``; returns the job, or None when there was nothing to queue.
+    """
+    if media_ids is not None and not media_ids:
+        return None
+    return repo.enqueue_job(ANALYZE_JOB, {"media_ids": media_ids, "force": force})
+
+
+def analysis_progress(repo: Repository) -> str:
+    """One line per queued or running analysis job, for the Library page."""
+    lines = []
+    for job in reversed(repo.list_jobs(limit=20)):
+        if job.kind != ANALYZE_JOB or job.status not in ("queued", "running"):
+            continue
+        if job.status == "queued":
+            lines.append(f"Analysis job {job.id}: queued")
+        else:
+            done, total = job.progress_completed, job.progress_total or 0
+            last = job.log.strip().splitlines()[-1] if job.log.strip() else ""
+            lines.append(f"Analysis job {job.id}: {done:g} of {total:g} media" + (f" ({last})" if last else ""))
+    return "\n\n".join(lines)
 
 
 def format_table(columns: tuple[str, ...], rows: list[tuple]) -> str:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from emostudio.analysis import Analyzer, analyze_stored
@@ -76,7 +77,12 @@ def test_reanalysis_replaces_predictions_and_keeps_the_asr_transcript(tmp_path, 
     second = analyze_stored(repo, analyzer, media)
     assert second.asr_transcript == []  # the stored transcript is reused, not transcribed again
     stored = repo.predictions(media.id)
-    assert len(stored) == 1 + len(second.chunks)
+    assert len(stored) == 1 + len(second.segments) + len(second.chunks)
+    # no VAD here: the whole clip is the one annotation unit, pooled from its chunks
+    (unit,) = second.segments
+    assert (unit.level, unit.start, unit.duration) == ("segment", 0.0, media.duration)
+    w = np.array([min(media.duration, c.end) - c.start for c in second.chunks])  # the last chunk sticks out
+    assert unit.basic == pytest.approx({k: np.dot(w, [c.basic[k] for c in second.chunks]) / w.sum() for k in BASIC})
     assert repo.active_model_version("emotion").id == analyzer.model_version_id
     assert repo.get_media(media.id).status == "analysed"
 

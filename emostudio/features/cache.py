@@ -32,6 +32,13 @@ class FeatureCache:
         digest = inputs.media.content_hash
         return self.root / digest[:2] / f"{digest}.{tag}.npy"
 
+    def load(self, extractor: FeatureExtractor, inputs: FeatureInput) -> Features | None:
+        """The cached frames, or None when they were never computed (nothing is computed here)."""
+        path = self.path(extractor, inputs)
+        if path is None or not path.is_file():
+            return None
+        return Features(extractor.name, extractor.version, extractor.frame_rate, np.load(path))
+
     def get(self, extractor: FeatureExtractor, inputs: FeatureInput) -> Features:
         path = self.path(extractor, inputs)
         if path is not None and path.is_file():

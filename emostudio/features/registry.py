@@ -40,6 +40,7 @@ def _register_builtins() -> None:
     from emostudio.features import audio, face, text
 
     register_extractor("logmel", audio.LogMel)
+    register_extractor("waveform-peaks", audio.WaveformPeaks)
     register_extractor("prosody", audio.Prosody)
     register_extractor("whisper-tiny.en", audio.WhisperEncoder)
     register_extractor("opensmile-egemaps", audio.OpenSmileLLD)

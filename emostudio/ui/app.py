@@ -1,44 +1,48 @@
-"""The studio's Gradio Blocks. Callbacks are thin: they call one service and format it."""
+"""The studio's Gradio Blocks: five pages, each a thin layer over domain services."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import gradio as gr
 
 from db.repository import Repository
-from emostudio.inspect import curves_figure, load_clip_view, media_choices, ranked_emotions
-from emostudio.library import LIBRARY_COLUMNS, library_rows
+from emostudio.config import Settings, get_settings
+from emostudio.ui.clip_page import ClipWorkspace
+from emostudio.ui.context import StudioContext
+from emostudio.ui.export_page import ExportPage
+from emostudio.ui.library_page import LibraryPage
+from emostudio.ui.train_page import TrainPage
 
-JOB_COLUMNS = ("id", "kind", "status", "progress", "created", "error")
-
-
-def job_rows(repo: Repository) -> list[tuple]:
-    rows = []
-    for j in repo.list_jobs():
-        progress = f"{j.progress_completed:g}/{j.progress_total:g}" if j.progress_total else ""
-        rows.append((j.id, j.kind, j.status, progress, f"{j.created_at:%Y-%m-%d %H:%M}", j.error or ""))
-    return rows
+ASSETS = Path(__file__).parent
+HEAD = f"<script>{(ASSETS / 'studio.js').read_text()}</script>"
+CSS = (ASSETS / "studio.css").read_text()
 
 
-def build_app(repo: Repository) -> gr.Blocks:
+def build_app(repo: Repository, settings: Settings | None = None) -> gr.Blocks:
+    ctx = StudioContext(repo, settings or get_settings())
     with gr.Blocks(title="emostudio") as app:
         gr.Markdown("# emostudio\nMultimodal emotion analysis and annotation.")
-        with gr.Tab("Library"):
-            library = gr.Dataframe(headers=list(LIBRARY_COLUMNS), value=lambda: library_rows(repo), interactive=False)
-            gr.Button("Refresh").click(lambda: library_rows(repo), outputs=library)
-        with gr.Tab("Inspect"):
-            picker = gr.Dropdown(choices=media_choices(repo), label="Media")
-            figure = gr.Plot(label="Emotion over time")
-            ranked = gr.Dataframe(headers=["kind", "emotion", "score"], label="Clip", interactive=False)
+        with gr.Tabs(elem_id="es-tabs") as tabs:
+            with gr.Tab("Library", id="library"):
+                library = LibraryPage(ctx)
+            with gr.Tab("Inspect", id="inspect") as inspect_tab:
+                inspect = ClipWorkspace(ctx, "inspect", annotate=False)
+            with gr.Tab("Annotate", id="annotate") as annotate_tab:
+                annotate = ClipWorkspace(ctx, "annotate", annotate=True)
+            with gr.Tab("Train", id="train"):
+                TrainPage(ctx)
+            with gr.Tab("Export", id="export") as export_tab:
+                export = ExportPage(ctx)
 
-            def show(media_id):
-                if not media_id:
-                    return None, []
-                view = load_clip_view(repo, media_id)
-                return curves_figure(view), ranked_emotions(view.clip)
+        # pickers list what the library holds when their page is opened
+        inspect_tab.select(inspect.refresh_choices, outputs=inspect.picker)
+        annotate_tab.select(annotate.refresh_choices, outputs=annotate.picker)
+        export_tab.select(export.choices, outputs=export.choice_outputs)
 
-            picker.change(show, inputs=picker, outputs=[figure, ranked])
-            gr.Button("Refresh list").click(lambda: gr.Dropdown(choices=media_choices(repo)), outputs=picker)
-        with gr.Tab("Train"):
-            jobs = gr.Dataframe(headers=list(JOB_COLUMNS), value=lambda: job_rows(repo), interactive=False)
-            gr.Button("Refresh").click(lambda: job_rows(repo), outputs=jobs)
+        def open_from_library(evt: gr.SelectData):
+            media_id = evt.row_value[-1]  # the id column
+            return {**inspect.open(media_id), tabs: gr.Tabs(selected="inspect")}
+
+        library.table.select(open_from_library, outputs=[*inspect.outputs, tabs])
     return app

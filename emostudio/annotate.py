@@ -1,0 +1,117 @@
+"""Corrections people make in the studio, and the queue of what to look at next.
+
+Everything here appends: a correction is a new ``Annotation`` (or ``Caption``) that
+names the prediction it corrects and its model version, so nothing anyone entered is
+overwritten, and "the current label" is whatever the newest annotation says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from emostudio.domain import Annotation, Caption, Media, Prediction
+from emostudio.labels import DIMENSIONS, UnknownLabelError, canonical_label
+from emostudio.segments import entropy, margin
+
+
+class CorrectionError(ValueError):
+    """A correction that cannot be saved as entered; the message says which field and why."""
+
+
+def save_correction(
+    repo,
+    media: Media,
+    annotator: str,
+    start: float,
+    end: float,
+    label: str | None = None,
+    avd: dict[str, float | None] | None = None,
+    corrects: Prediction | None = None,
+) -> Annotation:
+    """Append a human label and/or A/V/D values for ``[start, end)`` of a media.
+
+    ``corrects`` is the prediction the person was looking at (a segment or chunk); its
+    id and model version are stored with the correction, so it can be traced back.
+    """
+    annotator = (annotator or "").strip()
+    if not annotator:
+        raise CorrectionError("an annotator name is required: enter yours above before saving")
+    if start is None or end is None:
+        raise CorrectionError("select a segment or give a start and end time")
+    start, end = float(start), float(end)
+    if start < 0 or end <= start:
+        raise CorrectionError(f"the range {start:.2f}-{end:.2f} s is empty or negative")
+    if end > media.duration + 0.05:
+        raise CorrectionError(f"the range ends at {end:.2f} s, after the end of {media.name} ({media.duration:.2f} s)")
+    canonical = None
+    if label:
+        try:
+            canonical = canonical_label(label)
+        except UnknownLabelError as err:
+            raise CorrectionError(str(err)) from None
+    values = {d: (None if (avd or {}).get(d) is None else float(avd[d])) for d in DIMENSIONS}
+    for d, v in values.items():
+        if v is not None and not -1.0 <= v <= 1.0:
+            raise CorrectionError(f"{d} must be between -1 and 1, got {v:g}")
+    if canonical is None and all(v is None for v in values.values()):
+        raise CorrectionError("nothing to save: choose a label or set arousal, valence or dominance")
+    return repo.add_annotation(
+        Annotation(
+            None, media.id, "human", annotator, label=canonical, raw_label=label if label != canonical else None,
+            start=round(start, 4), duration=round(end - start, 4), **values,
+            corrects_prediction_id=corrects.id if corrects else None,
+            model_version_id=corrects.model_version_id if corrects else None, origin="studio",
+        )  # fmt: skip
+    )
+
+
+def save_caption(repo, media: Media, annotator: str, text: str, previous: Caption | None = None) -> Caption:
+    """Append a person's caption for a media (an edit of ``previous`` when given)."""
+    annotator, text = (annotator or "").strip(), (text or "").strip()
+    if not annotator:
+        raise CorrectionError("an annotator name is required: enter yours above before saving")
+    if not text:
+        raise CorrectionError("the caption is empty")
+    if previous is not None and previous.text.strip() == text:
+        raise CorrectionError("the caption is unchanged")
+    return repo.add_caption(
+        Caption(None, media.id, text, "human", annotator=annotator,
+                corrects_caption_id=previous.id if previous else None,
+                model_version_id=previous.model_version_id if previous else None)  # fmt: skip
+    )
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    media_id: str
+    prediction: Prediction
+    score: float
+    """The margin (lower = more uncertain) or the entropy (higher = more uncertain)."""
+
+
+def uncertainty_queue(repo, annotator: str, by: str = "margin", model_version: str | None = None) -> list[QueueItem]:
+    """Analysed segments, most uncertain first, that ``annotator`` has not labelled yet.
+
+    ``by='margin'`` ranks by the gap between the two likeliest emotions (smallest
+    first); ``by='entropy'`` by the entropy of the emotion distribution (largest first).
+    A segment counts as done once this annotator saved a span covering its middle.
+    """
+    if by not in ("margin", "entropy"):
+        raise ValueError(f"unknown uncertainty {by!r} (margin or entropy)")
+    if model_version is None:
+        active = repo.active_model_version("emotion")
+        model_version = active.id if active else None
+    if model_version is None:
+        return []
+    done: dict[str, list[tuple[float, float]]] = {}
+    for a in repo.annotations(annotator=(annotator or "").strip() or None, source="human"):
+        if annotator and a.start is not None:
+            done.setdefault(a.media_id, []).append((a.start, a.end))
+    items = []
+    for p in repo.predictions(model_version_id=model_version, level="segment"):
+        middle = p.start + p.duration / 2
+        if any(s <= middle < e for s, e in done.get(p.media_id, ())):
+            continue
+        items.append(QueueItem(p.media_id, p, margin(p) if by == "margin" else entropy(p)))
+    items.sort(key=lambda q: q.score if by == "margin" else -q.score)
+    return items

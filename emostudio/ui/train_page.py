@@ -1,0 +1,86 @@
+"""The Train page: background jobs with live progress and logs, model versions, activate / roll back."""
+
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+
+from emostudio.library import queue_analysis
+from emostudio.ui.context import StudioContext
+from emostudio.versions import VERSION_COLUMNS, activate, previous_version, version_rows
+
+JOB_COLUMNS = ("id", "kind", "status", "progress", "created", "finished", "model version", "error")
+
+
+def job_rows(repo) -> list[tuple]:
+    rows = []
+    for j in repo.list_jobs():
+        progress = f"{j.progress_completed:g}/{j.progress_total:g}" if j.progress_total else ""
+        rows.append((j.id, j.kind, j.status, progress, f"{j.created_at:%Y-%m-%d %H:%M:%S}",
+                     f"{j.finished_at:%H:%M:%S}" if j.finished_at else "", j.model_version_id or "", j.error or ""))  # fmt: skip
+    return rows
+
+
+def job_detail(repo, job_id) -> tuple[str, str]:
+    job = repo.get_job(int(job_id)) if job_id else None
+    if job is None:
+        return "", ""
+    return job.log, json.dumps(job.metrics, indent=2)
+
+
+class TrainPage:
+    def __init__(self, ctx: StudioContext):
+        repo = ctx.repo
+        gr.Markdown("Training jobs run in the background worker; their kinds arrive with the trainers. "
+                    "Analysis jobs (from uploads, imports and version changes) show here too.")  # fmt: skip
+        jobs = gr.Dataframe(headers=list(JOB_COLUMNS), value=lambda: job_rows(repo), interactive=False,
+                            elem_id="es-jobs")  # fmt: skip
+        with gr.Row():
+            job_id = gr.Number(label="Job id (or click a row)", precision=0, scale=1)
+            analyse = gr.Button("Analyse the library with the active model", scale=1)
+        with gr.Row():
+            log = gr.Textbox(label="Log", lines=10, max_lines=20, autoscroll=True, scale=2)
+            metrics = gr.Code(label="Metrics", language="json", scale=1)
+        gr.Markdown("### Model versions")
+        versions = gr.Dataframe(headers=list(VERSION_COLUMNS), value=lambda: version_rows(repo), interactive=False,
+                                elem_id="es-versions")  # fmt: skip
+        with gr.Row():
+            chosen = gr.Dropdown([v[0] for v in version_rows(repo)], label="Version", scale=2)
+            activate_button = gr.Button("Activate", scale=1)
+            rollback_button = gr.Button("Roll back to the previous version", scale=1)
+        status = gr.Markdown()
+        timer = gr.Timer(2.0)
+
+        shown = gr.State([])
+
+        def refresh(previous, job_id_):
+            current = [list(r) for r in job_rows(repo)]
+            return (gr.skip() if current == previous else current), current, *job_detail(repo, job_id_)
+
+        def picked(evt: gr.SelectData):
+            return evt.row_value[0]
+
+        def switch(version_id):
+            if not version_id:
+                return "Choose a version.", gr.skip(), gr.skip()
+            try:
+                version, job = activate(repo, version_id)
+            except (KeyError, FileNotFoundError) as err:
+                return f"**Not activated:** {err}", gr.skip(), gr.skip()
+            note = f" Re-analysis queued as job {job.id}." if job else ""
+            return f"Active version: **{version.id}**.{note}", version_rows(repo), gr.Dropdown(
+                choices=[v[0] for v in version_rows(repo)], value=version.id)
+
+        def rollback():
+            previous = previous_version(repo)
+            if previous is None:
+                return "There is no earlier version to roll back to.", gr.skip(), gr.skip()
+            return switch(previous.id)
+
+        timer.tick(refresh, inputs=[shown, job_id], outputs=[jobs, shown, log, metrics], show_progress="hidden")
+        jobs.select(picked, outputs=job_id)
+        job_id.change(lambda j: job_detail(repo, j), inputs=job_id, outputs=[log, metrics])
+        analyse.click(lambda: f"Analysis queued as job {queue_analysis(repo).id}.", outputs=status)
+        activate_button.click(switch, inputs=chosen, outputs=[status, versions, chosen])
+        rollback_button.click(rollback, outputs=[status, versions, chosen])

@@ -1,0 +1,145 @@
+"""End to end in a real browser: Debian's Chromium driven by Playwright against a
+studio started on a free port with its worker and a temporary data dir."""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from emostudio.labels import BASIC
+from emostudio.testing import face_picture, speech, write_av
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# Screenshots land here for CI to keep (the directory is ignored by git).
+ARTIFACTS = Path(os.environ.get("EMOSTUDIO_TEST_ARTIFACTS", REPO_ROOT / "test-artifacts"))
+PLOT = "#es-{page}-plot .js-plotly-plot"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    if not CHROMIUM.exists():
+        if os.environ.get("EMOSTUDIO_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    root = tmp_path_factory.mktemp("studio")
+    port = _free_port()
+    env = {**os.environ, "EMOSTUDIO_DATA_DIR": str(root / "data"), "EMOSTUDIO_WORKER_POLL_SECONDS": "0.3"}
+    log = open(root / "server.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "emostudio.cli", "serve", "--port", str(port)], cwd=REPO_ROOT,
+                            env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                pytest.fail("studio did not start:\n" + (root / "server.log").read_text())
+            time.sleep(0.5)
+    yield url, root
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _plot_traces(page, which: str) -> list[dict]:
+    return page.evaluate(
+        "(sel) => document.querySelector(sel)._fullData.map(t => ({name: t.name, n: (t.y || []).length}))",
+        PLOT.format(page=which),
+    )
+
+
+def test_upload_analyse_inspect_correct_by_keyboard_and_export(studio, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    url, root = studio
+    clip = write_av(tmp_path / "interview.mp4", video_seconds=6.0, size=(256, 256), picture=face_picture(),
+                    audio=speech(6.0))  # fmt: skip
+    page = browser.new_page(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
+    page.goto(url)
+
+    # Library: drop the clip; the worker analyses it and the table follows
+    page.locator("#es-upload input[type=file]").set_input_files(str(clip))
+    expect(page.locator("#es-import-report")).to_contain_text("1 media added", timeout=60_000)
+    row = page.locator("#es-library tr", has_text="interview.mp4")
+    expect(row).to_contain_text("analysed", timeout=180_000)
+
+    # Inspect: clicking the row opens the clip with its curves
+    page.locator("#es-library").get_by_role("gridcell", name="interview.mp4").click()
+    page.wait_for_selector(PLOT.format(page="inspect"), timeout=30_000)
+    traces = _plot_traces(page, "inspect")
+    names = {t["name"] for t in traces}
+    assert {"arousal", "valence", "dominance", *BASIC, "waveform"} <= names
+    arousal = next(t for t in traces if t["name"] == "arousal")
+    assert arousal["n"] == 24  # 6 s in 0.25 s chunks
+    assert page.locator("#es-inspect-player video").get_attribute("src").startswith("media/")
+    expect(page.locator("#es-inspect-faces img").first).to_be_visible()  # face thumbnails saved at analysis
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "inspect.png"), full_page=True)
+
+    # Annotate: name, clip, then keyboard only: -> next segment, <- back, 4 = anger, Enter = save and next
+    page.get_by_role("tab", name="Annotate").click()
+    page.locator("#es-annotate-annotator input, #es-annotate-annotator textarea").first.fill("tester")
+    page.locator("#es-annotate-picker input").click()
+    page.get_by_role("option", name="interview.mp4", exact=False).click()
+    title = page.locator("#es-annotate-unit-title")
+    expect(title).to_contain_text("Selected segment 1 of", timeout=30_000)
+    first_span = title.inner_text().split(":")[1].split(",")[0].strip()
+    page.locator("#es-annotate-unit-title").click()  # focus off the name box: keys go to the page
+    page.keyboard.press("ArrowRight")
+    expect(title).to_contain_text("Selected segment 2 of")
+    page.keyboard.press("ArrowLeft")
+    expect(title).to_contain_text("Selected segment 1 of")
+    page.keyboard.press("4")
+    expect(page.locator("#es-annotate-label input[value=anger]")).to_be_checked()
+    page.keyboard.press("Enter")
+    expect(page.locator("#es-annotate-status")).to_contain_text("Saved annotation")
+    expect(page.locator("#es-annotate-status")).to_contain_text("anger")
+    expect(title).to_contain_text("Selected segment 2 of")  # and moved on
+    # the correction is on the plot at once, as a dashed outline over the segment
+    shapes = page.evaluate(f"() => document.querySelector('{PLOT.format(page='annotate')}').layout.shapes || []")
+    assert any(s.get("line", {}).get("dash") == "dash" for s in shapes)
+    assert f"{shapes[0]['x0']:.2f}" == first_span.split("–")[0]
+
+    # Export: the annotations CSV downloaded through the page holds the correction
+    page.get_by_role("tab", name="Export").click()
+    page.locator("#es-export-go").click()
+    link = page.locator("#es-export-files tr", has_text="emostudio-annotations").locator("a")
+    expect(link).to_be_visible(timeout=30_000)
+    with page.expect_download() as download:
+        link.click()
+    path = download.value.path()
+    rows = list(csv.DictReader(open(path, encoding="utf-8")))
+    mine = [r for r in rows if r["annotator"] == "tester"]
+    assert len(mine) == 1 and mine[0]["label"] == "anger" and mine[0]["source"] == "human"
+    assert mine[0]["corrects_prediction_id"] and mine[0]["model_version"].startswith("default-")
+    page.close()
