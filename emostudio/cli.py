@@ -150,6 +150,16 @@ def worker_command(
         run_forever(repo, poll_seconds=settings.worker_poll_seconds, parent_pid=parent_pid)
 
 
+def freeze_startup_objects() -> None:
+    """Move everything loaded at start-up (torch, Gradio, plotly: millions of objects) out of
+    the garbage collector's reach. Without this, a full collection in the middle of a
+    request walks them all and opening a clip takes 0.5 s instead of 0.15 s now and then."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on (default from settings).")] = None,
@@ -172,7 +182,9 @@ def serve(
     host, port = host or settings.host, port or settings.port
     try:
         typer.echo(f"emostudio: http://{host}:{port}/ (data in {settings.data_dir.resolve()})")
-        uvicorn.run(create_server(repo, settings), host=host, port=port, log_level="warning")
+        server = create_server(repo, settings)
+        freeze_startup_objects()
+        uvicorn.run(server, host=host, port=port, log_level="warning")
     finally:
         if worker_proc is not None:
             worker_proc.terminate()

@@ -89,14 +89,20 @@ def unit_index_at(view: ClipView, t: float) -> int | None:
     return min(candidates, key=lambda j: min(abs(t - units[j].start), abs(t - units[j].end)))
 
 
-def avd_spread(basic: dict[str, float]) -> tuple[float, float, float]:
+def avd_spreads(probs: np.ndarray) -> np.ndarray:
     """How far the A/V/D prototypes of the emotions the model weighs spread around their
-    mean: the standard deviation of each dimension under the class posterior. It is 0
-    when the model is sure of one emotion and grows as it hesitates between distant ones."""
-    p = np.array([basic.get(b, 0.0) for b in BASIC])
+    mean: per row of ``probs`` ([n, 7], BASIC order), the standard deviation of each
+    dimension under that class distribution. It is 0 when the model is sure of one
+    emotion and grows as it hesitates between emotions far apart on the dimension."""
     proto = np.array([AVD_PROTOTYPES[b] for b in BASIC])
-    mean = p @ proto
-    return tuple(np.sqrt(np.maximum(p @ (proto - mean) ** 2, 0.0)).tolist())
+    mean = probs @ proto
+    second = probs @ proto**2
+    return np.sqrt(np.maximum(second - mean**2, 0.0))
+
+
+def avd_spread(basic: dict[str, float]) -> tuple[float, float, float]:
+    """``avd_spreads`` of one prediction's basic-emotion probabilities."""
+    return tuple(avd_spreads(np.array([[basic.get(b, 0.0) for b in BASIC]]))[0].tolist())
 
 
 def curves_figure(view: ClipView):
@@ -118,20 +124,21 @@ def curves_figure(view: ClipView):
     rows = len(titles)
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.045, row_heights=heights,
                         subplot_titles=titles)  # fmt: skip
-    t = np.array([p.start + p.duration / 2 for p in view.chunks])
-    spreads = np.array([avd_spread(p.basic) for p in view.chunks]).reshape(len(view.chunks), 3)
+    chunks = view.chunks
+    t = np.array([p.start + p.duration / 2 for p in chunks], dtype=np.float64)
+    probs = np.array([[p.basic.get(b, 0.0) for b in BASIC] for p in chunks], dtype=np.float64).reshape(len(chunks), -1)
+    spreads = avd_spreads(probs)
     for d, dim in enumerate(DIMENSIONS):
-        y = np.array([getattr(p, dim) if getattr(p, dim) is not None else np.nan for p in view.chunks])
+        y = np.array([np.nan if getattr(p, dim) is None else getattr(p, dim) for p in chunks], dtype=np.float64)
         hi, lo = np.clip(y + spreads[:, d], -1, 1), np.clip(y - spreads[:, d], -1, 1)
         fig.add_trace(go.Scatter(x=np.concatenate([t, t[::-1]]), y=np.concatenate([hi, lo[::-1]]), fill="toself",
                                  fillcolor=DIMENSION_COLOURS[dim], opacity=0.15, line={"width": 0}, hoverinfo="skip",
                                  name=f"{dim} band", legendgroup=dim, showlegend=False), row=1, col=1)  # fmt: skip
         fig.add_trace(go.Scatter(x=t, y=y, name=dim, mode="lines", line={"color": DIMENSION_COLOURS[dim]},
                                  legendgroup=dim), row=1, col=1)  # fmt: skip
-    for emotion in BASIC:
-        fig.add_trace(go.Scatter(x=t, y=[p.basic.get(emotion, 0.0) for p in view.chunks], name=emotion,
-                                 stackgroup="basic", mode="none", fillcolor=EMOTION_COLOURS[emotion],
-                                 legendgroup="basic"), row=2, col=1)  # fmt: skip
+    for k, emotion in enumerate(BASIC):
+        fig.add_trace(go.Scatter(x=t, y=probs[:, k], name=emotion, stackgroup="basic", mode="none",
+                                 fillcolor=EMOTION_COLOURS[emotion], legendgroup="basic"), row=2, col=1)  # fmt: skip
     row = 3
     if has_wave:
         x = (np.arange(len(view.peaks)) + 0.5) / view.peaks.frame_rate
@@ -159,20 +166,31 @@ def curves_figure(view: ClipView):
 
 
 def _draw_corrections(fig, corrections: list[Annotation]) -> None:
+    """Label corrections as one dashed outline each across all rows (shapes and their
+    notes are set in one layout update: adding them one by one is quadratic in plotly),
+    A/V/D corrections as dashed steps at the value set, on the curves' row."""
     import plotly.graph_objects as go
 
-    for a in corrections:
-        if a.label:
-            fig.add_vrect(x0=a.start, x1=a.end, line_dash="dash", line_color="black", fillcolor="rgba(0,0,0,0)",
-                          annotation_text=f"{a.annotator}: {a.label}", annotation_position="top left")  # fmt: skip
-        for dim in DIMENSIONS:
-            value = getattr(a, dim)
-            if value is not None:
-                fig.add_trace(go.Scatter(x=[a.start, a.end], y=[value, value], mode="lines", showlegend=False,
-                                         name=f"{dim} corrected", line={"color": DIMENSION_COLOURS[dim], "dash": "dash",
-                                                                        "width": 3},
-                                         hovertext=f"{a.annotator}: {dim} {value:+.2f}", hoverinfo="text"),
-                              row=1, col=1)  # fmt: skip
+    labelled = [a for a in corrections if a.label]
+    shapes = [{"type": "rect", "xref": "x", "yref": "paper", "x0": a.start, "x1": a.end, "y0": 0, "y1": 1,
+               "line": {"dash": "dash", "color": "black", "width": 1.5}, "fillcolor": "rgba(0,0,0,0)"}
+              for a in labelled]  # fmt: skip
+    notes = [{"x": a.start, "xref": "x", "y": 1, "yref": "paper", "yanchor": "bottom", "xanchor": "left",
+              "text": f"{a.annotator}: {a.label}", "showarrow": False, "font": {"size": 10}} for a in labelled]  # fmt: skip
+    if shapes:
+        fig.update_layout(shapes=list(fig.layout.shapes) + shapes, annotations=list(fig.layout.annotations) + notes)
+    for dim in DIMENSIONS:
+        steps = [a for a in corrections if getattr(a, dim) is not None]
+        if not steps:
+            continue
+        x, y, text = [], [], []
+        for a in steps:  # one trace per dimension, the steps separated by gaps
+            x += [a.start, a.end, None]
+            y += [getattr(a, dim)] * 2 + [None]
+            text += [f"{a.annotator}: {dim} {getattr(a, dim):+.2f}"] * 2 + [""]
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", showlegend=False, name=f"{dim} corrected",
+                                 line={"color": DIMENSION_COLOURS[dim], "dash": "dash", "width": 3},
+                                 hovertext=text, hoverinfo="text"), row=1, col=1)  # fmt: skip
 
 
 UNIT_COLUMNS = ("kind", "emotion", "score", *MODALITY_NAMES)

@@ -1,0 +1,120 @@
+"""Server time of the studio's two hot paths, on a 10-minute recording:
+
+- opening a clip on the Inspect page (goal < 0.5 s), against the baseline of
+  analysing on open (the model re-run on cached features, the audio decoded for the
+  waveform), which is what the page would cost without stored predictions;
+- saving a correction (goal < 100 ms): the append alone, and the whole Annotate
+  callback (append + redrawing the figure with the correction on it).
+
+    python -m bench.ui [--data ../shared/data] [--workdir /tmp/emostudio-bench]
+
+Each figure is the median (and 90th percentile) of repeated calls in one warm process,
+the way a running studio serves them. The recording is built from EmoDB + RAVDESS
+clips by bench.speed (never copied into the repo).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+
+def timed(fn, repeat: int) -> tuple[float, float]:
+    fn()  # warm: imports, first-query compilation
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return statistics.median(times), times[int(0.9 * (len(times) - 1))]
+
+
+def main(argv: list[str] | None = None) -> None:
+    import gradio as gr
+
+    from bench.speed import build_speech
+    from emostudio.analysis import Analyzer, analyze_stored
+    from emostudio.config import Settings
+    from emostudio.features import FeatureCache, FeatureInput, get_extractor
+    from emostudio.ingest import import_paths
+    from emostudio.inspect import curves_figure, load_clip_view
+    from emostudio.media import load_audio
+    from emostudio.store import open_repository
+    from emostudio.ui.clip_page import ClipWorkspace
+    from emostudio.ui.context import StudioContext
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="../shared/data", type=Path)
+    parser.add_argument("--workdir", default=Path("/tmp/emostudio-bench"), type=Path)
+    parser.add_argument("--repeat", default=20, type=int)
+    args = parser.parse_args(argv)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    clip = build_speech(args.data, 600, args.workdir / "speech_10min.flac")
+
+    with tempfile.TemporaryDirectory(prefix="emostudio-bench-ui-") as tmp:
+        settings = Settings(data_dir=Path(tmp))
+        repo = open_repository(settings)
+        ctx = StudioContext(repo, settings)
+        print(f"importing and analysing {clip.name} once (audio model, VAD segments) ...", flush=True)
+        (media,) = import_paths(repo, [clip]).added
+        analyzer = Analyzer.load(cache=ctx.feature_cache, modalities=("audio",), asr=False)
+        result = analyze_stored(repo, analyzer, media)
+        print(f"stored {len(result.chunks)} chunks, {len(result.segments)} segments", flush=True)
+
+        with gr.Blocks():
+            page = ClipWorkspace(ctx, "annotate", annotate=True)
+        plot = gr.Plot()
+
+        def open_page():  # the Inspect/Annotate callback, and the figure as Gradio sends it
+            out = page.open(media.id)
+            plot.postprocess(out[page.plot])
+            return out
+
+        def open_baseline():  # no stored predictions: run the model and decode for the waveform on open
+            analyzer.analyze(media)
+            audio = load_audio(media.path)
+            get_extractor("waveform-peaks").extract(FeatureInput(media, audio=audio))
+
+        from emostudio.cli import freeze_startup_objects
+
+        freeze_startup_objects()  # as `emostudio serve` does before serving
+        opened = open_page()
+        view = opened[page.view]
+        unit = view.units[len(view.units) // 2]
+        n = [0]
+
+        def save_only():
+            from emostudio.annotate import save_correction
+
+            n[0] += 1
+            save_correction(repo, media, "bench", unit.start, unit.end, "anger", corrects=unit)
+
+        def save_callback():
+            out = page.save_label(view, len(view.units) // 2, "bench", "fear", unit.start, unit.end, None, None, None,
+                                  advance=True)  # fmt: skip
+            plot.postprocess(out[page.plot])
+
+        def save_naive():  # the alternative: append, then reload the whole clip from the database and redraw
+            save_only()
+            plot.postprocess(curves_figure(load_clip_view(repo, media.id, cache=ctx.feature_cache)))
+
+        rows = [
+            ("open a 10-min clip (stored predictions)", timed(open_page, args.repeat), 0.5),
+            ("  baseline: analyse on open (features cached)", timed(open_baseline, max(3, args.repeat // 5)), None),
+            ("save a correction (append)", timed(save_only, args.repeat * 5), 0.1),
+            ("save and redraw (Annotate callback)", timed(save_callback, args.repeat), None),
+            ("  baseline: save, reload clip, redraw", timed(save_naive, args.repeat), None),
+        ]
+        print(f"\n{'server time, 2 CPU cores':48} {'median ms':>10} {'p90 ms':>8} {'goal ms':>8}")
+        for label, (median, p90), goal in rows:
+            print(f"{label:48} {median * 1000:10.1f} {p90 * 1000:8.1f} {'' if goal is None else f'{goal * 1000:8.0f}'}")
+        open_ms, base_ms = rows[0][1][0], rows[1][1][0]
+        print(f"\nopening with stored predictions is {base_ms / open_ms:.1f}x faster than analysing on open")
+
+
+if __name__ == "__main__":
+    main()
