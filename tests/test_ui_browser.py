@@ -78,6 +78,15 @@ def _plot_traces(page, which: str) -> list[dict]:
     )
 
 
+def _plot_point(page, which: str, t: float) -> tuple[float, float]:
+    """Where on screen time ``t`` is, on the figure's top row."""
+    return tuple(page.evaluate(
+        """([sel, t]) => { const gd = document.querySelector(sel); const xa = gd._fullLayout.xaxis;
+        const r = gd.getBoundingClientRect(); return [r.left + xa._offset + xa.l2p(t), r.top + gd._fullLayout.margin.t + 60]; }""",
+        [PLOT.format(page=which), t],
+    ))  # fmt: skip
+
+
 def test_upload_analyse_inspect_correct_by_keyboard_and_export(studio, browser, tmp_path):
     from playwright.sync_api import expect
 
@@ -103,6 +112,14 @@ def test_upload_analyse_inspect_correct_by_keyboard_and_export(studio, browser, 
     assert arousal["n"] == 24  # 6 s in 0.25 s chunks
     assert page.locator("#es-inspect-player video").get_attribute("src").startswith("media/")
     expect(page.locator("#es-inspect-faces img").first).to_be_visible()  # face thumbnails saved at analysis
+    # clicking the figure selects the segment under the click and moves the player there
+    title = page.locator("#es-inspect-unit-title")
+    expect(title).to_contain_text("Selected segment 1 of")
+    start, end = (float(x) for x in title.inner_text().split(":")[1].split(" s")[0].split("–"))
+    t = end + 0.6  # into the second segment: the sentence starts again after a short pause
+    page.mouse.click(*_plot_point(page, "inspect", t))
+    expect(title).to_contain_text("Selected segment 2 of")
+    assert page.evaluate("() => document.querySelector('#es-inspect-player video').currentTime") == pytest.approx(t, abs=0.1)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "inspect.png"), full_page=True)
 

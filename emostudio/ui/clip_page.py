@@ -103,7 +103,7 @@ class ClipWorkspace:
 
         refresh.click(self.refresh_choices, outputs=self.picker)
         self.picker.input(self.open, inputs=self.picker, outputs=self.outputs)
-        self.click.input(self.select_time, inputs=[self.view, self.click], outputs=self.outputs)
+        self.click.change(self.select_time, inputs=[self.view, self.click], outputs=self.outputs)
         if annotate:
             self._wire_annotation()
 

@@ -16,7 +16,8 @@ from emostudio.library import (
 )
 from emostudio.ui.context import StudioContext
 
-STATUSES = ["", "imported", "analysing", "analysed", "failed"]
+ANY = ("any", "")
+STATUSES = [ANY, "imported", "analysing", "analysed", "failed"]
 
 
 def report_markdown(report, job) -> str:
@@ -46,8 +47,8 @@ class LibraryPage:
         with gr.Row():
             text = gr.Textbox(label="Search name or id", scale=2)
             status = gr.Dropdown(STATUSES, value="", label="Status", scale=1)
-            top = gr.Dropdown([""] + list(BASIC), value="", label="Top emotion", scale=1)
-            annotated = gr.Dropdown(["", "yes", "no"], value="", label="Annotated", scale=1)
+            top = gr.Dropdown([ANY, *BASIC], value="", label="Top emotion", scale=1)
+            annotated = gr.Dropdown([ANY, "yes", "no"], value="", label="Annotated", scale=1)
             reanalyse = gr.Button("Analyse what the active model has not", scale=1, size="sm")
         self.table = gr.Dataframe(headers=list(UI_COLUMNS), value=lambda: studio_rows(ctx.repo), interactive=False,
                                   elem_id="es-library")  # fmt: skip

@@ -8,6 +8,7 @@
   const plot = (p) => byId(`es-${p}-plot`)?.querySelector(".js-plotly-plot") ?? null;
   const field = (id) => byId(id)?.querySelector("textarea, input") ?? null;
   const lastSpan = {};
+  const lastClick = {};
 
   // Hand a value to Python through a hidden textbox (Gradio listens to its input event).
   function send(id, value) {
@@ -54,6 +55,7 @@
       const t = xa.p2l(ev.event.clientX - gd.getBoundingClientRect().left - xa._offset);
       const media = player(p);
       if (media) media.currentTime = Math.max(0, t);
+      lastClick[p] = Date.now();
       send(`es-${p}-click`, `${t.toFixed(3)}@${Date.now()}`);
     });
   }
@@ -68,10 +70,14 @@
       const [s0, s1] = span.split(",").map(Number);
       const selection = overlay(gd, "es-selection");
       if (span && !isNaN(s0)) place(gd, selection, s0, s1); else selection.style.display = "none";
-      // a new selection from the server (arrows, queue) moves the player unless it is already inside it
+      // a new selection from the server (arrows, queue) moves the player to it, unless the player
+      // is already inside it or the selection answers a click (the player is where the click was)
       if (span !== lastSpan[p]) {
         lastSpan[p] = span;
-        if (media && span && !isNaN(s0) && (media.currentTime < s0 || media.currentTime >= s1)) media.currentTime = s0;
+        const clicked = Date.now() - (lastClick[p] || 0) < 3000;
+        if (media && span && !isNaN(s0) && !clicked && (media.currentTime < s0 || media.currentTime >= s1)) {
+          media.currentTime = s0;
+        }
       }
       const cursor = overlay(gd, "es-cursor");
       if (media) place(gd, cursor, media.currentTime, media.currentTime); else cursor.style.display = "none";

@@ -37,7 +37,7 @@ class TrainPage:
         jobs = gr.Dataframe(headers=list(JOB_COLUMNS), value=lambda: job_rows(repo), interactive=False,
                             elem_id="es-jobs")  # fmt: skip
         with gr.Row():
-            job_id = gr.Number(label="Job id (or click a row)", precision=0, scale=1)
+            job_id = gr.Number(label="Job id (or click a row)", value=None, precision=0, scale=1)
             analyse = gr.Button("Analyse the library with the active model", scale=1)
         with gr.Row():
             log = gr.Textbox(label="Log", lines=10, max_lines=20, autoscroll=True, scale=2)
@@ -47,6 +47,7 @@ class TrainPage:
                                 elem_id="es-versions")  # fmt: skip
         with gr.Row():
             chosen = gr.Dropdown([v[0] for v in version_rows(repo)], label="Version", scale=2)
+            chosen.focus(lambda: gr.Dropdown(choices=[v[0] for v in version_rows(repo)]), outputs=chosen)
             activate_button = gr.Button("Activate", scale=1)
             rollback_button = gr.Button("Roll back to the previous version", scale=1)
         status = gr.Markdown()
@@ -56,7 +57,10 @@ class TrainPage:
 
         def refresh(previous, job_id_):
             current = [list(r) for r in job_rows(repo)]
-            return (gr.skip() if current == previous else current), current, *job_detail(repo, job_id_)
+            changed = current != previous
+            # a finished job may have registered a version: the versions table follows the jobs table
+            return ((current if changed else gr.skip()), current, *job_detail(repo, job_id_),
+                    version_rows(repo) if changed else gr.skip())  # fmt: skip
 
         def picked(evt: gr.SelectData):
             return evt.row_value[0]
@@ -78,7 +82,7 @@ class TrainPage:
                 return "There is no earlier version to roll back to.", gr.skip(), gr.skip()
             return switch(previous.id)
 
-        timer.tick(refresh, inputs=[shown, job_id], outputs=[jobs, shown, log, metrics], show_progress="hidden")
+        timer.tick(refresh, inputs=[shown, job_id], outputs=[jobs, shown, log, metrics, versions], show_progress="hidden")
         jobs.select(picked, outputs=job_id)
         job_id.change(lambda j: job_detail(repo, j), inputs=job_id, outputs=[log, metrics])
         analyse.click(lambda: f"Analysis queued as job {queue_analysis(repo).id}.", outputs=status)
