@@ -89,6 +89,12 @@ def unit_index_at(view: ClipView, t: float) -> int | None:
     return min(candidates, key=lambda j: min(abs(t - units[j].start), abs(t - units[j].end)))
 
 
+def chunk_at(view: ClipView, t: float) -> Prediction | None:
+    """The chunk whose span holds time ``t``."""
+    i = bisect.bisect_right([c.start for c in view.chunks], t) - 1
+    return view.chunks[i] if 0 <= i < len(view.chunks) and t < view.chunks[i].end + 1e-9 else None
+
+
 def avd_spreads(probs: np.ndarray) -> np.ndarray:
     """How far the A/V/D prototypes of the emotions the model weighs spread around their
     mean: per row of ``probs`` ([n, 7], BASIC order), the standard deviation of each

@@ -7,7 +7,7 @@ import pytest
 
 from emostudio.annotate import CorrectionError, save_caption, save_correction, uncertainty_queue
 from emostudio.domain import ModelVersion, Prediction, Segment
-from emostudio.inspect import avd_spread, load_clip_view, ranked_emotions, unit_index_at
+from emostudio.inspect import avd_spread, chunk_at, load_clip_view, ranked_emotions, unit_index_at
 from emostudio.ingest import ImportOptions, import_paths
 from emostudio.labels import BASIC
 from emostudio.library import LibraryFilter, studio_rows
@@ -104,6 +104,7 @@ def test_a_correction_is_appended_with_what_it_corrects(repo, analysed):
     torn = analysed["torn.wav"]
     view = load_clip_view(repo, torn.id)
     assert [u.start for u in view.units] == [0.0, 1.0] and unit_index_at(view, 1.7) == 1
+    assert chunk_at(view, 1.3).start == 1.25 and chunk_at(view, 5.0) is None
     unit = view.units[1]
     a = save_correction(repo, torn, " ana ", 1.0, 2.0, "Angry", {"arousal": 0.7}, corrects=unit)
     b = save_correction(repo, torn, "ana", 1.0, 2.0, "happily surprised", corrects=unit)

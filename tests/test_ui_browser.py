@@ -119,6 +119,7 @@ def test_upload_analyse_inspect_correct_by_keyboard_and_export(studio, browser, 
     t = end + 0.6  # into the second segment: the sentence starts again after a short pause
     page.mouse.click(*_plot_point(page, "inspect", t))
     expect(title).to_contain_text("Selected segment 2 of")
+    expect(title).to_contain_text(f"at {t:.2f} s (chunk")  # and the chunk under the click
     assert page.evaluate("() => document.querySelector('#es-inspect-player video').currentTime") == pytest.approx(t, abs=0.1)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "inspect.png"), full_page=True)

@@ -17,6 +17,7 @@ from emostudio.annotate import CorrectionError, save_caption, save_correction, u
 from emostudio.inspect import (
     UNIT_COLUMNS,
     ClipView,
+    chunk_at,
     current_caption,
     curves_figure,
     fusion_shares,
@@ -46,15 +47,23 @@ def player_html(view: ClipView | None, page: str) -> str:
             f"<p><b>{escape(media.name)}</b> · {media.duration:.1f} s · {media.info.modality}</p>")  # fmt: skip
 
 
-def unit_title(view: ClipView, index: int | None) -> str:
+def unit_title(view: ClipView, index: int | None, t: float | None = None) -> str:
     units = view.units
     if index is None or not units:
         return "No predictions for this media yet: analysis is queued or failed (see the Library page)."
     u = units[index]
     kind = "segment" if view.segments else "clip"
     shares = fusion_shares(u)
-    return (f"**Selected {kind} {index + 1} of {len(units)}**: {u.start:.2f}–{u.end:.2f} s, "
-            f"top **{u.top_label}**" + (f"  \n{shares}" if shares else ""))  # fmt: skip
+    lines = [f"**Selected {kind} {index + 1} of {len(units)}**: {u.start:.2f}–{u.end:.2f} s, top **{u.top_label}**"]
+    if shares:
+        lines.append(shares)
+    chunk = chunk_at(view, t) if t is not None else None
+    if chunk is not None:  # what the click landed on, at the curves' own resolution
+        dims = ", ".join(f"{d} {getattr(chunk, d):+.2f}" for d in ("arousal", "valence", "dominance")
+                         if getattr(chunk, d) is not None)  # fmt: skip
+        lines.append(f"at {t:.2f} s (chunk {chunk.start:.2f}–{chunk.end:.2f} s): {chunk.top_label} "
+                     f"{chunk.basic[chunk.top_label]:.2f}; {dims}")  # fmt: skip
+    return "  \n".join(lines)
 
 
 class ClipWorkspace:
@@ -176,10 +185,10 @@ class ClipWorkspace:
         out.update(self.select(view, index))
         return out
 
-    def select(self, view: ClipView | None, index: int | None) -> dict:
+    def select(self, view: ClipView | None, index: int | None, t: float | None = None) -> dict:
         if view is None:
             return {}
-        out = {self.view: view, self.index: index, self.unit_title: unit_title(view, index)}
+        out = {self.view: view, self.index: index, self.unit_title: unit_title(view, index, t)}
         if index is None:
             return {**out, self.unit_table: [], self.span: ""}
         unit = view.units[index]
@@ -193,7 +202,7 @@ class ClipWorkspace:
         if view is None or not click:
             return {}
         t = float(click.split("@")[0])
-        return self.select(view, unit_index_at(view, t))
+        return self.select(view, unit_index_at(view, t), t)
 
     def step(self, view: ClipView | None, index: int | None, delta: int) -> dict:
         if view is None or not view.units:
