@@ -65,19 +65,35 @@ def studio_rows(repo: Repository, flt: LibraryFilter = LibraryFilter()) -> list[
     return rows
 
 
+LABEL_FILE_SUFFIXES = (".csv", ".scp")
+
+
 def import_uploads(repo: Repository, files: list[str], media_dir: Path, vad: bool = True, hook=None) -> ImportReport:
     """Import files uploaded through the browser, copying them into the store.
 
     Uploads arrive each in its own temporary folder; they are gathered under their
-    original names first, so a transcript uploaded beside its media is found as its sidecar.
+    original names first, so a transcript uploaded beside its media is found as its
+    sidecar, and a label file (CSV or .scp) dropped with the media finds them by the
+    relative paths it names.
     """
     with tempfile.TemporaryDirectory(prefix="emostudio-upload-") as staging:
+        label_files = []
         for f in files:
             target = Path(staging) / Path(f).name
             if target.exists():  # two uploads with one name: keep both
                 target = target.with_name(f"{target.stem}-{len(list(Path(staging).iterdir()))}{target.suffix}")
             shutil.copyfile(f, target)
-        return import_paths(repo, [staging], options=ImportOptions(copy=True, media_dir=media_dir, vad=vad), hook=hook)
+            if target.suffix.lower() in LABEL_FILE_SUFFIXES:
+                label_files.append(target)
+        options = ImportOptions(copy=True, media_dir=media_dir, vad=vad)
+        report = import_paths(repo, [staging], labels=label_files[0] if label_files else None, options=options,
+                              hook=hook)  # fmt: skip
+        for extra in label_files[1:]:
+            more = import_paths(repo, [], labels=extra, options=options, hook=hook)
+            report.labels_added += more.labels_added
+            report.errors += more.errors
+            report.added += [m for m in more.added if m not in report.added]
+        return report
 
 
 def import_server_paths(repo: Repository, folder: str | None, labels: str | None, copy: bool, media_dir: Path,

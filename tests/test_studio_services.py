@@ -232,3 +232,26 @@ def test_the_server_streams_media_by_id_with_ranges(tmp_path, repo):
     (tmp_path / "voice.wav").unlink()
     gone = client.get(f"/media/{m.id}")
     assert gone.status_code == 410 and "no longer" in gone.json()["detail"]
+
+
+def test_uploads_bring_their_transcripts_and_label_file_along(tmp_path, repo):
+    from emostudio.library import import_uploads
+
+    # the browser hands each upload over in its own temporary folder
+    def upload(name: str, write) -> str:
+        folder = tmp_path / "uploads" / name.replace(".", "_")
+        folder.mkdir(parents=True)
+        return str(write(folder / name))
+
+    files = [
+        upload("talk.wav", lambda p: write_audio(p, speech(2.0))),
+        upload("talk.srt", lambda p: (p.write_text("1\n00:00:00,000 --> 00:00:01,000\nHello there\n"), p)[1]),
+        upload("labels.csv", lambda p: (p.write_text("path,emotion\ntalk.wav,happy\nmissing.wav,sad\n"), p)[1]),
+    ]
+    report = import_uploads(repo, files, tmp_path / "store")
+    (media,) = report.added
+    assert media.stored and media.path.startswith(str(tmp_path / "store")) and media.name == "talk.wav"
+    assert [s.text for s in repo.segments(media.id, "transcript")] == ["Hello there"]
+    (label,) = repo.annotations(media.id)
+    assert (label.label, label.source, label.annotator) == ("happiness", "import", "import:labels.csv")
+    assert len(report.errors) == 1 and "missing.wav" in report.errors[0]  # named, and the rest went on

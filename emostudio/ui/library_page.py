@@ -34,8 +34,9 @@ class LibraryPage:
         s = ctx.settings
         with gr.Row():
             with gr.Column(scale=2):
-                self.upload = gr.File(file_count="multiple", label="Drop audio / video files here (with .srt/.vtt/.txt "
-                                      "transcripts named like them); they are copied into the studio and analysed",
+                self.upload = gr.File(file_count="multiple", label="Drop audio / video files here, with .srt/.vtt/.txt "
+                                      "transcripts named like them and a labels .csv/.scp naming them; they are "
+                                      "copied into the studio and analysed",
                                       elem_id="es-upload")  # fmt: skip
             with gr.Column(scale=2):
                 folder = gr.Textbox(label="Folder on the server", placeholder="/data/interviews")
