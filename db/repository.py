@@ -326,6 +326,15 @@ class Repository:
             )  # fmt: skip
         return True
 
+    def clip_probabilities(self, model_version_id: str) -> dict[str, dict[str, float]]:
+        """Media id -> clip-level basic-emotion probabilities by one model version (the
+        library table's "top emotion"; reads one JSON column instead of whole predictions)."""
+        with self.session() as s:
+            q = select(PredictionRow.media_id, PredictionRow.basic).where(
+                PredictionRow.model_version_id == model_version_id, PredictionRow.level == "clip"
+            )
+            return {media_id: basic or {} for media_id, basic in s.execute(q)}
+
     def analysed_media(self, model_version_id: str) -> set[str]:
         """Ids of media that have predictions by this model version."""
         with self.session() as s:

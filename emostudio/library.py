@@ -46,13 +46,13 @@ def studio_rows(repo: Repository, flt: LibraryFilter = LibraryFilter()) -> list[
     """The Library page's table: one row per media with its top predicted emotion (by
     the active model version), whether a person annotated it, filtered as asked."""
     active = repo.active_model_version("emotion")
-    clips = {p.media_id: p for p in repo.predictions(model_version_id=active.id, level="clip")} if active else {}
+    clips = repo.clip_probabilities(active.id) if active else {}
     annotated = repo.human_annotation_counts()
     rows = []
     for s in repo.list_media():
         m = s.media
         clip = clips.get(m.id)
-        top = clip.top_label if clip else ""
+        top = max(clip, key=clip.get) if clip else ""
         done = "yes" if annotated.get(m.id) else "no"
         if flt.text and flt.text.lower() not in f"{m.name} {m.id}".lower():
             continue
@@ -60,8 +60,8 @@ def studio_rows(repo: Repository, flt: LibraryFilter = LibraryFilter()) -> list[
             continue
         if flt.annotated and done != flt.annotated:
             continue
-        rows.append((m.name, round(m.duration, 2), m.info.modality, m.status, top or "", done,
-                     clip.model_version_id if clip else "", m.id))  # fmt: skip
+        rows.append((m.name, round(m.duration, 2), m.info.modality, m.status, top, done,
+                     active.id if clip else "", m.id))  # fmt: skip
     return rows
 
 
