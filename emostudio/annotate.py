@@ -27,11 +27,13 @@ def save_correction(
     label: str | None = None,
     avd: dict[str, float | None] | None = None,
     corrects: Prediction | None = None,
+    model_version_id: str | None = None,
 ) -> Annotation:
     """Append a human label and/or A/V/D values for ``[start, end)`` of a media.
 
-    ``corrects`` is the prediction the person was looking at (a segment or chunk); its
-    id and model version are stored with the correction, so it can be traced back.
+    ``corrects`` is the prediction the person corrected (the segment whose span they
+    kept); its id and model version are stored with the correction, so it can be traced
+    back. A range of their own still records the model version they were shown.
     """
     annotator = (annotator or "").strip()
     if not annotator:
@@ -60,7 +62,7 @@ def save_correction(
             None, media.id, "human", annotator, label=canonical, raw_label=label if label != canonical else None,
             start=round(start, 4), duration=round(end - start, 4), **values,
             corrects_prediction_id=corrects.id if corrects else None,
-            model_version_id=corrects.model_version_id if corrects else None, origin="studio",
+            model_version_id=corrects.model_version_id if corrects else model_version_id, origin="studio",
         )  # fmt: skip
     )
 

@@ -111,9 +111,11 @@ def test_a_correction_is_appended_with_what_it_corrects(repo, analysed):
     assert (a.label, a.raw_label, a.annotator, a.arousal, a.source) == ("anger", "Angry", "ana", 0.7, "human")
     assert (a.corrects_prediction_id, a.model_version_id) == (unit.id, "v1")
     assert b.label == "happily surprised"
+    c = save_correction(repo, torn, "ana", 1.25, 1.75, "fear", model_version_id="v1")  # a chunk range of her own
+    assert (c.corrects_prediction_id, c.model_version_id, c.start, c.duration) == (None, "v1", 1.25, 0.5)
     # both are kept, oldest first, and the view shows them
-    assert [x.label for x in repo.annotations(torn.id)] == ["anger", "happily surprised"]
-    assert len(load_clip_view(repo, torn.id).corrections) == 2
+    assert [x.label for x in repo.annotations(torn.id)] == ["anger", "happily surprised", "fear"]
+    assert len(load_clip_view(repo, torn.id).corrections) == 3
 
 
 @pytest.mark.parametrize(

@@ -219,7 +219,8 @@ class ClipWorkspace:
         try:
             saved = save_correction(self.ctx.repo, view.media, annotator, start, end, label,
                                     {"arousal": arousal, "valence": valence, "dominance": dominance},
-                                    corrects=unit if same_span else None)  # fmt: skip
+                                    corrects=unit if same_span else None,
+                                    model_version_id=unit.model_version_id if unit else None)  # fmt: skip
         except CorrectionError as err:
             return {self.status: f"**Not saved:** {err}"}
         view = replace(view, corrections=[*view.corrections, saved])
