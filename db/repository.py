@@ -335,13 +335,6 @@ class Repository:
             )
             return {media_id: basic or {} for media_id, basic in s.execute(q)}
 
-    def analysed_media(self, model_version_id: str) -> set[str]:
-        """Ids of media that have predictions by this model version."""
-        with self.session() as s:
-            q = select(PredictionRow.media_id).where(PredictionRow.model_version_id == model_version_id,
-                                                     PredictionRow.level == "clip")  # fmt: skip
-            return set(s.scalars(q.distinct()))
-
     def predictions(
         self, media_id: str | None = None, model_version_id: str | None = None, level: str | None = None
     ) -> list[Prediction]:

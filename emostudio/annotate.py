@@ -105,9 +105,10 @@ def uncertainty_queue(repo, annotator: str, by: str = "margin", model_version: s
         model_version = active.id if active else None
     if model_version is None:
         return []
+    annotator = (annotator or "").strip()
     done: dict[str, list[tuple[float, float]]] = {}
-    for a in repo.annotations(annotator=(annotator or "").strip() or None, source="human"):
-        if annotator and a.start is not None:
+    for a in repo.annotations(annotator=annotator, source="human") if annotator else ():
+        if a.start is not None:
             done.setdefault(a.media_id, []).append((a.start, a.end))
     items = []
     for p in repo.predictions(model_version_id=model_version, level="segment"):

@@ -103,17 +103,17 @@ def write_csv(path: str | Path, rows: Iterable[dict], columns: Iterable[str]) ->
     return n
 
 
-def export_files(repo, folder: str | Path, kinds: Iterable[str], **filters) -> list[Path]:
-    """Write one CSV per kind into ``folder`` (what the Export page downloads); returns the paths."""
+def export_files(repo, folder: str | Path, kinds: Iterable[str], **filters) -> list[tuple[Path, int]]:
+    """Write one CSV per kind into ``folder`` (what the Export page downloads); returns
+    each file's path and how many rows it holds."""
     from datetime import datetime
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    paths = []
+    written = []
     for kind in kinds:
         rows = export_rows(repo, kind, **filters)
         path = folder / f"emostudio-{kind}-{stamp}.csv"
-        write_csv(path, rows, ANNOTATION_COLUMNS if kind == "annotations" else PREDICTION_COLUMNS)
-        paths.append(path)
-    return paths
+        written.append((path, write_csv(path, rows, ANNOTATION_COLUMNS if kind == "annotations" else PREDICTION_COLUMNS)))
+    return written

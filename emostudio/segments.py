@@ -27,15 +27,17 @@ def annotation_units(duration: float, speech: list[Segment]) -> list[tuple[float
     return units or [(0.0, duration)]
 
 
-def pool_chunks(chunks: list[Prediction], start: float, duration: float, level: str = "segment") -> Prediction:
+def pool_chunks(chunks: list[Prediction], start: float, duration: float, level: str = "segment",
+                starts: list[float] | None = None) -> Prediction:  # fmt: skip
     """The overlap-weighted mean of the chunk predictions covering ``[start, start + duration)``.
 
     Per-modality probabilities are averaged over the chunks that had the modality;
     a modality's weight (its share in the fusion) is averaged over all chunks, so a
-    face seen in half the segment counts half.
+    face seen in half the segment counts half. ``starts`` (the chunks' start times) saves
+    rebuilding them when pooling many segments of one media.
     """
     end = start + duration
-    starts = [c.start for c in chunks]
+    starts = starts if starts is not None else [c.start for c in chunks]
     lo = max(0, bisect.bisect_right(starts, start) - 1)
     hi = bisect.bisect_left(starts, end)
     picked = [c for c in chunks[lo:hi] if min(end, c.end) > max(start, c.start)]
@@ -69,7 +71,8 @@ def pool_chunks(chunks: list[Prediction], start: float, duration: float, level: 
 
 
 def segment_predictions(chunks: list[Prediction], units: list[tuple[float, float]]) -> list[Prediction]:
-    return [pool_chunks(chunks, start, duration) for start, duration in units]
+    starts = [c.start for c in chunks]
+    return [pool_chunks(chunks, start, duration, starts=starts) for start, duration in units]
 
 
 def margin(prediction: Prediction) -> float:

@@ -35,7 +35,7 @@ def analyze_job(repo, job, hook) -> None:
     that media ``failed``, and the job goes on with the rest."""
     analyzer = _analyzer(repo)
     ids = job.config.get("media_ids") or [s.media.id for s in repo.list_media()]
-    done = set() if job.config.get("force") else repo.analysed_media(analyzer.model_version_id)
+    done = set() if job.config.get("force") else set(repo.clip_probabilities(analyzer.model_version_id))
     todo = [i for i in ids if i not in done]
     hook(ANALYZE_JOB, completed=0, total=len(todo),
          message=f"model {analyzer.model_version_id}: {len(todo)} to analyse, {len(ids) - len(todo)} already analysed")  # fmt: skip

@@ -172,11 +172,10 @@ class ClipWorkspace:
                               thumbnails_root=self.ctx.thumbnails_root)  # fmt: skip
         out = {self.view: view, self.picker: gr.Dropdown(value=media_id, choices=media_choices(self.ctx.repo)),
                self.player: player_html(view, self.page), self.plot: curves_figure(view)}  # fmt: skip
+        caption = current_caption(view.captions)
         if self.annotate:
-            caption = current_caption(view.captions)
             out[self.caption_box] = caption.text if caption else ""
         else:
-            caption = current_caption(view.captions)
             out[self.clip_table] = ranked_emotions(view.clip)
             out[self.caption] = (f"**Caption** ({caption.source}{', ' + caption.annotator if caption.annotator else ''}): "
                                  f"{caption.text}") if caption else "**Caption:** none yet for this clip."  # fmt: skip

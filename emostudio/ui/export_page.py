@@ -39,10 +39,11 @@ class ExportPage:
         def export(kinds_, media_, version_, annotator_, source_):
             if not kinds_:
                 return None, "Tick at least one thing to export."
-            paths = export_files(repo, ctx.exports_dir, kinds_, media_ids=media_ or None, model_version=version_ or None,
-                                 annotator=annotator_ or None, source=source_ or None)  # fmt: skip
-            counts = ", ".join(f"{k}: {sum(1 for _ in open(p)) - 1} rows" for k, p in zip(kinds_, paths))
-            return [str(p) for p in paths], counts
+            written = export_files(repo, ctx.exports_dir, kinds_, media_ids=media_ or None,
+                                   model_version=version_ or None, annotator=annotator_ or None,
+                                   source=source_ or None)  # fmt: skip
+            counts = ", ".join(f"{k}: {n} rows" for k, (_, n) in zip(kinds_, written))
+            return [str(p) for p, _ in written], counts
 
         refresh.click(self.choices, outputs=self.choice_outputs)
         go.click(export, inputs=[kinds, media, version, annotator, source], outputs=[files, note])
