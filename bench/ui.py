@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     from bench.speed import build_speech
     from emostudio.analysis import Analyzer, analyze_stored
     from emostudio.config import Settings
-    from emostudio.features import FeatureCache, FeatureInput, get_extractor
+    from emostudio.features import FeatureInput, get_extractor
     from emostudio.ingest import import_paths
     from emostudio.inspect import curves_figure, load_clip_view
     from emostudio.media import load_audio

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 
 def utcnow() -> datetime:
@@ -35,7 +37,7 @@ class MediaRow(Base):
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
     path: Mapped[str] = mapped_column(Text)
     name: Mapped[str] = mapped_column(String(512))
-    size_bytes: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
     stored: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(32), default="imported")
     speaker: Mapped[str | None] = mapped_column(String(128))
@@ -61,8 +63,8 @@ class MediaFileRow(Base):
 
     path: Mapped[str] = mapped_column(Text, primary_key=True)
     media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
-    size_bytes: Mapped[int] = mapped_column(Integer)
-    mtime_ns: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
 
 
 class SegmentRow(Base):
@@ -126,6 +128,9 @@ class PredictionRow(Base):
     valence: Mapped[float | None] = mapped_column(Float)
     dominance: Mapped[float | None] = mapped_column(Float)
     modalities: Mapped[dict] = mapped_column(JSON, default=dict)
+    # A re-analysis marks the run it replaces superseded instead of deleting it: a
+    # correction may still be on its way for a prediction someone is looking at.
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -133,7 +138,10 @@ class AnnotationRow(Base):
     """Append-only: rows are inserted, never updated or deleted by the application."""
 
     __tablename__ = "annotations"
-    __table_args__ = (Index("ix_annotations_media", "media_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_annotations_media", "media_id", "created_at"),
+        Index("ux_annotations_dedup_key", "dedup_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="RESTRICT"))
@@ -150,6 +158,9 @@ class AnnotationRow(Base):
     corrects_prediction_id: Mapped[int | None] = mapped_column(ForeignKey("predictions.id"))
     model_version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
     origin: Mapped[str | None] = mapped_column(Text)  # e.g. "labels.csv:12"
+    # Set for imported labels only: importing the same line twice, even from two
+    # processes at once, stores it once (NULLs never collide, so human rows are free).
+    dedup_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -185,6 +196,10 @@ class JobRow(Base):
     log: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(String(128))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    current_item: Mapped[str | None] = mapped_column(String(64))
+    """What the job is working on now (a media id), so a dead worker's job knows where it stopped."""
+    requested_by: Mapped[str | None] = mapped_column(String(64))
     used_annotation_ids: Mapped[list] = mapped_column(JSON, default=list)
     used_media_ids: Mapped[list] = mapped_column(JSON, default=list)
     model_version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
@@ -192,3 +207,30 @@ class JobRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserRow(Base):
+    """A person who signs in to the studio; passwords are stored as argon2 hashes only."""
+
+    __tablename__ = "users"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # viewer | annotator | admin
+    password_hash: Mapped[str] = mapped_column(Text)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ProcessRow(Base):
+    """A running studio server or worker and its last sign of life (heartbeat)."""
+
+    __tablename__ = "processes"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)  # host:pid
+    role: Mapped[str] = mapped_column(String(16))  # server | worker
+    host: Mapped[str] = mapped_column(String(128))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    job_id: Mapped[int | None] = mapped_column(Integer)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

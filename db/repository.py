@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import orjson
 from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import (
@@ -19,9 +23,41 @@ from db.models import (
     MediaRow,
     ModelVersionRow,
     PredictionRow,
+    ProcessRow,
     SegmentRow,
+    UserRow,
 )
-from emostudio.domain import Annotation, Caption, Job, Media, MediaInfo, ModelVersion, Prediction, Segment
+from db.session import DatabaseError
+from emostudio.domain import (
+    Annotation,
+    Caption,
+    Job,
+    Media,
+    MediaInfo,
+    ModelVersion,
+    Prediction,
+    Process,
+    Segment,
+    User,
+)
+
+
+class StorageError(DatabaseError):
+    """A write the database refused (full disk, read-only file, busy too long), in one
+    sentence for people; what they entered is not stored and can be saved again."""
+
+
+def storage_error(err: OperationalError) -> StorageError:
+    reason = str(err.orig).splitlines()[0].lower() if err.orig is not None else ""
+    if "full" in reason or "no space" in reason or "could not extend" in reason:
+        return StorageError("the disk holding the studio's database is full: nothing was saved; free some space "
+                            "and save again")  # fmt: skip
+    if "readonly" in reason or "read-only" in reason or "read only" in reason:
+        return StorageError("the studio's database is read-only on this machine: nothing was saved")
+    if "locked" in reason or "busy" in reason:
+        return StorageError("the database stayed busy for too long: nothing was saved; save again")
+    return StorageError("the database could not store this: nothing was saved; save again, and if it goes on, "
+                        "tell the studio's administrator (the server log has the details)")  # fmt: skip
 
 _INFO_FIELDS = tuple(MediaInfo.__dataclass_fields__)
 _ANNOTATION_FIELDS = tuple(f for f in Annotation.__dataclass_fields__ if f not in ("id", "created_at"))
@@ -79,8 +115,38 @@ def _job(row: JobRow) -> Job:
         progress_completed=row.progress_completed, progress_total=row.progress_total,
         metrics=row.metrics or {}, log=row.log or "", error=row.error, worker=row.worker,
         model_version_id=row.model_version_id, created_at=row.created_at,
-        started_at=row.started_at, finished_at=row.finished_at,
+        started_at=row.started_at, finished_at=row.finished_at, heartbeat_at=_utc(row.heartbeat_at),
+        attempts=row.attempts or 0, current_item=row.current_item, requested_by=row.requested_by,
     )  # fmt: skip
+
+
+def _utc(t: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every time the studio stores is UTC."""
+    return t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
+
+
+def _process(row: ProcessRow) -> Process:
+    return Process(name=row.name, role=row.role, host=row.host, pid=row.pid, started_at=_utc(row.started_at),
+                   heartbeat_at=_utc(row.heartbeat_at), job_id=row.job_id, stopped_at=_utc(row.stopped_at))  # fmt: skip
+
+
+def _user(row: UserRow) -> User:
+    return User(name=row.name, role=row.role, disabled=row.disabled, created_at=row.created_at)
+
+
+def import_key(annotation: Annotation) -> str:
+    """What makes two imported labels the same: everything but id, time and origin line."""
+    fields = {f: getattr(annotation, f) for f in _ANNOTATION_FIELDS if f != "origin"}
+    return hashlib.sha256(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _insert(session: Session):
+    """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 @dataclass(frozen=True)
@@ -100,6 +166,15 @@ class Repository:
 
     def session(self) -> Session:
         return self._sessions()
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A session in one transaction whose refusal (disk full, read-only, locked) is a ``StorageError``."""
+        try:
+            with self.session() as s, s.begin():
+                yield s
+        except OperationalError as err:
+            raise storage_error(err) from err
 
     # -- media ---------------------------------------------------------------
 
@@ -123,7 +198,7 @@ class Repository:
 
     def add_media(self, media: Media, segments: Sequence[Segment] = ()) -> None:
         """Insert a media with its first segments in one transaction: all or nothing."""
-        with self.session() as s, s.begin():
+        with self.writing() as s:
             s.add(
                 MediaRow(
                     id=media.id, content_hash=media.content_hash, path=media.path, name=media.name,
@@ -135,15 +210,17 @@ class Repository:
             s.add_all(_segment_rows(segments))
 
     def remember_file(self, path: str, media_id: str, size_bytes: int, mtime_ns: int) -> None:
-        with self.session() as s, s.begin():
-            s.merge(MediaFileRow(path=path, media_id=media_id, size_bytes=size_bytes, mtime_ns=mtime_ns))
+        values = {"path": path, "media_id": media_id, "size_bytes": size_bytes, "mtime_ns": mtime_ns}
+        with self.writing() as s:  # an upsert: two importers of one file at once both succeed
+            stmt = _insert(s)(MediaFileRow).values(**values)
+            s.execute(stmt.on_conflict_do_update(index_elements=["path"], set_=values))
 
     def set_media_status(self, media_id: str, status: str) -> None:
-        with self.session() as s, s.begin():
+        with self.writing() as s:
             s.execute(update(MediaRow).where(MediaRow.id == media_id).values(status=status))
 
     def set_media_speaker(self, media_id: str, speaker: str) -> None:
-        with self.session() as s, s.begin():
+        with self.writing() as s:
             s.execute(update(MediaRow).where(MediaRow.id == media_id, MediaRow.speaker.is_(None)).values(speaker=speaker))
 
     def list_media(self) -> list[MediaSummary]:
@@ -158,7 +235,7 @@ class Repository:
 
     def add_segments(self, segments: Iterable[Segment]) -> int:
         rows = _segment_rows(segments)
-        with self.session() as s, s.begin():
+        with self.writing() as s:
             s.add_all(rows)
         return len(rows)
 
@@ -179,22 +256,28 @@ class Repository:
     # -- annotations (append-only) --------------------------------------------
 
     def add_annotation(self, annotation: Annotation) -> Annotation:
-        row = AnnotationRow(**{f: getattr(annotation, f) for f in _ANNOTATION_FIELDS})
-        with self.session() as s, s.begin():
+        """Append an annotation. A correction whose prediction was since removed (its
+        media deleted and re-imported) is still stored, without the dangling reference."""
+        values = {f: getattr(annotation, f) for f in _ANNOTATION_FIELDS}
+        with self.writing() as s:
+            if s.get(MediaRow, values["media_id"]) is None:
+                raise DatabaseError("this media was deleted from the library; the annotation cannot be attached to it")
+            if values["corrects_prediction_id"] is not None and s.get(PredictionRow, values["corrects_prediction_id"]) is None:
+                values["corrects_prediction_id"] = None
+            if values["model_version_id"] is not None and s.get(ModelVersionRow, values["model_version_id"]) is None:
+                values["model_version_id"] = None
+            row = AnnotationRow(**values)
             s.add(row)
         return _annotation(row)
 
-    def find_annotation(self, annotation: Annotation) -> Annotation | None:
-        """An existing annotation with the same content (everything but id, time and origin)."""
-        keys = [f for f in _ANNOTATION_FIELDS if f != "origin"]
-        with self.session() as s:
-            q = select(AnnotationRow)
-            for f in keys:
-                value = getattr(annotation, f)
-                col = getattr(AnnotationRow, f)
-                q = q.where(col.is_(None) if value is None else col == value)
-            row = s.scalar(q.limit(1))
-            return _annotation(row) if row else None
+    def import_annotation(self, annotation: Annotation) -> bool:
+        """Store an imported label once: False when the same label is already there
+        (also when another process imports the same file at the same moment)."""
+        values = {f: getattr(annotation, f) for f in _ANNOTATION_FIELDS}
+        with self.writing() as s:
+            stmt = _insert(s)(AnnotationRow).values(**values, dedup_key=import_key(annotation),
+                                                    created_at=datetime.now(UTC))  # fmt: skip
+            return s.execute(stmt.on_conflict_do_nothing(index_elements=["dedup_key"])).rowcount == 1
 
     def annotations(
         self, media_id: str | None = None, source: str | None = None, annotator: str | None = None
@@ -219,7 +302,9 @@ class Repository:
 
     def add_caption(self, caption: Caption) -> Caption:
         row = CaptionRow(**{f: getattr(caption, f) for f in _CAPTION_FIELDS})
-        with self.session() as s, s.begin():
+        with self.writing() as s:
+            if s.get(MediaRow, caption.media_id) is None:
+                raise DatabaseError("this media was deleted from the library; the caption cannot be attached to it")
             s.add(row)
         return _caption(row)
 
@@ -233,7 +318,7 @@ class Repository:
     def record_features(
         self, media_id: str, extractor: str, version: str, path: str, frame_rate: float, shape: list[int]
     ) -> None:
-        with self.session() as s, s.begin():
+        with self.writing() as s:
             row = s.scalar(
                 select(FeatureCacheRow).where(
                     FeatureCacheRow.media_id == media_id,
@@ -257,7 +342,7 @@ class Repository:
 
     def add_model_version(self, version: ModelVersion) -> ModelVersion:
         """Register a model version (idempotent on its id); ``active`` makes it the one analysis uses."""
-        with self.session() as s, s.begin():
+        with self.writing() as s:
             row = s.get(ModelVersionRow, version.id)
             if row is None:
                 row = ModelVersionRow(id=version.id, kind=version.kind, path=version.path,
@@ -271,7 +356,7 @@ class Repository:
 
     def activate_model_version(self, version_id: str) -> ModelVersion:
         """Make ``version_id`` the one analysis and the UI use for its kind."""
-        with self.session() as s, s.begin():
+        with self.writing() as s:
             row = s.get(ModelVersionRow, version_id)
             if row is None:
                 raise KeyError(f"no model version {version_id!r}")
@@ -298,48 +383,45 @@ class Repository:
 
     # -- predictions -----------------------------------------------------------
 
-    def replace_predictions(self, media_id: str, model_version_id: str, predictions: Sequence[Prediction]) -> bool:
-        """Store a media's predictions by one model version, dropping that version's older run.
-
-        Predictions are derived data (re-running gives them back), unless a person has
-        corrected one: then the run stays as it is, so every correction keeps pointing at
-        what it corrected, and this returns False.
-        """
-        with self.session() as s, s.begin():
-            corrected = s.scalar(
-                select(func.count(AnnotationRow.id))
-                .join(PredictionRow, AnnotationRow.corrects_prediction_id == PredictionRow.id)
-                .where(PredictionRow.media_id == media_id, PredictionRow.model_version_id == model_version_id)
-            )
-            if corrected:
-                return False
+    def replace_predictions(self, media_id: str, model_version_id: str, predictions: Sequence[Prediction]) -> None:
+        """Store a media's predictions by one model version; that version's earlier run is
+        kept, marked superseded, never deleted: someone may have it open and be about to
+        save a correction that names one of its predictions."""
+        with self.writing() as s:
             s.execute(
-                delete(PredictionRow).where(
-                    PredictionRow.media_id == media_id, PredictionRow.model_version_id == model_version_id
-                )
-            )
+                update(PredictionRow)
+                .where(PredictionRow.media_id == media_id, PredictionRow.model_version_id == model_version_id,
+                       PredictionRow.superseded.is_(False))
+                .values(superseded=True)
+            )  # fmt: skip
             s.add_all(
                 PredictionRow(media_id=p.media_id, model_version_id=p.model_version_id, extractor=p.extractor,
                               level=p.level, start=p.start, duration=p.duration, basic=p.basic, compound=p.compound,
                               arousal=p.arousal, valence=p.valence, dominance=p.dominance, modalities=p.modalities)
                 for p in predictions
             )  # fmt: skip
-        return True
 
     def clip_probabilities(self, model_version_id: str) -> dict[str, dict[str, float]]:
         """Media id -> clip-level basic-emotion probabilities by one model version (the
         library table's "top emotion"; reads one JSON column instead of whole predictions)."""
         with self.session() as s:
             q = select(PredictionRow.media_id, PredictionRow.basic).where(
-                PredictionRow.model_version_id == model_version_id, PredictionRow.level == "clip"
-            )
+                PredictionRow.model_version_id == model_version_id, PredictionRow.level == "clip",
+                PredictionRow.superseded.is_(False),
+            )  # fmt: skip
             return {media_id: basic or {} for media_id, basic in s.execute(q)}
+
+    def get_prediction(self, prediction_id: int) -> Prediction | None:
+        with self.session() as s:
+            row = s.get(PredictionRow, prediction_id)
+            return _prediction(row) if row else None
 
     def predictions(
         self, media_id: str | None = None, model_version_id: str | None = None, level: str | None = None
     ) -> list[Prediction]:
+        """The current (not superseded) predictions matching the filters."""
         with self.session() as s:
-            q = select(PredictionRow)
+            q = select(PredictionRow).where(PredictionRow.superseded.is_(False))
             if media_id:
                 q = q.where(PredictionRow.media_id == media_id)
             if model_version_id:
@@ -351,9 +433,9 @@ class Repository:
 
     # -- jobs ------------------------------------------------------------------
 
-    def enqueue_job(self, kind: str, config: dict | None = None) -> Job:
-        row = JobRow(kind=kind, config=config or {}, status="queued")
-        with self.session() as s, s.begin():
+    def enqueue_job(self, kind: str, config: dict | None = None, requested_by: str | None = None) -> Job:
+        row = JobRow(kind=kind, config=config or {}, status="queued", requested_by=requested_by)
+        with self.writing() as s:
             s.add(row)
         return _job(row)
 
@@ -363,7 +445,7 @@ class Repository:
         The conditional UPDATE makes two workers racing for one job safe: only the
         one whose UPDATE still sees status='queued' gets it.
         """
-        with self.session() as s, s.begin():
+        with self.writing() as s:
             q = select(JobRow.id).where(JobRow.status == "queued").order_by(JobRow.id)
             if kinds is not None:
                 q = q.where(JobRow.kind.in_(list(kinds)))
@@ -386,9 +468,12 @@ class Repository:
         total: float | None = None,
         metrics: dict | None = None,
         log_line: str | None = None,
+        current_item: str | None = None,
     ) -> None:
-        with self.session() as s, s.begin():
+        with self.writing() as s:
             row = s.get(JobRow, job_id)
+            if current_item is not None:
+                row.current_item = current_item or None
             if completed is not None:
                 row.progress_completed = completed
             if total is not None:
@@ -400,12 +485,34 @@ class Repository:
             row.heartbeat_at = datetime.now(UTC)
 
     def finish_job(self, job_id: int, status: str, error: str | None = None, model_version_id: str | None = None) -> None:
-        with self.session() as s, s.begin():
+        with self.writing() as s:
             row = s.get(JobRow, job_id)
             row.status = status
             row.error = error
             row.model_version_id = model_version_id
+            row.current_item = None
             row.finished_at = datetime.now(UTC)
+
+    def requeue_job(self, job_id: int, worker: str | None, log_line: str) -> bool:
+        """Put a running job of a dead ``worker`` back in the queue (attempts + 1); False
+        when it is no longer that worker's running job (someone else recovered it)."""
+        with self.writing() as s:
+            done = s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == "running", JobRow.worker == worker)
+                .values(status="queued", worker=None, attempts=JobRow.attempts + 1,
+                        log=func.coalesce(JobRow.log, "") + log_line.rstrip("\n") + "\n")
+            ).rowcount  # fmt: skip
+            return done == 1
+
+    def fail_running_job(self, job_id: int, worker: str | None, error: str) -> bool:
+        """Fail a running job of a dead ``worker`` (same guard as ``requeue_job``)."""
+        with self.writing() as s:
+            return s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == "running", JobRow.worker == worker)
+                .values(status="failed", error=error, current_item=None, finished_at=datetime.now(UTC))
+            ).rowcount == 1  # fmt: skip
 
     def get_job(self, job_id: int) -> Job | None:
         with self.session() as s:
@@ -418,6 +525,114 @@ class Repository:
             if status:
                 q = q.where(JobRow.status == status)
             return [_job(r) for r in s.scalars(q)]
+
+
+    def media_in_status(self, status: str) -> list[str]:
+        with self.session() as s:
+            return list(s.scalars(select(MediaRow.id).where(MediaRow.status == status)))
+
+    # -- processes (server and workers) and their heartbeats ----------------------
+
+    def register_process(self, name: str, role: str, host: str, pid: int) -> None:
+        now = datetime.now(UTC)
+        values = {"name": name, "role": role, "host": host, "pid": pid, "started_at": now, "heartbeat_at": now,
+                  "job_id": None, "stopped_at": None}  # fmt: skip
+        with self.writing() as s:
+            stmt = _insert(s)(ProcessRow).values(**values)
+            s.execute(stmt.on_conflict_do_update(index_elements=["name"], set_=values))
+
+    def heartbeat(self, name: str, job_id: int | None = None) -> None:
+        """A process's sign of life (and of the job it runs, whose row gets the same time)."""
+        now = datetime.now(UTC)
+        with self.writing() as s:
+            s.execute(update(ProcessRow).where(ProcessRow.name == name).values(heartbeat_at=now, job_id=job_id))
+            if job_id is not None:
+                s.execute(update(JobRow).where(JobRow.id == job_id).values(heartbeat_at=now))
+
+    def stop_process(self, name: str) -> None:
+        with self.writing() as s:
+            s.execute(update(ProcessRow).where(ProcessRow.name == name).values(stopped_at=datetime.now(UTC), job_id=None))
+
+    def processes(self, role: str | None = None, since: timedelta | None = None) -> list[Process]:
+        """Registered processes, newest first; ``since`` keeps those seen alive that recently."""
+        with self.session() as s:
+            q = select(ProcessRow).order_by(ProcessRow.heartbeat_at.desc())
+            if role:
+                q = q.where(ProcessRow.role == role)
+            if since is not None:
+                q = q.where(ProcessRow.heartbeat_at >= datetime.now(UTC) - since, ProcessRow.stopped_at.is_(None))
+            return [_process(r) for r in s.scalars(q)]
+
+    def get_process(self, name: str) -> Process | None:
+        with self.session() as s:
+            row = s.get(ProcessRow, name)
+            return _process(row) if row else None
+
+    # -- users -------------------------------------------------------------------
+
+    def add_user(self, name: str, role: str, password_hash: str) -> User:
+        with self.writing() as s:
+            if s.get(UserRow, name) is not None:
+                raise DatabaseError(f"a user named {name!r} already exists")
+            row = UserRow(name=name, role=role, password_hash=password_hash, disabled=False)
+            s.add(row)
+        return _user(row)
+
+    def update_user(self, name: str, *, role: str | None = None, password_hash: str | None = None,
+                    disabled: bool | None = None) -> User:  # fmt: skip
+        with self.writing() as s:
+            row = s.get(UserRow, name)
+            if row is None:
+                raise DatabaseError(f"there is no user named {name!r}")
+            if role is not None:
+                row.role = role
+            if password_hash is not None:
+                row.password_hash = password_hash
+            if disabled is not None:
+                row.disabled = disabled
+        return _user(row)
+
+    def get_user(self, name: str) -> User | None:
+        with self.session() as s:
+            row = s.get(UserRow, name)
+            return _user(row) if row else None
+
+    def password_hash(self, name: str) -> str | None:
+        """The stored hash of an enabled user (None for unknown or disabled users)."""
+        with self.session() as s:
+            row = s.get(UserRow, name)
+            return row.password_hash if row is not None and not row.disabled else None
+
+    def list_users(self) -> list[User]:
+        with self.session() as s:
+            return [_user(r) for r in s.scalars(select(UserRow).order_by(UserRow.name))]
+
+    def has_users(self) -> bool:
+        with self.session() as s:
+            return s.scalar(select(UserRow.name).where(UserRow.disabled.is_(False)).limit(1)) is not None
+
+    # -- deleting media -----------------------------------------------------------
+
+    def delete_media(self, media_id: str) -> Media:
+        """Remove a media and everything derived from it, refused when a person annotated
+        or captioned it (what people entered is never deleted). Returns what was removed."""
+        with self.writing() as s:
+            row = s.get(MediaRow, media_id)
+            if row is None:
+                raise DatabaseError(f"there is no media {media_id}")
+            human = s.scalar(select(func.count(AnnotationRow.id)).where(AnnotationRow.media_id == media_id,
+                                                                         AnnotationRow.source == "human"))  # fmt: skip
+            human += s.scalar(select(func.count(CaptionRow.id)).where(CaptionRow.media_id == media_id,
+                                                                      CaptionRow.source == "human"))  # fmt: skip
+            if human:
+                raise DatabaseError(f"{row.name} has {human} annotations or captions made by people; it is kept")
+            media = _media(row)
+            s.execute(delete(AnnotationRow).where(AnnotationRow.media_id == media_id))
+            s.execute(delete(CaptionRow).where(CaptionRow.media_id == media_id))
+            for table in (PredictionRow, SegmentRow, FeatureCacheRow, MediaFileRow):
+                s.execute(delete(table).where(table.media_id == media_id))
+            s.delete(row)
+        return media
 
 
 def _segment_rows(segments: Iterable[Segment]) -> list[SegmentRow]:

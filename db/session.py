@@ -1,23 +1,56 @@
-"""Engine creation and schema migration (Alembic, always to head on open)."""
+"""Engine creation and schema migration.
+
+The schema is owned by the Alembic migrations in ``db/migrations``. Opening a database
+brings it to the newest revision only when it is behind, after an automatic backup,
+and in one transaction (a failed migration leaves the database as it was). A database
+written by a newer emostudio, or one that cannot be written, gives a ``DatabaseError``
+with one sentence for people instead of a traceback.
+"""
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from emostudio.errors import StudioError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def alembic_config(url: str) -> Config:
+class DatabaseError(StudioError):
+    """The database cannot be used as asked; ``str(err)`` is one sentence for people."""
+
+
+def alembic_config(url: str, migrations_dir: Path = MIGRATIONS_DIR) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("script_location", str(migrations_dir))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for in-memory or other backends)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    name = parsed.database
+    if name.startswith("file:"):
+        name = name[5:].split("?", 1)[0]
+    return Path(name)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -29,24 +62,105 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur.close()
 
 
-def create_db_engine(url: str) -> Engine:
+def _sqlite_readonly_pragmas(dbapi_connection, _record) -> None:
+    dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+
+def create_db_engine(url: str, readonly: bool = False) -> Engine:
+    """An engine for ``url``; ``readonly`` opens a SQLite file without ever writing to
+    it or its folder (for ``ls`` and ``export`` on a read-only data folder)."""
     # orjson reads the JSON columns (per-chunk probabilities) several times faster than json:
     # opening a 10-minute clip decodes about 7,000 of them.
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, json_deserializer=orjson.loads)
-        event.listen(engine, "connect", _sqlite_pragmas)
+    if not is_sqlite(url):
+        return create_engine(url, pool_pre_ping=True, json_deserializer=orjson.loads)
+    path = sqlite_file(url)
+    if readonly:
+        if path is None:
+            raise DatabaseError("an in-memory database cannot be opened read-only")
+        if not path.is_file():
+            raise DatabaseError(f"there is no database at {path}")
+        # A cleanly closed WAL database has no -wal file, and a read-only folder cannot
+        # get a -shm file: then nothing can be writing it, and 'immutable' reads it as is.
+        wal = Path(f"{path}-wal")
+        flags = "mode=ro" if wal.exists() or os.access(path.parent, os.W_OK) else "immutable=1"
+        engine = create_engine(f"sqlite:///file:{path}?{flags}&uri=true", json_deserializer=orjson.loads)
+        event.listen(engine, "connect", _sqlite_readonly_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, json_deserializer=orjson.loads)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30}, json_deserializer=orjson.loads)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+def head_revision(migrations_dir: Path = MIGRATIONS_DIR) -> str:
+    return ScriptDirectory(str(migrations_dir)).get_current_head()
 
 
-def open_database(url: str) -> Engine:
-    """Create the engine and bring the schema to the newest migration."""
-    upgrade(url)
-    return create_db_engine(url)
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision stored in the database (None for an empty database)."""
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except DBAPIError as err:
+        raise DatabaseError(f"cannot open the database ({_reason(err)})") from None
+
+
+def _reason(err: DBAPIError) -> str:
+    """The driver's own first line, without the SQL SQLAlchemy appends."""
+    return str(err.orig).splitlines()[0] if err.orig is not None else type(err).__name__
+
+
+def upgrade(url: str, revision: str = "head", migrations_dir: Path = MIGRATIONS_DIR) -> None:
+    command.upgrade(alembic_config(url, migrations_dir), revision)
+
+
+def open_database(
+    url: str,
+    *,
+    backup_dir: Path | None = None,
+    readonly: bool = False,
+    migrations_dir: Path = MIGRATIONS_DIR,
+) -> Engine:
+    """Create the engine, migrating the schema first when it is behind.
+
+    Before a migration the database is backed up into ``backup_dir`` (when given and
+    the database is not empty). ``readonly`` never migrates nor writes anything.
+    """
+    engine = create_db_engine(url, readonly=readonly)
+    current = current_revision(engine)
+    head = head_revision(migrations_dir)
+    if current == head:
+        return engine
+    script = ScriptDirectory(str(migrations_dir))
+    if current is not None and current not in {s.revision for s in script.walk_revisions()}:
+        raise DatabaseError(
+            f"this database was written by a newer version of emostudio (schema {current}; this version knows up "
+            f"to {head}): upgrade emostudio, or restore a backup made by this version"
+        )
+    if readonly:
+        raise DatabaseError(
+            f"the database is at schema {current or '(empty)'} and needs upgrading to {head}, which needs write "
+            "access: run any emostudio command once with write access to the data folder"
+        )
+    saved = None
+    if current is not None and backup_dir is not None:
+        from db.backup import backup_database
+
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        saved = backup_database(engine, Path(backup_dir) / f"emostudio-{current}-before-{head}-{stamp}.db")
+    try:
+        upgrade(url, migrations_dir=migrations_dir)
+    except Exception as err:  # noqa: BLE001 - any failure is reported the same way
+        engine.dispose()
+        where = f"; a copy from before the attempt is at {saved}" if saved else ""
+        raise DatabaseError(
+            f"migrating the database from schema {current} to {head} failed ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''}); the migration was rolled back{where}"
+        ) from err
+    return engine
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))

@@ -18,9 +18,9 @@ from emostudio.features import FeatureCache, FeatureExtractor, FeatureInput, Fea
 from emostudio.features.base import ExtractorUnavailable
 from emostudio.labels import COMPOUND
 from emostudio.media import MediaError, content_hash, load_audio, probe
+from emostudio.model import MODALITIES, ChunkEmotionModel, ModelInputs, compound_scores, default_model_path, load_model
 from emostudio.segments import annotation_units, segment_predictions
 from emostudio.thumbnails import save_face_thumbnails
-from emostudio.model import MODALITIES, ChunkEmotionModel, ModelInputs, compound_scores, default_model_path, load_model
 
 MODEL_KIND = "emotion"
 WAVEFORM_PEAKS = get_extractor("waveform-peaks")

@@ -7,15 +7,29 @@ overwritten, and "the current label" is whatever the newest annotation says.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from emostudio.domain import Annotation, Caption, Media, Prediction
+from emostudio.errors import StudioError
 from emostudio.labels import DIMENSIONS, UnknownLabelError, canonical_label
 from emostudio.segments import entropy, margin
 
+MAX_NAME = 64
+MAX_CAPTION = 2000
 
-class CorrectionError(ValueError):
+
+class CorrectionError(StudioError, ValueError):
     """A correction that cannot be saved as entered; the message says which field and why."""
+
+
+def _annotator(name: str | None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise CorrectionError("an annotator name is required: enter yours above before saving")
+    if len(name) > MAX_NAME:
+        raise CorrectionError(f"an annotator name has at most {MAX_NAME} characters")
+    return name
 
 
 def save_correction(
@@ -35,17 +49,19 @@ def save_correction(
     kept); its id and model version are stored with the correction, so it can be traced
     back. A range of their own still records the model version they were shown.
     """
-    annotator = (annotator or "").strip()
-    if not annotator:
-        raise CorrectionError("an annotator name is required: enter yours above before saving")
+    annotator = _annotator(annotator)
     if start is None or end is None:
         raise CorrectionError("select a segment or give a start and end time")
     start, end = float(start), float(end)
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise CorrectionError("the start and end must be numbers of seconds")
     if start < 0 or end <= start:
         raise CorrectionError(f"the range {start:.2f}-{end:.2f} s is empty or negative")
     if end > media.duration + 0.05:
         raise CorrectionError(f"the range ends at {end:.2f} s, after the end of {media.name} ({media.duration:.2f} s)")
     canonical = None
+    if label and len(label) > MAX_NAME:
+        raise CorrectionError(f"unknown label (a label has at most {MAX_NAME} characters)")
     if label:
         try:
             canonical = canonical_label(label)
@@ -69,11 +85,11 @@ def save_correction(
 
 def save_caption(repo, media: Media, annotator: str, text: str, previous: Caption | None = None) -> Caption:
     """Append a person's caption for a media (an edit of ``previous`` when given)."""
-    annotator, text = (annotator or "").strip(), (text or "").strip()
-    if not annotator:
-        raise CorrectionError("an annotator name is required: enter yours above before saving")
+    annotator, text = _annotator(annotator), (text or "").strip()
     if not text:
         raise CorrectionError("the caption is empty")
+    if len(text) > MAX_CAPTION:
+        raise CorrectionError(f"a caption has at most {MAX_CAPTION} characters")
     if previous is not None and previous.text.strip() == text:
         raise CorrectionError("the caption is unchanged")
     return repo.add_caption(

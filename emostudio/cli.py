@@ -1,11 +1,14 @@
-"""The ``emostudio`` command line: import, ls, serve, worker."""
+"""The ``emostudio`` command line: import, analyze, export, ls, rm, serve, worker, users,
+backup, restore.
+
+Errors meant for people (``StudioError``) print as one ``error:`` line and exit with
+status 2; nothing else is caught, so a bug still shows its traceback.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,8 +17,21 @@ import typer
 from tqdm import tqdm
 
 from emostudio.config import get_settings
+from emostudio.errors import StudioError
+from emostudio.files import printable
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Multimodal emotion analysis and annotation studio.")
+users_app = typer.Typer(no_args_is_help=True, help="People who sign in to the studio, and their roles.")
+app.add_typer(users_app, name="users")
+
+
+def main() -> None:
+    """The ``emostudio`` entry point."""
+    try:
+        app()
+    except StudioError as err:
+        typer.echo(f"error: {printable(str(err))}", err=True)
+        sys.exit(2)
 
 
 def _tqdm_hook(desc: str):
@@ -41,6 +57,7 @@ def import_command(
 ) -> None:
     """Import media, their sidecar transcripts (.srt/.vtt/.txt) and labels."""
     from emostudio.ingest import ImportOptions, import_paths
+    from emostudio.paths import studio_policy
     from emostudio.store import open_repository
 
     settings = get_settings()
@@ -52,16 +69,24 @@ def import_command(
         media_dir=settings.media_dir,
         transcript_encoding=transcript_encoding,
         vad=vad,
+        policy=studio_policy(settings),
     )
     bar, hook = _tqdm_hook("import")
     with bar:
         report = import_paths(repo, paths or [], labels=labels, options=options, hook=hook)
+    print_report(report)
+    raise typer.Exit(1 if report.errors or report.stopped else 0)
+
+
+def print_report(report) -> None:
     for alias, media in report.aliases:
-        typer.echo(f"note: {alias}: same bytes as {media.path} (media {media.id}); recorded as an alias", err=True)
+        typer.echo(f"note: {alias}: same bytes as {printable(media.path)} (media {media.id}); recorded as an alias",
+                   err=True)  # fmt: skip
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     for error in report.errors:
         typer.echo(f"error: {error}", err=True)
     typer.echo(report.summary())
-    raise typer.Exit(1 if report.errors else 0)
 
 
 @app.command("analyze")
@@ -113,10 +138,14 @@ def export_command(
     targets = [(k, p) for k, p in asked if p]
     if not targets:
         raise typer.BadParameter("give at least one of --clips, --segments, --chunks, --annotations")
-    repo = open_repository()
+    repo = open_repository(write=False)
     for kind, path in targets:
         rows = export_rows(repo, kind, media_ids=media, model_version=model_version, annotator=annotator, source=source)
-        n = write_csv(path, rows, ANNOTATION_COLUMNS if kind == "annotations" else PREDICTION_COLUMNS)
+        try:
+            n = write_csv(path, rows, ANNOTATION_COLUMNS if kind == "annotations" else PREDICTION_COLUMNS)
+        except OSError as err:
+            raise StudioError(f"{path}: cannot be written ({err.strerror or type(err).__name__}); nothing was left "
+                              "there") from None  # fmt: skip
         typer.echo(f"{path}: {n} {kind}")
 
 
@@ -126,9 +155,29 @@ def ls_command() -> None:
     from emostudio.library import LIBRARY_COLUMNS, format_table, library_rows
     from emostudio.store import open_repository
 
-    rows = library_rows(open_repository())
+    rows = library_rows(open_repository(write=False))
     typer.echo(format_table(LIBRARY_COLUMNS, rows))
     typer.echo(f"{len(rows)} media")
+
+
+@app.command("rm")
+def rm_command(media_ids: Annotated[list[str], typer.Argument(help="Ids of the media to delete (see `emostudio ls`).")]) -> None:
+    """Delete media and what was derived from them (predictions, features, copies in the store).
+    Media someone annotated or captioned are kept: what people entered is never deleted."""
+    from emostudio.library import delete_media
+    from emostudio.store import open_repository
+
+    settings = get_settings()
+    repo = open_repository(settings)
+    failed = False
+    for media_id in media_ids:
+        try:
+            media = delete_media(repo, settings, media_id)
+            typer.echo(f"deleted {media.id} ({media.name})")
+        except StudioError as err:
+            typer.echo(f"error: {err}", err=True)
+            failed = True
+    raise typer.Exit(1 if failed else 0)
 
 
 @app.command("worker")
@@ -144,10 +193,13 @@ def worker_command(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = get_settings()
     repo = open_repository(settings)
+    redactions = {str(settings.data_dir.resolve()): "<data folder>"}
     if once:
-        run_once(repo)
+        run_once(repo, redactions=redactions)
     else:
-        run_forever(repo, poll_seconds=settings.worker_poll_seconds, parent_pid=parent_pid)
+        run_forever(repo, poll_seconds=settings.worker_poll_seconds, parent_pid=parent_pid,
+                    heartbeat_seconds=settings.heartbeat_seconds, stale_seconds=settings.worker_stale_seconds,
+                    redactions=redactions)  # fmt: skip
 
 
 def freeze_startup_objects() -> None:
@@ -160,36 +212,158 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def check_binding(host: str, has_users: bool) -> str | None:
+    """Refuse (``StudioError``) to listen beyond this machine without users; returns a
+    warning for a non-loopback address with users (passwords travel in clear over HTTP)."""
+    from emostudio.users import is_loopback
+
+    if is_loopback(host):
+        return None
+    if not has_users:
+        raise StudioError(
+            f"the studio has no users, so it only listens on 127.0.0.1 (asked: {host}); anyone who can reach "
+            f"{host} could read and change everything. Add an admin first: emostudio users add NAME --role admin"
+        )
+    return (f"listening on {host}: sign-in is required, but over plain HTTP passwords and recordings travel in "
+            "clear; put the studio behind an HTTPS reverse proxy")  # fmt: skip
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on (default from settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
     worker: Annotated[bool | None, typer.Option("--worker/--no-worker", help="Start a background worker process.")] = None,
 ) -> None:
-    """Start the studio web app (and, by default, one background worker)."""
+    """Start the studio web app (and, by default, one background worker it keeps alive)."""
     import uvicorn
 
     from emostudio.store import open_repository
     from emostudio.ui.server import create_server
+    from trainers.supervisor import Supervisor
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = get_settings()
+    host, port = host or settings.host, port or settings.port
     repo = open_repository(settings)  # migrate before the worker starts, so they never race on it
-    worker_proc = None
-    if settings.start_worker if worker is None else worker:
-        worker_proc = subprocess.Popen([sys.executable, "-m", "emostudio.cli", "worker", "--parent-pid", str(os.getpid())])
+    warning = check_binding(host, repo.has_users())
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
+    supervisor = Supervisor(repo, settings, start_worker=settings.start_worker if worker is None else worker)
     # SIGTERM (e.g. from a process manager) unwinds through `finally`, stopping the worker too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    host, port = host or settings.host, port or settings.port
     try:
-        typer.echo(f"emostudio: http://{host}:{port}/ (data in {settings.data_dir.resolve()})")
         server = create_server(repo, settings)
+        supervisor.start()
+        mode = "sign-in required" if repo.has_users() else "no users: this machine only"
+        typer.echo(f"emostudio: http://{host}:{port}/ ({mode}; data in {settings.data_dir.resolve()})")
         freeze_startup_objects()
         uvicorn.run(server, host=host, port=port, log_level="warning")
     finally:
-        if worker_proc is not None:
-            worker_proc.terminate()
-            worker_proc.wait(timeout=30)
+        supervisor.stop()
+
+
+# -- users --------------------------------------------------------------------------------
+
+
+def _password(prompt_twice: bool, from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=prompt_twice)
+
+
+@users_app.command("add")
+def users_add(
+    name: str,
+    role: Annotated[str, typer.Option(help="viewer (look, export), annotator (also correct, upload) or admin.")] = "annotator",
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input (for scripts).")] = False,
+) -> None:
+    """Add a person who signs in. The first user switches the studio to sign-in mode
+    (at its next start); only then may it listen beyond 127.0.0.1."""
+    from emostudio.store import open_repository
+    from emostudio.users import add_user
+
+    repo = open_repository()
+    user = add_user(repo, name, role, _password(True, password_stdin))
+    typer.echo(f"added {user.name} ({user.role}); a running studio asks for sign-in after its next start")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Users and their roles."""
+    from emostudio.store import open_repository
+
+    users = open_repository(write=False).list_users()
+    for u in users:
+        typer.echo(f"{u.name}\t{u.role}" + ("\tdisabled" if u.disabled else ""))
+    typer.echo(f"{len(users)} users" + ("" if users else " (the studio runs for this machine only, no sign-in)"))
+
+
+@users_app.command("set-role")
+def users_set_role(name: str, role: str) -> None:
+    """Change someone's role."""
+    from emostudio.store import open_repository
+    from emostudio.users import set_role
+
+    user = set_role(open_repository(), name, role)
+    typer.echo(f"{user.name} is now {user.role}")
+
+
+@users_app.command("passwd")
+def users_passwd(
+    name: str,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
+) -> None:
+    """Set someone's password."""
+    from emostudio.store import open_repository
+    from emostudio.users import set_password
+
+    set_password(open_repository(), name, _password(True, password_stdin))
+    typer.echo(f"password of {name} changed")
+
+
+@users_app.command("disable")
+def users_disable(name: str) -> None:
+    """Stop someone from signing in (their annotations stay, under their name)."""
+    from emostudio.store import open_repository
+
+    open_repository().update_user(name, disabled=True)
+    typer.echo(f"{name} can no longer sign in")
+
+
+# -- backup and restore ---------------------------------------------------------------------
+
+
+@app.command("backup")
+def backup_command(file: Annotated[Path, typer.Argument(help="The backup file to write (SQLite).")]) -> None:
+    """Write a consistent copy of the database, safe while the studio runs."""
+    from db.backup import backup_database
+    from emostudio.store import open_repository
+
+    path = backup_database(open_repository(write=False).engine, file)
+    typer.echo(f"{path}: backup written ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+@app.command("restore")
+def restore_command(
+    file: Annotated[Path, typer.Argument(help="A backup written by `emostudio backup` (or an automatic one).")],
+    force: Annotated[bool, typer.Option(help="Restore even though a studio or worker seems to be running.")] = False,
+) -> None:
+    """Replace the database with a backup. What is there now is backed up first."""
+    from datetime import timedelta
+
+    from db.backup import restore_database
+    from emostudio.store import open_repository
+
+    settings = get_settings()
+    repo = open_repository(settings)
+    running = repo.processes(since=timedelta(seconds=settings.worker_stale_seconds))
+    if running and not force:
+        names = ", ".join(f"{p.role} {p.name}" for p in running)
+        raise StudioError(f"stop the studio first: {names} still running (or pass --force)")
+    repo.engine.dispose()
+    safety = restore_database(settings.db_url, file, settings.backups_dir)
+    typer.echo(f"restored {file}" + (f"; the database from before is at {safety}" if safety else ""))
 
 
 if __name__ == "__main__":
-    app()
+    main()

@@ -42,10 +42,19 @@ class Settings(BaseSettings):
     model_dir: Path | None = None
     """Where trained model versions are written; default <data_dir>/models."""
     host: str = "127.0.0.1"
+    """Without users the studio only listens on the loopback interface (127.0.0.1, ::1, localhost)."""
     port: int = 7860
+    import_roots: list[Path] = []
+    """Server folders the Library page may import from (and label files may name media in).
+    Empty: any folder when the studio has no users (one person on their own machine),
+    none when it has users, until an admin lists them here."""
     start_worker: bool = True
     """Start one background worker process with the studio."""
     worker_poll_seconds: float = 2.0
+    heartbeat_seconds: float = 5.0
+    """How often the server and workers record that they are alive."""
+    worker_stale_seconds: float = 30.0
+    """A worker silent this long is dead: its job goes back to the queue."""
     video_fps: float = 2.0
     """Rate (frames per second) at which video frames are sampled for face analysis."""
     copy_imports: bool = False
@@ -73,6 +82,15 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def backups_dir(self) -> Path:
+        """Automatic backups before each migration and restore land here."""
+        return self.data_dir / "backups"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.data_dir / "exports"
 
     @property
     def models_dir(self) -> Path:

@@ -219,3 +219,36 @@ class Job:
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+    attempts: int = 0
+    """How many times a worker died while running it (it is then re-queued)."""
+    current_item: str | None = None
+    requested_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Process:
+    """A running studio server or worker (``name`` is ``host:pid``) and its last heartbeat."""
+
+    name: str
+    role: Literal["server", "worker"]
+    host: str
+    pid: int
+    started_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+    job_id: int | None = None
+    stopped_at: datetime | None = None
+
+
+Role = Literal["viewer", "annotator", "admin"]
+
+
+@dataclass(frozen=True)
+class User:
+    """Someone who signs in: a viewer looks and exports, an annotator also corrects and
+    uploads, an admin also imports server folders, trains, switches models, deletes media."""
+
+    name: str
+    role: Role
+    disabled: bool = False
+    created_at: datetime | None = None

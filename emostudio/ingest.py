@@ -3,24 +3,36 @@
 One file's failure is one line in ``ImportReport.errors``; the batch goes on, and a
 media is written with its segments in one transaction, so the database never holds
 half an import. Re-importing is a no-op: media are identified by content hash,
-imported labels and transcripts are not added twice.
+imported labels and transcripts are not added twice, even by two imports at once.
+A full disk stops the batch cleanly (``ImportReport.stopped``) with no partial file.
+
+Every path a person gave (files, folders, label files and the paths inside them,
+sidecar transcripts) goes through a ``PathPolicy`` first: the studio's own database is
+never opened as a plain file, and import roots are enforced when set.
 """
 
 from __future__ import annotations
 
-import shutil
+import errno
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
-from db.repository import Repository
+from db.repository import Repository, StorageError
+from db.session import sqlite_file
 from emostudio.domain import Annotation, Media, Segment
+from emostudio.errors import PathRefused, StudioError
+from emostudio.files import atomic_copy, printable
 from emostudio.labelfiles import LabelFileError, LabelRow, read_label_file
-from emostudio.media import MEDIA_EXTENSIONS, MediaError, content_hash, load_audio, probe
+from emostudio.media import MEDIA_EXTENSIONS, MediaError, content_hash, load_audio, probe, usable_streams
+from emostudio.paths import PathPolicy, database_files
 from emostudio.transcripts import TranscriptError, find_sidecar, load_transcript
 from emostudio.vad import VAD_SOURCE, detect_speech
+
+log = logging.getLogger("emostudio.ingest")
 
 ProgressHook = Callable[..., None]
 VAD_BLOCK_SECONDS = 600.0  # 10 min of 16 kHz float32 = 38 MB decoded at a time
@@ -36,6 +48,9 @@ class ImportReport:
     segments_added: int = 0
     transcripts_added: int = 0
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    stopped: str | None = None
+    """Why the batch stopped early (a full disk), else None."""
 
     def summary(self) -> str:
         parts = [
@@ -48,7 +63,7 @@ class ImportReport:
         if self.aliases:
             parts.append(f"{len(self.aliases)} byte-identical duplicates")
         parts.append(f"{len(self.errors)} errors")
-        return ", ".join(parts)
+        return ", ".join(parts) + (f"; stopped: {self.stopped}" if self.stopped else "")
 
 
 @dataclass(frozen=True)
@@ -58,26 +73,47 @@ class ImportOptions:
     media_dir: Path | None = None
     transcript_encoding: str = "utf-8"
     vad: bool = True
+    policy: PathPolicy = PathPolicy()
+    """Which paths may be read; the repository's own database file is refused in any case."""
 
 
-def collect_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
+def _policy(repo: Repository, options: ImportOptions) -> PathPolicy:
+    own = database_files(sqlite_file(str(repo.engine.url)))
+    p = options.policy
+    return replace(p, protected_files=tuple(dict.fromkeys(p.protected_files + own)))
+
+
+def collect_files(paths: Iterable[str | Path], policy: PathPolicy = PathPolicy()) -> tuple[list[Path], list[str]]:
     """Media files named or found (recursively) under ``paths``, and errors for the rest."""
     found: dict[Path, None] = {}
     errors = []
     for raw in paths:
         p = Path(raw).expanduser()
-        if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                if f.is_file() and f.suffix.lower() in MEDIA_EXTENSIONS:
-                    found[f.resolve()] = None
-        elif p.is_file():
-            if p.suffix.lower() in MEDIA_EXTENSIONS:
-                found[p.resolve()] = None
+        try:
+            policy.check(p)
+            if p.is_dir():
+                for f in sorted(p.rglob("*")):
+                    if f.suffix.lower() in MEDIA_EXTENSIONS and f.is_file():
+                        try:
+                            found[policy.check(f)] = None  # a symlink may point out of the folder
+                        except PathRefused as err:
+                            errors.append(str(err))
+            elif p.is_file():
+                if p.suffix.lower() in MEDIA_EXTENSIONS:
+                    found[policy.check(p)] = None
+                else:
+                    errors.append(f"{policy.show(p)}: unsupported file type {p.suffix or '(no extension)'!r}")
             else:
-                errors.append(f"{p}: unsupported file type {p.suffix or '(no extension)'!r}")
-        else:
-            errors.append(f"{p}: file not found")
-    return list(found), errors
+                errors.append(f"{policy.show(p)}: file not found")
+        except PathRefused as err:
+            errors.append(str(err))
+        except OSError as err:
+            errors.append(f"{policy.show(p)}: cannot be read ({err.strerror or err})")
+    return list(found), [printable(e) for e in errors]
+
+
+def _disk_full(err: BaseException) -> bool:
+    return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def import_paths(
@@ -89,14 +125,16 @@ def import_paths(
 ) -> ImportReport:
     """Import media files and folders, optionally with a label file (CSV or .scp)."""
     report = ImportReport()
-    files, report.errors = collect_files(paths)
+    policy = _policy(repo, options)
+    options = replace(options, policy=policy)
+    files, report.errors = collect_files(paths, policy)
     label_rows: dict[Path, list[LabelRow]] = {}
     annotator = "import"
     if labels is not None:
-        annotator = f"import:{Path(labels).name}"
+        annotator = f"import:{printable(Path(labels).name)}"
         try:
-            rows, errors = read_label_file(labels)
-        except LabelFileError as err:
+            rows, errors = read_label_file(labels, policy)
+        except (LabelFileError, PathRefused) as err:
             rows, errors = [], [str(err)]
         report.errors.extend(errors)
         known_files = set(files)
@@ -109,17 +147,33 @@ def import_paths(
     for i, path in enumerate(files):
         if hook:
             hook("import", completed=i, total=len(files))
+        shown = printable(policy.show(path))
         try:
             media = _import_file(repo, path, options, report)
+            try:
+                _import_transcript(repo, media, path, options, report)
+            except TranscriptError as err:
+                report.errors.append(f"{printable(policy.show(err.path))}: {err.problem} (media imported without it)")
+            except PathRefused as err:
+                report.errors.append(f"{printable(str(err))} (media imported without it)")
+            for row in label_rows.get(path, ()):
+                _import_label(repo, media, row, annotator, report)
+        except StorageError as err:
+            report.stopped = f"{err} ({len(files) - i} files not imported)"
+            break
+        except OSError as err:
+            if _disk_full(err):
+                report.stopped = f"the disk is full: nothing of {shown} was kept; free some space and import again " \
+                                 f"({len(files) - i} files not imported)"  # fmt: skip
+                break
+            report.errors.append(f"{shown}: cannot be read ({err.strerror or type(err).__name__})")
         except MediaError as err:
-            report.errors.append(str(err))
-            continue
-        try:
-            _import_transcript(repo, media, path, options, report)
-        except TranscriptError as err:
-            report.errors.append(f"{err} (media imported without it)")
-        for row in label_rows.get(path, ()):
-            _import_label(repo, media, row, annotator, report)
+            report.errors.append(f"{shown}: {printable(err.problem)}")
+        except StudioError as err:
+            report.errors.append(f"{shown}: {printable(str(err))}")
+        except Exception as err:  # noqa: BLE001 - one file must never stop the batch
+            log.exception("importing %s failed", shown)
+            report.errors.append(f"{shown}: could not be imported ({type(err).__name__}; details in the server log)")
     if hook:
         hook("import", completed=len(files), total=len(files))
     return report
@@ -133,14 +187,20 @@ def _import_file(repo: Repository, path: Path, options: ImportOptions, report: I
         return known
     if stat.st_size == 0:
         raise MediaError(path, "empty file (0 bytes)")
+    name_ok = _utf8(str(path))
+    if not name_ok and not options.copy:
+        raise MediaError(path, "the file name is not valid UTF-8, so the studio cannot record where it is: "
+                               "rename the file, or import it with --copy")  # fmt: skip
     digest = content_hash(path)
     known = repo.media_by_hash(digest)
     if known is None:
-        info = probe(path)
+        info, note = usable_streams(path, probe(path))
         media = Media(
-            id=digest[:16], path=str(path), name=path.name, content_hash=digest,
+            id=digest[:16], path=str(path), name=printable(path.name), content_hash=digest,
             size_bytes=stat.st_size, info=info,
         )  # fmt: skip
+        if note:
+            report.warnings.append(f"{printable(options.policy.show(path))}: {note}")
         segments = _speech_segments(media) if options.vad else []
         if options.copy:
             media = _copy_into_store(media, path, options.media_dir)
@@ -153,11 +213,21 @@ def _import_file(repo: Repository, path: Path, options: ImportOptions, report: I
             report.segments_added += len(segments)
     if known is not None:
         if Path(known.path) != path:
-            report.aliases.append((str(path), known))
+            report.aliases.append((printable(str(path)), known))
         report.known.append(known)
         media = known
-    repo.remember_file(str(path), media.id, stat.st_size, stat.st_mtime_ns)
+    if name_ok:
+        repo.remember_file(str(path), media.id, stat.st_size, stat.st_mtime_ns)
     return media
+
+
+def _utf8(text: str) -> bool:
+    """False for names with bytes that are not UTF-8 (Python keeps them as surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _speech_segments(media: Media) -> list[Segment]:
@@ -188,22 +258,22 @@ def _speech_segments(media: Media) -> list[Segment]:
 def _copy_into_store(media: Media, path: Path, media_dir: Path | None) -> Media:
     if media_dir is None:
         raise ValueError("copy=True needs a media_dir")
-    dest = media_dir / media.content_hash[:2] / f"{media.content_hash}{path.suffix.lower()}"
+    suffix = printable(path.suffix.lower())
+    dest = media_dir / media.content_hash[:2] / f"{media.content_hash}{suffix if _utf8(path.suffix) else ''}"
     if not dest.exists():
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_suffix(dest.suffix + ".part")
-        shutil.copyfile(path, tmp)
-        tmp.replace(dest)  # atomic: a crash never leaves a half-copied media in the store
+        atomic_copy(path, dest)  # a crash or a full disk never leaves a half-copied media in the store
     return replace(media, path=str(dest), stored=True)
 
 
 def _import_transcript(repo: Repository, media: Media, path: Path, options: ImportOptions, report: ImportReport) -> None:
     sidecar = find_sidecar(path)
-    if sidecar is None or repo.has_segments(media.id, "transcript", source=sidecar.name):
+    if sidecar is None or repo.has_segments(media.id, "transcript", source=printable(sidecar.name)):
         return
+    options.policy.check(sidecar)  # a sidecar may be a symlink to what must not be read
     spans = load_transcript(sidecar, media.duration, options.transcript_encoding)
     report.transcripts_added += repo.add_segments(
-        Segment(id=None, media_id=media.id, kind="transcript", start=s, duration=d, text=t, source=sidecar.name)
+        Segment(id=None, media_id=media.id, kind="transcript", start=s, duration=d, text=t,
+                source=printable(sidecar.name))
         for s, d, t in spans
     )
 
@@ -216,6 +286,5 @@ def _import_label(repo: Repository, media: Media, row: LabelRow, annotator: str,
         raw_label=row.raw_label, arousal=row.arousal, valence=row.valence, dominance=row.dominance,
         origin=row.origin,
     )  # fmt: skip
-    if repo.find_annotation(annotation) is None:
-        repo.add_annotation(annotation)
+    if repo.import_annotation(annotation):
         report.labels_added += 1

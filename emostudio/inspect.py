@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from emostudio.domain import Annotation, Caption, Media, Prediction, Segment
-from emostudio.features.base import Features, FeatureInput
+from emostudio.features.base import FeatureInput, Features
 from emostudio.labels import AVD_PROTOTYPES, BASIC, COMPOUND_PAIRS, DIMENSIONS
 
 # one colour per basic emotion, the same in every plot

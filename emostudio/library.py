@@ -3,13 +3,19 @@ imports from the browser or a server folder, and queuing their analysis."""
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from db.repository import Repository
+from emostudio.domain import Media
+from emostudio.errors import redact
+from emostudio.files import printable
 from emostudio.ingest import ImportOptions, ImportReport, import_paths
+from emostudio.paths import PathPolicy, is_inside, real
 
 LIBRARY_COLUMNS = ("id", "name", "duration", "modality", "status", "speech segments", "transcript", "labels")
 UI_COLUMNS = ("name", "duration", "modality", "status", "top emotion", "annotated", "model version", "id")
@@ -68,48 +74,101 @@ def studio_rows(repo: Repository, flt: LibraryFilter = LibraryFilter()) -> list[
 LABEL_FILE_SUFFIXES = (".csv", ".scp")
 
 
-def import_uploads(repo: Repository, files: list[str], media_dir: Path, vad: bool = True, hook=None) -> ImportReport:
+def import_uploads(repo: Repository, files: list[str], media_dir: Path, vad: bool = True, hook=None,
+                   policy: PathPolicy = PathPolicy(), requested_by: str | None = None) -> ImportReport:  # fmt: skip
     """Import files uploaded through the browser, copying them into the store.
 
     Uploads arrive each in its own temporary folder; they are gathered under their
     original names first, so a transcript uploaded beside its media is found as its
-    sidecar, and a label file (CSV or .scp) dropped with the media finds them by the
-    relative paths it names.
+    sidecar, and a label file (CSV or .scp) dropped with the media labels them. The
+    import may read nothing but that folder: a label file naming ``/abs/path`` or
+    ``../..`` gets an error line, never a copy of a server file. The uploaded temporary
+    files are deleted afterwards (they are recordings of people).
     """
     with tempfile.TemporaryDirectory(prefix="emostudio-upload-") as staging:
+        report = ImportReport()
         label_files = []
         for f in files:
-            target = Path(staging) / Path(f).name
+            name = printable(Path(f).name)
+            target = Path(staging) / name
             if target.exists():  # two uploads with one name: keep both
                 target = target.with_name(f"{target.stem}-{len(list(Path(staging).iterdir()))}{target.suffix}")
-            shutil.copyfile(f, target)
+            try:
+                _link_or_copy(Path(f), target)
+            except OSError as err:
+                if err.errno == errno.ENOSPC:
+                    report.stopped = "the disk is full: nothing was imported; free some space and upload again"
+                    return report
+                report.errors.append(f"{name}: the upload cannot be read ({err.strerror or type(err).__name__})")
+                continue
             if target.suffix.lower() in LABEL_FILE_SUFFIXES:
                 label_files.append(target)
-        options = ImportOptions(copy=True, media_dir=media_dir, vad=vad)
-        report = import_paths(repo, [staging], labels=label_files[0] if label_files else None, options=options,
-                              hook=hook)  # fmt: skip
+        root = real(staging)
+        options = ImportOptions(copy=True, media_dir=media_dir, vad=vad, policy=replace(policy, roots=(root,)))
+        report = _merge(report, import_paths(repo, [staging], labels=label_files[0] if label_files else None,
+                                             options=options, hook=hook))  # fmt: skip
         for extra in label_files[1:]:
-            more = import_paths(repo, [], labels=extra, options=options, hook=hook)
-            report.labels_added += more.labels_added
-            report.errors += more.errors
-            report.added += [m for m in more.added if m not in report.added]
-        return report
+            report = _merge(report, import_paths(repo, [], labels=extra, options=options, hook=hook))
+    for f in files:  # Gradio's copy of the upload
+        Path(f).unlink(missing_ok=True)
+    hidden = {staging: "", str(root): ""}
+    report.errors = [redact(e, hidden).lstrip("/") for e in report.errors]
+    report.warnings = [redact(w, hidden).lstrip("/") for w in report.warnings]
+    return report
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)  # same disk: no second copy of a large video
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def _merge(report: ImportReport, more: ImportReport) -> ImportReport:
+    report.added += [m for m in more.added if m not in report.added]
+    report.known += [m for m in more.known if m not in report.known]
+    report.aliases += more.aliases
+    report.labels_added += more.labels_added
+    report.segments_added += more.segments_added
+    report.transcripts_added += more.transcripts_added
+    report.errors += more.errors
+    report.warnings += more.warnings
+    report.stopped = report.stopped or more.stopped
+    return report
 
 
 def import_server_paths(repo: Repository, folder: str | None, labels: str | None, copy: bool, media_dir: Path,
-                        vad: bool = True, hook=None) -> ImportReport:  # fmt: skip
-    """Import a folder (and/or a label file) that already sits on the server."""
+                        policy: PathPolicy, vad: bool = True, hook=None) -> ImportReport:  # fmt: skip
+    """Import a folder (and/or a label file) that already sits on the server, inside the
+    folders ``policy`` allows."""
     paths = [folder.strip()] if folder and folder.strip() else []
     label_path = labels.strip() if labels and labels.strip() else None
     if not paths and not label_path:
         report = ImportReport()
         report.errors.append("give a folder or a label file path on the server")
         return report
-    return import_paths(repo, paths, labels=label_path, options=ImportOptions(copy=copy, media_dir=media_dir, vad=vad),
-                        hook=hook)  # fmt: skip
+    options = ImportOptions(copy=copy, media_dir=media_dir, vad=vad, policy=policy)
+    return import_paths(repo, paths, labels=label_path, options=options, hook=hook)
 
 
-def queue_analysis(repo: Repository, media_ids: list[str] | None = None, force: bool = False):
+def delete_media(repo: Repository, settings, media_id: str) -> Media:
+    """Delete a media nobody annotated, with its predictions, cached features, thumbnails
+    and, when it was copied into the store, the copy (a file imported in place stays)."""
+    from emostudio.thumbnails import thumbnail_dir
+
+    cached = [Path(path) for _, _, path in repo.cached_features(media_id)]
+    media = repo.delete_media(media_id)
+    store = real(settings.media_dir)
+    for path in cached:
+        path.unlink(missing_ok=True)
+    shutil.rmtree(thumbnail_dir(settings.cache_dir / "thumbnails", media), ignore_errors=True)
+    if media.stored and is_inside(real(media.path), store):
+        Path(media.path).unlink(missing_ok=True)
+    return media
+
+
+def queue_analysis(repo: Repository, media_ids: list[str] | None = None, force: bool = False,
+                   requested_by: str | None = None):  # fmt: skip
     """Ask the background worker to analyse media (all of them when ``media_ids`` is None).
 
     Media that already have predictions by the active model version are skipped by the
@@ -117,7 +176,7 @@ def queue_analysis(repo: Repository, media_ids: list[str] | None = None, force: 
     """
     if media_ids is not None and not media_ids:
         return None
-    return repo.enqueue_job(ANALYZE_JOB, {"media_ids": media_ids, "force": force})
+    return repo.enqueue_job(ANALYZE_JOB, {"media_ids": media_ids, "force": force}, requested_by=requested_by)
 
 
 def analysis_progress(repo: Repository) -> str:

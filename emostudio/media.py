@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import av
 import numpy as np
 
 from emostudio.domain import MediaInfo
+from emostudio.files import printable
 
 SAMPLE_RATE = 16_000
 _PREROLL = 0.5  # seconds decoded before a seek target and dropped
@@ -26,7 +28,7 @@ class MediaError(Exception):
     """A file that cannot be used as media; ``str(err)`` is '<file>: <problem>'."""
 
     def __init__(self, path: str | Path, problem: str):
-        self.path = str(path)
+        self.path = printable(str(path))
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
@@ -118,6 +120,28 @@ def probe(path: str | Path) -> MediaInfo:
             width=video.codec_context.width if video else None,
             height=video.codec_context.height if video else None,
         )
+
+
+def usable_streams(path: str | Path, info: MediaInfo) -> tuple[MediaInfo, str | None]:
+    """``info`` without a video track that cannot be decoded (declared 0x0, or no first
+    frame), and a note saying so; a file left with nothing usable is a ``MediaError``."""
+    if not info.has_video:
+        return info, None
+    problem = None
+    if not info.width or not info.height:
+        problem = f"declares a {info.width or 0}x{info.height or 0} picture"
+    else:
+        try:
+            if next(iter_frames(path, fps=1.0, duration=min(info.duration, 5.0)), None) is None:
+                problem = "has no decodable frame in its first seconds"
+        except MediaError as err:
+            problem = err.problem
+    if problem is None:
+        return info, None
+    if not info.has_audio:
+        raise MediaError(path, f"the video track cannot be used ({problem}) and there is no audio")
+    audio_only = replace(info, has_video=False, video_codec=None, fps=None, width=None, height=None)
+    return audio_only, f"the video track cannot be used ({problem}); imported as audio only"
 
 
 def _duration(container, streams) -> float | None:

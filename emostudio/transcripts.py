@@ -12,6 +12,7 @@ TRANSCRIPT_EXTENSIONS = (".srt", ".vtt", ".txt")
 class TranscriptError(Exception):
     def __init__(self, path: str | Path, problem: str):
         self.path = str(path)
+        self.problem = problem
         super().__init__(f"{path}: {problem}")
 
 

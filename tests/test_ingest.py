@@ -130,7 +130,7 @@ def test_bad_inputs_get_one_line_errors_and_the_batch_goes_on(repo, tmp_path):
     cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
     write_av(d / "no_audio.mp4", video_seconds=2.0, audio=None)
     write_audio(d / "silence.wav", np.zeros(32000, np.float32))
-    good = write_audio(d / "good.wav", speech())
+    write_audio(d / "good.wav", speech())
     sub = write_audio(d / "latin.wav", speech(2.0)).with_suffix(".srt")
     sub.write_bytes("1\n00:00:00,000 --> 00:00:01,000\nCaf\xe9 ol\xe9\n".encode("latin-1"))
     labels = tmp_path / "labels.csv"

@@ -7,8 +7,8 @@ import pytest
 
 from emostudio.annotate import CorrectionError, save_caption, save_correction, uncertainty_queue
 from emostudio.domain import ModelVersion, Prediction, Segment
-from emostudio.inspect import avd_spread, chunk_at, load_clip_view, ranked_emotions, unit_index_at
 from emostudio.ingest import ImportOptions, import_paths
+from emostudio.inspect import avd_spread, chunk_at, load_clip_view, ranked_emotions, unit_index_at
 from emostudio.labels import BASIC
 from emostudio.library import LibraryFilter, studio_rows
 from emostudio.segments import annotation_units, entropy, margin, pool_chunks
@@ -224,7 +224,7 @@ def test_the_server_streams_media_by_id_with_ranges(tmp_path, repo):
     from emostudio.ui.server import create_server
 
     (m,) = import_paths(repo, [write_audio(tmp_path / "voice.wav", speech(2.0))], options=ImportOptions(vad=False)).added
-    client = TestClient(create_server(repo, Settings(data_dir=tmp_path / "data")))
+    client = TestClient(create_server(repo, Settings(data_dir=tmp_path / "data")), base_url="http://127.0.0.1")
     whole = client.get(f"/media/{m.id}")
     assert whole.status_code == 200 and whole.headers["content-type"] == "audio/wav"
     assert len(whole.content) == m.size_bytes
@@ -233,7 +233,7 @@ def test_the_server_streams_media_by_id_with_ranges(tmp_path, repo):
     assert client.get("/media/nope").status_code == 404
     (tmp_path / "voice.wav").unlink()
     gone = client.get(f"/media/{m.id}")
-    assert gone.status_code == 410 and "no longer" in gone.json()["detail"]
+    assert gone.status_code == 410 and "no longer" in gone.json()["error"] and str(tmp_path) not in gone.text
 
 
 def test_uploads_bring_their_transcripts_and_label_file_along(tmp_path, repo):

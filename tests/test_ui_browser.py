@@ -151,7 +151,7 @@ def test_upload_analyse_inspect_correct_by_keyboard_and_export(studio, browser, 
     # Export: the annotations CSV downloaded through the page holds the correction
     page.get_by_role("tab", name="Export").click()
     page.locator("#es-export-go").click()
-    link = page.locator("#es-export-files tr", has_text="emostudio-annotations").locator("a")
+    link = page.locator("#es-export-files a", has_text="emostudio-annotations")
     expect(link).to_be_visible(timeout=30_000)
     with page.expect_download() as download:
         link.click()

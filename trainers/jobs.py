@@ -5,14 +5,19 @@ Importing this module registers the job kinds with the worker.
 
 from __future__ import annotations
 
+import logging
+
 from emostudio.analysis import analyze_stored
 from emostudio.batch import load_analyzer
 from emostudio.config import get_settings
+from emostudio.errors import StudioError, redact
 from emostudio.features import FeatureCache
 from emostudio.library import ANALYZE_JOB
+from emostudio.media import MediaError
 from emostudio.model import MODALITIES
-from trainers.worker import register
+from trainers.worker import SWEEPERS, register
 
+log = logging.getLogger("emostudio.worker")
 _analyzers: dict[str, object] = {}
 
 
@@ -28,7 +33,46 @@ def _analyzer(repo):
     return _analyzers[key]
 
 
-@register(ANALYZE_JOB)
+def failure_reason(err: Exception, media) -> str:
+    """What the job log (read by every visitor of the Train page) says about a failed
+    file: the problem, with the file's name instead of any server path."""
+    if isinstance(err, MediaError):
+        return err.problem
+    if isinstance(err, StudioError):
+        reason = str(err)
+    else:
+        log.error("analysing %s failed", media.id, exc_info=err)
+        reason = f"{type(err).__name__}: {err}"
+    data_dir = str(get_settings().data_dir.resolve())
+    return redact(reason, {media.path: media.name, data_dir: "<data folder>"})
+
+
+def abandon_analysis(repo, job, gave_up: bool) -> None:
+    """A worker died during this analysis job. The media it was on goes back to
+    'imported' (retried when the job is); when the job is given up, that media is marked
+    failed and the rest of the job's media are queued again without it."""
+    current = job.current_item
+    if current and repo.get_media(current) is not None:
+        repo.set_media_status(current, "failed" if gave_up else "imported")
+    if gave_up:
+        ids = job.config.get("media_ids") or [s.media.id for s in repo.list_media()]
+        rest = [i for i in ids if i != current]
+        if rest:
+            repo.enqueue_job(ANALYZE_JOB, {**job.config, "media_ids": rest}, requested_by=job.requested_by)
+
+
+def release_stuck_media(repo) -> None:
+    """No media stays 'analysing' unless a running job is on it right now."""
+    busy = {j.current_item for j in repo.list_jobs(status="running", limit=1000) if j.current_item}
+    for media_id in repo.media_in_status("analysing"):
+        if media_id not in busy:
+            repo.set_media_status(media_id, "imported")
+
+
+SWEEPERS.append(release_stuck_media)
+
+
+@register(ANALYZE_JOB, on_abandon=abandon_analysis)
 def analyze_job(repo, job, hook) -> None:
     """Analyse ``config.media_ids`` (default: every media); media the model already
     analysed are skipped unless ``config.force``. One file's failure is logged, marks
@@ -46,6 +90,7 @@ def analyze_job(repo, job, hook) -> None:
             failed += 1
             message = f"{media_id}: no longer in the library"
         else:
+            hook(ANALYZE_JOB, current=media_id)
             repo.set_media_status(media_id, "analysing")
             try:
                 analyze_stored(repo, analyzer, media)
@@ -53,9 +98,9 @@ def analyze_job(repo, job, hook) -> None:
             except Exception as err:  # noqa: BLE001 - one bad file must not stop the batch
                 failed += 1
                 repo.set_media_status(media_id, "failed")
-                message = f"{media.name}: {type(err).__name__}: {err}"
-        hook(ANALYZE_JOB, completed=k + 1, total=len(todo), message=message)
+                message = f"{media.name}: {failure_reason(err, media)}"
+        hook(ANALYZE_JOB, completed=k + 1, total=len(todo), message=message, current="")
     hook(ANALYZE_JOB, metrics={"analysed": len(todo) - failed, "failed": failed})
     if todo and failed == len(todo):
-        raise RuntimeError(f"all {failed} media failed to analyse; see the log")
+        raise StudioError(f"all {failed} media failed to analyse; see the log")
     return None

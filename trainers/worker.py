@@ -3,6 +3,13 @@
 The UI only writes a job row; this loop (one process per worker) claims it, runs
 the trainer registered for its kind, and writes progress, metrics, logs and the
 outcome back to the row.
+
+A worker records a heartbeat every few seconds (in ``processes`` and on the job it
+runs). A job whose worker is gone (its process has exited on this host, or it has been
+silent for ``stale_seconds`` anywhere) is recovered by whoever notices first, the
+studio's supervisor or any worker: it goes back to the queue, and after
+``MAX_ATTEMPTS`` deaths it fails, its kind's ``on_abandon`` hook deciding what happens
+to the rest of its work.
 """
 
 from __future__ import annotations
@@ -12,22 +19,33 @@ import os
 import signal
 import socket
 import threading
-import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from db.repository import Repository
 from emostudio.domain import Job
+from emostudio.errors import StudioError, redact
 
 log = logging.getLogger("emostudio.worker")
 
+MAX_ATTEMPTS = 3
+
 # A handler runs one job: (repository, job, hook) -> id of the model version it made, if any.
 JobHandler = Callable[[Repository, Job, Callable[..., None]], str | None]
+# Called when a job is recovered from a dead worker: (repository, job, gave_up) -> None.
+AbandonHook = Callable[[Repository, Job, bool], None]
 JOB_HANDLERS: dict[str, JobHandler] = {}
+ABANDON_HOOKS: dict[str, AbandonHook] = {}
+SWEEPERS: list[Callable[[Repository], None]] = []
+"""Run after every recovery pass (e.g. release media a dead job left 'analysing')."""
 
 
-def register(kind: str) -> Callable[[JobHandler], JobHandler]:
+def register(kind: str, on_abandon: AbandonHook | None = None) -> Callable[[JobHandler], JobHandler]:
     def wrap(fn: JobHandler) -> JobHandler:
         JOB_HANDLERS[kind] = fn
+        if on_abandon is not None:
+            ABANDON_HOOKS[kind] = on_abandon
         return fn
 
     return wrap
@@ -37,16 +55,26 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+@dataclass
+class WorkerState:
+    """What the heartbeat thread reports: this worker's name and the job it runs."""
+
+    name: str
+    job_id: int | None = None
+
+
 def job_hook(repo: Repository, job_id: int) -> Callable[..., None]:
     """The progress hook a trainer calls; it writes to the job row the UI polls."""
 
-    def hook(step: str, *, completed=None, total=None, metrics=None, message: str | None = None) -> None:
-        repo.report_job(job_id, completed=completed, total=total, metrics=metrics, log_line=message)
+    def hook(step: str, *, completed=None, total=None, metrics=None, message: str | None = None,
+             current: str | None = None) -> None:  # fmt: skip
+        repo.report_job(job_id, completed=completed, total=total, metrics=metrics, log_line=message, current_item=current)
 
     return hook
 
 
-def run_once(repo: Repository, name: str | None = None) -> Job | None:
+def run_once(repo: Repository, name: str | None = None, state: WorkerState | None = None,
+             redactions: dict[str, str] | None = None) -> Job | None:  # fmt: skip
     """Claim and run the oldest queued job, if any; return it as it ended."""
     job = repo.claim_next_job(name or worker_name())
     if job is None:
@@ -55,19 +83,29 @@ def run_once(repo: Repository, name: str | None = None) -> Job | None:
     if handler is None:
         repo.finish_job(job.id, "failed", error=f"no trainer for job kind {job.kind!r} (known: {sorted(JOB_HANDLERS)})")
         return repo.get_job(job.id)
+    if state is not None:
+        state.job_id = job.id
     log.info("job %s (%s) started", job.id, job.kind)
     try:
         version = handler(repo, job, job_hook(repo, job.id))
     except Exception as err:  # a failed job must not stop the worker
-        repo.report_job(job.id, log_line=traceback.format_exc())
-        repo.finish_job(job.id, "failed", error=f"{type(err).__name__}: {err}")
+        # the traceback goes to the worker's log on the server; the job row, which every
+        # visitor of the Train page reads, gets one line without server paths
+        log.exception("job %s (%s) failed", job.id, job.kind)
+        reason = str(err) if isinstance(err, StudioError) else f"{type(err).__name__}: {err}"
+        reason = redact(reason, redactions or {})
+        repo.report_job(job.id, log_line=f"failed: {reason} (the worker's log on the server has the details)")
+        repo.finish_job(job.id, "failed", error=reason)
     else:
         repo.finish_job(job.id, "succeeded", model_version_id=version)
+    finally:
+        if state is not None:
+            state.job_id = None
     log.info("job %s ended", job.id)
     return repo.get_job(job.id)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -77,16 +115,60 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def fail_orphaned_jobs(repo: Repository) -> list[int]:
-    """Mark 'running' jobs of dead workers on this host as failed, so none stays running forever."""
-    host = socket.gethostname()
-    orphaned = []
+def worker_alive(repo: Repository, name: str | None, stale_after: timedelta, now: datetime | None = None) -> bool:
+    """Whether the worker named ``host:pid`` still runs: not stopped, heard from within
+    ``stale_after``, and on this host, its process still there."""
+    if not name:
+        return False
+    now = now or datetime.now(UTC)
+    host, _, pid = name.rpartition(":")
+    process = repo.get_process(name)
+    if host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid)):
+        return False
+    if process is None:  # a worker from before heartbeats existed: only the pid test applies
+        return host == socket.gethostname() and pid.isdigit()
+    return process.stopped_at is None and process.heartbeat_at is not None and now - process.heartbeat_at < stale_after
+
+
+def recover_dead_jobs(repo: Repository, stale_seconds: float = 30.0, max_attempts: int = MAX_ATTEMPTS) -> list[int]:
+    """Give back to the queue (or fail, after ``max_attempts``) the running jobs of dead
+    workers; returns their ids. Safe to call from several processes at once."""
+    now = datetime.now(UTC)
+    stale = timedelta(seconds=stale_seconds)
+    recovered = []
     for job in repo.list_jobs(status="running", limit=1000):
-        job_host, _, pid = (job.worker or "").rpartition(":")
-        if job_host == host and pid.isdigit() and not _pid_alive(int(pid)):
-            repo.finish_job(job.id, "failed", error=f"worker {job.worker} exited while running this job")
-            orphaned.append(job.id)
-    return orphaned
+        if worker_alive(repo, job.worker, stale, now):
+            continue
+        where = f" while on {job.current_item}" if job.current_item else ""
+        gave_up = job.attempts + 1 >= max_attempts
+        if gave_up:
+            done = repo.fail_running_job(job.id, job.worker, f"the worker stopped {job.attempts + 1} times while "
+                                                             f"running this job (last{where})")  # fmt: skip
+        else:
+            done = repo.requeue_job(job.id, job.worker, f"worker {job.worker} stopped{where}; the job goes back to "
+                                                        f"the queue (attempt {job.attempts + 2} of {max_attempts})")  # fmt: skip
+        if not done:
+            continue  # another process recovered it first
+        log.warning("job %s: worker %s is gone; %s", job.id, job.worker, "failed" if gave_up else "re-queued")
+        if job.kind in ABANDON_HOOKS:
+            ABANDON_HOOKS[job.kind](repo, job, gave_up)
+        recovered.append(job.id)
+    for sweep in SWEEPERS:
+        sweep(repo)
+    return recovered
+
+
+def fail_orphaned_jobs(repo: Repository) -> list[int]:
+    """Recover every job of a worker that is gone (kept for callers of the old name)."""
+    return recover_dead_jobs(repo)
+
+
+def _heartbeat(repo: Repository, state: WorkerState, every: float, stop: threading.Event) -> None:
+    while not stop.wait(every):
+        try:
+            repo.heartbeat(state.name, state.job_id)
+        except Exception:  # noqa: BLE001 - a busy or full database must not kill the worker
+            log.warning("heartbeat not recorded", exc_info=True)
 
 
 def run_forever(
@@ -94,18 +176,30 @@ def run_forever(
     poll_seconds: float = 2.0,
     stop: threading.Event | None = None,
     parent_pid: int | None = None,
+    heartbeat_seconds: float = 5.0,
+    stale_seconds: float = 30.0,
+    redactions: dict[str, str] | None = None,
 ) -> None:
     """Poll for jobs until SIGTERM/SIGINT, or until ``parent_pid`` (the studio) has gone."""
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-    for job_id in fail_orphaned_jobs(repo):
-        log.warning("job %s was left running by a worker that exited; marked failed", job_id)
-    log.info("worker %s polling for jobs every %.1f s", worker_name(), poll_seconds)
-    while not stop.is_set():
-        if parent_pid is not None and os.getppid() != parent_pid:
-            log.info("studio process %s has gone; worker stops", parent_pid)
-            return
-        if run_once(repo) is None:
-            stop.wait(poll_seconds)
+    state = WorkerState(worker_name())
+    repo.register_process(state.name, "worker", socket.gethostname(), os.getpid())
+    beats = threading.Thread(target=_heartbeat, args=(repo, state, heartbeat_seconds, stop), daemon=True,
+                             name="heartbeat")  # fmt: skip
+    beats.start()
+    log.info("worker %s polling for jobs every %.1f s", state.name, poll_seconds)
+    try:
+        while not stop.is_set():
+            if parent_pid is not None and os.getppid() != parent_pid:
+                log.info("studio process %s has gone; worker stops", parent_pid)
+                return
+            for job_id in recover_dead_jobs(repo, stale_seconds):
+                log.warning("recovered job %s from a worker that stopped", job_id)
+            if run_once(repo, state.name, state, redactions) is None:
+                stop.wait(poll_seconds)
+    finally:
+        stop.set()
+        repo.stop_process(state.name)

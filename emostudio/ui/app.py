@@ -6,8 +6,6 @@ from pathlib import Path
 
 import gradio as gr
 
-from db.repository import Repository
-from emostudio.config import Settings, get_settings
 from emostudio.ui.clip_page import ClipWorkspace
 from emostudio.ui.context import StudioContext
 from emostudio.ui.export_page import ExportPage
@@ -19,10 +17,20 @@ HEAD = f"<script>{(ASSETS / 'studio.js').read_text()}</script>"
 CSS = (ASSETS / "studio.css").read_text()
 
 
-def build_app(repo: Repository, settings: Settings | None = None) -> gr.Blocks:
-    ctx = StudioContext(repo, settings or get_settings())
-    with gr.Blocks(title="emostudio") as app:
-        gr.Markdown("# emostudio\nMultimodal emotion analysis and annotation.")
+def who_markdown(ctx: StudioContext, request: gr.Request) -> str:
+    if not ctx.sign_in:
+        return "Local studio (no users: this machine only)."
+    user = ctx.user_named(request.username)
+    if user is None:
+        return "Not signed in."
+    return f"Signed in as **{user.name}** ({user.role}) · <a href='logout'>sign out</a>"
+
+
+def build_app(ctx: StudioContext) -> gr.Blocks:
+    with gr.Blocks(title="emostudio", analytics_enabled=False) as app:
+        with gr.Row():
+            gr.Markdown("# emostudio\nMultimodal emotion analysis and annotation.")
+            who = gr.Markdown(elem_id="es-who")
         with gr.Tabs(elem_id="es-tabs") as tabs:
             with gr.Tab("Library", id="library"):
                 library = LibraryPage(ctx)
@@ -31,7 +39,7 @@ def build_app(repo: Repository, settings: Settings | None = None) -> gr.Blocks:
             with gr.Tab("Annotate", id="annotate") as annotate_tab:
                 annotate = ClipWorkspace(ctx, "annotate", annotate=True)
             with gr.Tab("Train", id="train"):
-                TrainPage(ctx)
+                train = TrainPage(ctx)
             with gr.Tab("Export", id="export") as export_tab:
                 export = ExportPage(ctx)
 
@@ -45,4 +53,16 @@ def build_app(repo: Repository, settings: Settings | None = None) -> gr.Blocks:
             return {**inspect.open(media_id), tabs: gr.Tabs(selected="inspect")}
 
         library.table.select(open_from_library, outputs=[*inspect.outputs, tabs])
+
+        # what this person may do decides what they see (the callbacks check again)
+        role_views = [library, annotate, train]
+        outputs = [who] + [c for page in role_views for c in page.role_outputs]
+
+        def on_load(request: gr.Request):
+            updates = [who_markdown(ctx, request)]
+            for page in role_views:
+                updates += page.role_updates(request)
+            return updates
+
+        app.load(on_load, outputs=outputs)
     return app

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from emostudio.annotate import CorrectionError, save_caption, save_correction, uncertainty_queue
+from emostudio.annotate import save_caption, save_correction, uncertainty_queue
+from emostudio.errors import StudioError
 from emostudio.inspect import (
     UNIT_COLUMNS,
     ClipView,
@@ -27,7 +28,7 @@ from emostudio.inspect import (
     unit_index_at,
 )
 from emostudio.labels import BASIC, COMPOUND
-from emostudio.ui.context import StudioContext
+from emostudio.ui.context import StudioContext, guarded
 
 # Containers browsers do not play; their curves still show, the player says why it is silent.
 UNPLAYABLE = {".flv", ".avi", ".wmv", ".mpg", ".mpeg", ".3gp", ".ts"}
@@ -45,6 +46,15 @@ def player_html(view: ClipView | None, page: str) -> str:
         note = f"<p><em>{escape(Path(media.path).suffix)} files do not play in browsers; the curves are still shown.</em></p>"
     return (f"<{tag} id='es-{page}-media' src='media/{media.id}' controls preload='metadata'></{tag}>{note}"
             f"<p><b>{escape(media.name)}</b> · {media.duration:.1f} s · {media.info.modality}</p>")  # fmt: skip
+
+
+def thumbnails_html(view: ClipView) -> str:
+    """Face thumbnails, served by the studio's checked ``/thumbnails`` route."""
+    if not view.thumbnails:
+        return "<p class='es-faces-empty'>No face thumbnails (audio only, or no face found).</p>"
+    images = "".join(f"<figure><img src='thumbnails/{view.media.id}/{Path(path).name}' alt='face at {t:.1f} s'>"
+                     f"<figcaption>{t:.1f} s</figcaption></figure>" for path, t in view.thumbnails)  # fmt: skip
+    return f"<div class='es-faces'>{images}</div>"
 
 
 def unit_title(view: ClipView, index: int | None, t: float | None = None) -> str:
@@ -73,9 +83,9 @@ class ClipWorkspace:
         with gr.Row():
             self.picker = gr.Dropdown(choices=media_choices(ctx.repo), label="Media", elem_id=f"{p}-picker", scale=4)
             refresh = gr.Button("Refresh list", scale=1, size="sm")
-            if annotate:
+            if annotate:  # with users, the signed-in name is the annotator and this box is hidden
                 self.annotator = gr.Textbox(label="Annotator (required to save)", placeholder="your name",
-                                            elem_id="es-annotate-annotator", scale=2)  # fmt: skip
+                                            elem_id="es-annotate-annotator", scale=2, visible=not ctx.sign_in)  # fmt: skip
         if annotate:
             with gr.Row():
                 self.queue_by = gr.Radio(["margin", "entropy"], value="margin", label="Uncertainty", scale=2)
@@ -103,8 +113,7 @@ class ClipWorkspace:
                                                label="Whole clip", elem_id=f"{p}-clip")  # fmt: skip
                 with gr.Column():
                     self.caption = gr.Markdown(elem_id=f"{p}-caption")
-                    self.thumbnails = gr.Gallery(label="Face", columns=4, height=260, elem_id=f"{p}-faces",
-                                                 allow_preview=False)  # fmt: skip
+                    self.thumbnails = gr.HTML(label="Face", elem_id=f"{p}-faces")
         self.click = gr.Textbox(elem_id=f"{p}-click", elem_classes="es-hidden", show_label=False)
         self.span = gr.Textbox(elem_id=f"{p}-span", elem_classes="es-hidden", show_label=False)
         self.view = gr.State(None)
@@ -145,12 +154,34 @@ class ClipWorkspace:
                 self.arousal, self.valence, self.dominance]  # fmt: skip
         self.prev.click(lambda v, i: self.step(v, i, -1), inputs=[self.view, self.index], outputs=self.outputs)
         self.next.click(lambda v, i: self.step(v, i, +1), inputs=[self.view, self.index], outputs=self.outputs)
-        self.save.click(lambda *a: self.save_label(*a, advance=False), inputs=form, outputs=self.outputs)
-        self.save_next.click(lambda *a: self.save_label(*a, advance=True), inputs=form, outputs=self.outputs)
-        self.queue_button.click(self.next_uncertain, inputs=[self.annotator, self.queue_by, self.view],
+        @guarded
+        def save(view, index, annotator, label, start, end, arousal, valence, dominance, request: gr.Request):
+            return self.save_label(view, index, annotator, label, start, end, arousal, valence, dominance, request,
+                                   advance=False)  # fmt: skip
+
+        @guarded
+        def save_next(view, index, annotator, label, start, end, arousal, valence, dominance, request: gr.Request):
+            return self.save_label(view, index, annotator, label, start, end, arousal, valence, dominance, request,
+                                   advance=True)  # fmt: skip
+
+        self.save.click(save, inputs=form, outputs=self.outputs)
+        self.save_next.click(save_next, inputs=form, outputs=self.outputs)
+        self.queue_button.click(guarded(self.next_uncertain), inputs=[self.annotator, self.queue_by, self.view],
                                 outputs=self.outputs)  # fmt: skip
-        self.save_caption.click(self.save_caption_text, inputs=[self.view, self.annotator, self.caption_box],
+        self.save_caption.click(guarded(self.save_caption_text), inputs=[self.view, self.annotator, self.caption_box],
                                 outputs=self.outputs)  # fmt: skip
+
+    @property
+    def role_outputs(self) -> list:
+        if not self.annotate:
+            return []
+        return [self.save, self.save_next, self.save_caption]
+
+    def role_updates(self, request: gr.Request) -> list:
+        if not self.annotate:
+            return []
+        may = self.ctx.may(request, "annotate")
+        return [gr.Button(visible=may)] * 3
 
     @property
     def outputs(self) -> list:
@@ -179,7 +210,7 @@ class ClipWorkspace:
             out[self.clip_table] = ranked_emotions(view.clip)
             out[self.caption] = (f"**Caption** ({caption.source}{', ' + caption.annotator if caption.annotator else ''}): "
                                  f"{caption.text}") if caption else "**Caption:** none yet for this clip."  # fmt: skip
-            out[self.thumbnails] = [(path, f"{t_:.1f} s") for path, t_ in view.thumbnails]
+            out[self.thumbnails] = thumbnails_html(view)
         index = unit_index_at(view, t or 0.0) if view.units else None
         out.update(self.select(view, index))
         return out
@@ -209,18 +240,21 @@ class ClipWorkspace:
         index = 0 if index is None else min(max(index + delta, 0), len(view.units) - 1)
         return self.select(view, index)
 
-    def save_label(self, view, index, annotator, label, start, end, arousal, valence, dominance, advance: bool) -> dict:
+    def save_label(self, view, index, annotator, label, start, end, arousal, valence, dominance, request,
+                   advance: bool) -> dict:  # fmt: skip
+        """Append the correction; when it cannot be stored, the form keeps what was entered
+        and the status line says why in a plain sentence."""
         if view is None:
             return {self.status: "Choose a media first."}
         unit = view.units[index] if index is not None and view.units else None
         same_span = unit is not None and start is not None and end is not None and \
             abs(unit.start - start) < 1e-3 and abs(unit.end - end) < 1e-3  # fmt: skip
         try:
-            saved = save_correction(self.ctx.repo, view.media, annotator, start, end, label,
-                                    {"arousal": arousal, "valence": valence, "dominance": dominance},
+            saved = save_correction(self.ctx.repo, view.media, self.ctx.annotator(request, annotator), start, end,
+                                    label, {"arousal": arousal, "valence": valence, "dominance": dominance},
                                     corrects=unit if same_span else None,
                                     model_version_id=unit.model_version_id if unit else None)  # fmt: skip
-        except CorrectionError as err:
+        except StudioError as err:
             return {self.status: f"**Not saved:** {err}"}
         view = replace(view, corrections=[*view.corrections, saved])
         what = saved.label or ", ".join(f"{d} {getattr(saved, d):+.2f}" for d in ("arousal", "valence", "dominance")
@@ -232,8 +266,9 @@ class ClipWorkspace:
             out.update(self.select(view, index + 1))
         return out
 
-    def next_uncertain(self, annotator: str, by: str, view: ClipView | None) -> dict:
-        if not (annotator or "").strip():
+    def next_uncertain(self, annotator: str, by: str, view: ClipView | None, request: gr.Request) -> dict:
+        annotator = self.ctx.annotator(request, annotator) if self.ctx.sign_in else (annotator or "").strip()
+        if not annotator:
             return {self.status: "**Enter your annotator name first**: the queue skips what you already labelled."}
         items = uncertainty_queue(self.ctx.repo, annotator, by=by)
         if not items:
@@ -247,12 +282,13 @@ class ClipWorkspace:
         out[self.queue_info] = f"{len(items)} segments left; this one has {by} {item.score:.3f}."
         return out
 
-    def save_caption_text(self, view: ClipView | None, annotator: str, text: str) -> dict:
+    def save_caption_text(self, view: ClipView | None, annotator: str, text: str, request: gr.Request) -> dict:
         if view is None:
             return {self.status: "Choose a media first."}
         try:
-            saved = save_caption(self.ctx.repo, view.media, annotator, text, current_caption(view.captions))
-        except CorrectionError as err:
+            saved = save_caption(self.ctx.repo, view.media, self.ctx.annotator(request, annotator), text,
+                                 current_caption(view.captions))  # fmt: skip
+        except StudioError as err:
             return {self.status: f"**Caption not saved:** {err}"}
         view = replace(view, captions=[*view.captions, saved])
         return {self.view: view, self.status: f"Saved caption {saved.id} by {saved.annotator}."}

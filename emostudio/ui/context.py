@@ -1,19 +1,79 @@
-"""What every page's callbacks need: the repository and where the studio keeps files."""
+"""What every page's callbacks need: the repository, where the studio keeps files, who
+is asking (and may they), and one way to turn errors into messages for people."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import logging
+import secrets
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import gradio as gr
 
 from db.repository import Repository
 from emostudio.config import Settings
+from emostudio.domain import User
+from emostudio.errors import PermissionDenied, StudioError
 from emostudio.features import FeatureCache
+from emostudio.paths import PathPolicy, studio_policy
+from emostudio.users import LOCAL_USER, allowed, require
+
+log = logging.getLogger("emostudio.ui")
+EXPORT_LIFETIME = 24 * 3600.0  # seconds an export stays downloadable
 
 
-@dataclass(frozen=True)
+@dataclass
+class Exports:
+    """CSV exports waiting to be downloaded, each readable by the user who made it only."""
+
+    root: Path
+    owners: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def new_folder(self, owner: str) -> tuple[str, Path]:
+        self.prune()
+        token = secrets.token_urlsafe(24)
+        folder = self.root / token
+        folder.mkdir(parents=True)
+        with self._lock:
+            self.owners[token] = owner
+        return token, folder
+
+    def file(self, token: str, name: str, user: User) -> Path | None:
+        """The export file if ``user`` made it, else None (the same answer for anything unknown)."""
+        with self._lock:
+            owner = self.owners.get(token)
+        if owner is None or owner != user.name or "/" in name or name.startswith("."):
+            return None
+        path = self.root / token / name
+        return path if path.is_file() else None
+
+    def prune(self) -> None:
+        if not self.root.is_dir():
+            return
+        cutoff = time.time() - EXPORT_LIFETIME
+        for folder in self.root.iterdir():
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                with self._lock:
+                    self.owners.pop(folder.name, None)
+
+
+@dataclass
 class StudioContext:
     repo: Repository
     settings: Settings
+    sign_in: bool = False
+    """True when the studio has users (decided at start): every request must come from one."""
+    exports: Exports | None = None
+
+    def __post_init__(self):
+        if self.exports is None:
+            self.exports = Exports(self.settings.exports_dir)
 
     @property
     def feature_cache(self) -> FeatureCache:
@@ -23,6 +83,66 @@ class StudioContext:
     def thumbnails_root(self) -> Path:
         return self.settings.cache_dir / "thumbnails"
 
-    @property
-    def exports_dir(self) -> Path:
-        return self.settings.data_dir / "exports"
+    # -- who is asking --------------------------------------------------------------------
+
+    def user_named(self, name: str | None) -> User | None:
+        """The enabled user behind a session's name (None: not signed in or disabled)."""
+        if not self.sign_in:
+            return LOCAL_USER
+        if not name:
+            return None
+        user = self.repo.get_user(name)
+        return user if user is not None and not user.disabled else None
+
+    def user(self, request: gr.Request | None, action: str = "view") -> User:
+        """The signed-in user if allowed to do ``action``, else ``PermissionDenied``."""
+        user = self.user_named(getattr(request, "username", None) if request is not None else None)
+        if user is None:
+            raise PermissionDenied("sign in first")
+        return require(user, action)
+
+    def may(self, request: gr.Request | None, action: str) -> bool:
+        user = self.user_named(getattr(request, "username", None) if request is not None else None)
+        return user is not None and allowed(user, action)
+
+    def annotator(self, request: gr.Request | None, typed: str | None) -> str:
+        """Whose annotation this is: the signed-in user; without users, the name typed in the box."""
+        user = self.user(request, "annotate")
+        if self.sign_in:
+            return user.name
+        return (typed or "").strip()
+
+    def upload_policy(self) -> PathPolicy:
+        """Uploads may read nothing but their own staging folder (set by the import)."""
+        return studio_policy(self.settings)
+
+    def import_policy(self) -> PathPolicy:
+        """Server folders the Library page may import: the configured roots; without them,
+        anywhere on a studio without users, nowhere on one with users."""
+        roots = self.settings.import_roots
+        if not roots and self.sign_in:
+            raise PermissionDenied("importing server folders is off: an admin lists the allowed folders in "
+                                   "import_roots (emostudio.toml or EMOSTUDIO_IMPORT_ROOTS)")  # fmt: skip
+        return studio_policy(self.settings, roots or None)
+
+
+def guarded(fn):
+    """Run a Gradio callback so that people only ever read plain sentences: a
+    ``StudioError`` becomes its message, anything else is logged on the server and shown
+    as a generic message (never a traceback, a server path or SQL)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except StudioError as err:
+            raise gr.Error(str(err), print_exception=False) from None
+        except gr.Error:
+            raise
+        except Exception:
+            incident = secrets.token_hex(4)
+            log.exception("callback %s failed (incident %s)", fn.__name__, incident)
+            raise gr.Error(f"Something went wrong on the server (incident {incident}); nothing you entered was "
+                           "changed. The server log has the details.", print_exception=False) from None  # fmt: skip
+
+    return wrapper

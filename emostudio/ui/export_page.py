@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import gradio as gr
 
 from emostudio.export import EXPORT_KINDS, export_files
 from emostudio.inspect import media_choices
-from emostudio.ui.context import StudioContext
+from emostudio.ui.context import StudioContext, guarded
 
 SOURCES = ["", "human", "import", "pseudo"]
 
@@ -31,19 +33,25 @@ class ExportPage:
         with gr.Row():
             refresh = gr.Button("Refresh choices", size="sm")
             go = gr.Button("Export CSV", variant="primary", elem_id="es-export-go")
-        files = gr.File(label="Download", file_count="multiple", interactive=False, elem_id="es-export-files")
+        # Links to the studio's own export route: only the person who exported can download.
+        files = gr.HTML(elem_id="es-export-files")
         note = gr.Markdown(elem_id="es-export-note")
 
         self.choice_outputs = [media, version, annotator]
 
-        def export(kinds_, media_, version_, annotator_, source_):
+        @guarded
+        def export(kinds_, media_, version_, annotator_, source_, request: gr.Request):
+            user = ctx.user(request, "export")
             if not kinds_:
-                return None, "Tick at least one thing to export."
-            written = export_files(repo, ctx.exports_dir, kinds_, media_ids=media_ or None,
+                return "", "Tick at least one thing to export."
+            token, folder = ctx.exports.new_folder(user.name)
+            written = export_files(repo, folder, kinds_, media_ids=media_ or None,
                                    model_version=version_ or None, annotator=annotator_ or None,
                                    source=source_ or None)  # fmt: skip
             counts = ", ".join(f"{k}: {n} rows" for k, (_, n) in zip(kinds_, written))
-            return [str(p) for p, _ in written], counts
+            links = "".join(f"<li><a href='exports/{token}/{escape(p.name)}' download='{escape(p.name)}'>"
+                            f"{escape(p.name)}</a> ({n} rows)</li>" for p, n in written)  # fmt: skip
+            return f"<ul class='es-downloads'>{links}</ul>", counts
 
         refresh.click(self.choices, outputs=self.choice_outputs)
         go.click(export, inputs=[kinds, media, version, annotator, source], outputs=[files, note])

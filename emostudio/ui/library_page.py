@@ -9,12 +9,13 @@ from emostudio.library import (
     UI_COLUMNS,
     LibraryFilter,
     analysis_progress,
+    delete_media,
     import_server_paths,
     import_uploads,
     queue_analysis,
     studio_rows,
 )
-from emostudio.ui.context import StudioContext
+from emostudio.ui.context import StudioContext, guarded
 
 ANY = ("any", "")
 STATUSES = [ANY, "imported", "analysing", "analysed", "failed"]
@@ -24,6 +25,7 @@ def report_markdown(report, job) -> str:
     lines = [report.summary() + "."]
     if job is not None:
         lines.append(f"Analysis queued as job {job.id}; the table updates as media are analysed.")
+    lines += [f"- warning: {w}" for w in report.warnings]
     lines += [f"- error: {e}" for e in report.errors]
     return "\n".join(lines)
 
@@ -38,7 +40,7 @@ class LibraryPage:
                                       "transcripts named like them and a labels .csv/.scp naming them; they are "
                                       "copied into the studio and analysed",
                                       elem_id="es-upload")  # fmt: skip
-            with gr.Column(scale=2):
+            with gr.Column(scale=2, visible=False) as self.server_import:
                 folder = gr.Textbox(label="Folder on the server", placeholder="/data/interviews")
                 labels = gr.Textbox(label="Label file on the server (CSV or Kaldi .scp)", placeholder="labels.csv")
                 copy = gr.Checkbox(value=s.copy_imports, label="Copy into the studio (else read in place)")
@@ -50,26 +52,38 @@ class LibraryPage:
             status = gr.Dropdown(STATUSES, value="", label="Status", scale=1)
             top = gr.Dropdown([ANY, *BASIC], value="", label="Top emotion", scale=1)
             annotated = gr.Dropdown([ANY, "yes", "no"], value="", label="Annotated", scale=1)
-            reanalyse = gr.Button("Analyse what the active model has not", scale=1, size="sm")
+            self.reanalyse = gr.Button("Analyse what the active model has not", scale=1, size="sm", visible=False)
         self.table = gr.Dataframe(headers=list(UI_COLUMNS), value=lambda: studio_rows(ctx.repo), interactive=False,
                                   elem_id="es-library")  # fmt: skip
+        with gr.Row(visible=False) as self.delete_row:
+            delete_id = gr.Textbox(label="Media id to delete (media someone annotated are kept)", scale=3,
+                                   elem_id="es-delete-id")  # fmt: skip
+            delete = gr.Button("Delete media", variant="stop", scale=1, elem_id="es-delete")
         filters = [text, status, top, annotated]
         timer = gr.Timer(2.0)
 
         def rows(*values):
             return studio_rows(ctx.repo, LibraryFilter(*values))
 
-        def uploaded(files, *values, progress=gr.Progress()):
+        # Gradio passes the request and progress only to parameters before any *args
+        @guarded
+        def uploaded(files, text_, status_, top_, annotated_, request: gr.Request, progress=gr.Progress()):
+            user = ctx.user(request, "upload")
             if not files:
                 return gr.skip(), gr.skip(), gr.skip()
-            report = import_uploads(ctx.repo, files, s.media_dir, hook=_progress_hook(progress))
-            job = queue_analysis(ctx.repo, [m.id for m in report.added + report.known])
-            return report_markdown(report, job), rows(*values), None
+            report = import_uploads(ctx.repo, files, s.media_dir, hook=_progress_hook(progress),
+                                    policy=ctx.upload_policy(), requested_by=user.name)  # fmt: skip
+            job = queue_analysis(ctx.repo, [m.id for m in report.added + report.known], requested_by=user.name)
+            return report_markdown(report, job), rows(text_, status_, top_, annotated_), None
 
-        def imported(folder_, labels_, copy_, *values, progress=gr.Progress()):
-            report = import_server_paths(ctx.repo, folder_, labels_, copy_, s.media_dir, hook=_progress_hook(progress))
-            job = queue_analysis(ctx.repo, [m.id for m in report.added + report.known])
-            return report_markdown(report, job), rows(*values)
+        @guarded
+        def imported(folder_, labels_, copy_, text_, status_, top_, annotated_, request: gr.Request,
+                     progress=gr.Progress()):  # fmt: skip
+            user = ctx.user(request, "import_server_folder")
+            report = import_server_paths(ctx.repo, folder_, labels_, copy_, s.media_dir, ctx.import_policy(),
+                                         hook=_progress_hook(progress))  # fmt: skip
+            job = queue_analysis(ctx.repo, [m.id for m in report.added + report.known], requested_by=user.name)
+            return report_markdown(report, job), rows(text_, status_, top_, annotated_)
 
         shown = gr.State([])  # the rows on screen: an unchanged table is not re-sent (keeps scroll and selection)
 
@@ -77,16 +91,36 @@ class LibraryPage:
             current = [list(r) for r in rows(*values)]
             return (gr.skip() if current == previous else current), current, analysis_progress(ctx.repo)
 
-        def queue_all():
-            job = queue_analysis(ctx.repo)
+        @guarded
+        def queue_all(request: gr.Request):
+            user = ctx.user(request, "queue_analysis")
+            job = queue_analysis(ctx.repo, requested_by=user.name)
             return f"Analysis queued as job {job.id}."
+
+        @guarded
+        def remove(media_id, text_, status_, top_, annotated_, request: gr.Request):
+            ctx.user(request, "delete_media")
+            media = delete_media(ctx.repo, s, (media_id or "").strip())
+            return f"Deleted {media.name} ({media.id}).", rows(text_, status_, top_, annotated_), ""
 
         self.upload.upload(uploaded, inputs=[self.upload, *filters], outputs=[self.report, self.table, self.upload])
         import_button.click(imported, inputs=[folder, labels, copy, *filters], outputs=[self.report, self.table])
         for f in filters:
             f.change(rows, inputs=filters, outputs=self.table)
         timer.tick(refresh, inputs=[shown, *filters], outputs=[self.table, shown, self.progress], show_progress="hidden")
-        reanalyse.click(queue_all, outputs=self.report)
+        self.reanalyse.click(queue_all, outputs=self.report)
+        delete.click(remove, inputs=[delete_id, *filters], outputs=[self.report, self.table, delete_id])
+
+    @property
+    def role_outputs(self) -> list:
+        return [self.server_import, self.reanalyse, self.delete_row, self.upload]
+
+    def role_updates(self, request: gr.Request) -> list:
+        may = self.ctx.may
+        return [gr.Column(visible=may(request, "import_server_folder")),
+                gr.Button(visible=may(request, "queue_analysis")),
+                gr.Row(visible=may(request, "delete_media")),
+                gr.File(interactive=may(request, "upload"))]  # fmt: skip
 
 
 def _progress_hook(progress: gr.Progress):

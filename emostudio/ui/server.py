@@ -1,42 +1,121 @@
-"""The web server: Gradio mounted on a FastAPI app that also streams media by id.
+"""The web server: Gradio mounted on a FastAPI app that also serves media, face
+thumbnails and exports by id, and a small JSON API.
 
-Media are served by the studio itself (with HTTP range requests, so the player can
-seek) rather than through Gradio's file route: files imported in place live anywhere
-on disk, outside any folder Gradio could be told to allow at launch.
+Nothing under the data folder is reachable except through these routes, each of which
+checks who is asking: Gradio is never given the data folder as an allowed path (it is
+on its block list instead), and the database file is never opened as a plain file.
+
+With users, every route needs a signed-in session (Gradio's sign-in page sets it);
+without users the studio only answers requests addressed to this machine by a loopback
+name, so a web page elsewhere cannot reach it through DNS tricks.
 """
 
 from __future__ import annotations
 
 import mimetypes
-from pathlib import Path
+import re
 
 import gradio as gr
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import FileResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from starlette.routing import Mount
 
 from db.repository import Repository
+from db.session import sqlite_file
 from emostudio.config import Settings
+from emostudio.domain import User
+from emostudio.paths import database_files, real
+from emostudio.thumbnails import thumbnail_dir
+from emostudio.ui.api import api_router, install_error_handlers
 from emostudio.ui.app import CSS, HEAD, build_app
+from emostudio.ui.context import StudioContext
+from emostudio.users import authenticate
 
 # What browsers expect for containers Python's table does not know.
 MEDIA_TYPES = {".flac": "audio/flac", ".m4a": "audio/mp4", ".opus": "audio/ogg", ".mkv": "video/x-matroska",
                ".webm": "video/webm", ".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg"}  # fmt: skip
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+THUMBNAIL_NAME = re.compile(r"^\d+(\.\d+)?\.jpg$")
+
+
+def _host(request: Request) -> str:
+    host = request.headers.get("host", "")
+    return host.rsplit(":", 1)[0] if not host.endswith("]") else host
 
 
 def create_server(repo: Repository, settings: Settings) -> FastAPI:
-    api = FastAPI(title="emostudio")
+    ctx = StudioContext(repo, settings, sign_in=repo.has_users())
+    api = FastAPI(title="emostudio", docs_url=None, redoc_url=None, openapi_url=None)
+    gradio_app = None  # set below, once Gradio is mounted: its sessions say who is signed in
+    never_served = set(database_files(sqlite_file(settings.db_url)))
+
+    def session_user(request: Request) -> User | None:
+        if not ctx.sign_in:
+            return ctx.user_named(None)
+        cookies = request.cookies
+        token = cookies.get(f"access-token-{gradio_app.cookie_id}") or cookies.get(
+            f"access-token-unsecure-{gradio_app.cookie_id}")  # fmt: skip
+        return ctx.user_named(gradio_app.tokens.get(token) if token else None)
+
+    def signed_in(request: Request) -> User:
+        user = session_user(request)
+        if user is None:
+            raise HTTPException(401, "sign in first")
+        return user
+
+    if not ctx.sign_in:
+
+        @api.middleware("http")
+        async def only_this_machine(request: Request, call_next):
+            if _host(request) not in LOOPBACK_HOSTS:
+                return PlainTextResponse("This studio has no users and only answers on 127.0.0.1.", status_code=403)
+            return await call_next(request)
 
     @api.get("/media/{media_id}")
-    def media_file(media_id: str) -> FileResponse:
+    def media_file(media_id: str, request: Request) -> FileResponse:
+        signed_in(request)
         media = repo.get_media(media_id)
         if media is None:
-            raise HTTPException(404, f"no media {media_id}")
-        path = Path(media.path)
+            raise HTTPException(404, "no such media")
+        path = real(media.path)
+        if path in never_served:
+            raise HTTPException(404, "no such media")
         if not path.is_file():
-            raise HTTPException(410, f"{media.name}: the file is no longer at {media.path}")
+            raise HTTPException(410, f"{media.name}: the file is no longer where it was imported from")
         media_type = MEDIA_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return FileResponse(path, media_type=media_type)
 
-    blocks = build_app(repo, settings)
-    return gr.mount_gradio_app(api, blocks, path="", allowed_paths=[str(settings.data_dir.resolve())],
-                               head=HEAD, css=CSS)  # fmt: skip
+    @api.get("/thumbnails/{media_id}/{name}")
+    def thumbnail(media_id: str, name: str, request: Request) -> FileResponse:
+        signed_in(request)
+        media = repo.get_media(media_id)
+        if media is None or not THUMBNAIL_NAME.match(name):
+            raise HTTPException(404, "no such thumbnail")
+        path = thumbnail_dir(ctx.thumbnails_root, media) / name
+        if not path.is_file():
+            raise HTTPException(404, "no such thumbnail")
+        return FileResponse(path, media_type="image/jpeg")
+
+    @api.get("/exports/{token}/{name}")
+    def export_file(token: str, name: str, request: Request) -> FileResponse:
+        path = ctx.exports.file(token, name, signed_in(request))
+        if path is None:
+            raise HTTPException(404, "no such export (exports are kept for a day, for the person who made them)")
+        return FileResponse(path, media_type="text/csv", filename=name)
+
+    @api.exception_handler(HTTPException)
+    async def plain_errors(_request: Request, exc: HTTPException):
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    install_error_handlers(api)
+    api.include_router(api_router(ctx, signed_in), prefix="/api")
+
+    blocks = build_app(ctx)
+    auth = (lambda name, password: authenticate(repo, name, password)) if ctx.sign_in else None
+    gr.mount_gradio_app(api, blocks, path="", auth=auth, auth_message="Sign in to emostudio.",
+                        blocked_paths=[str(real(settings.data_dir)), *map(str, never_served)],
+                        show_error=False, footer_links=[], head=HEAD, css=CSS)  # fmt: skip
+    gradio_app = next(r.app for r in api.routes if isinstance(r, Mount))
+    api.state.context = ctx
+    return api
+

@@ -1,0 +1,85 @@
+"""Which paths the studio agrees to read when a person types or uploads one.
+
+Two rules, checked on the real path (symlinks and ``..`` resolved):
+
+- The database file and its ``-wal``/``-shm``/``-journal`` companions are never opened
+  as plain files: a plain ``open()`` + ``close()`` in a process that holds SQLite
+  connections drops SQLite's POSIX locks, and the next process to close the database
+  deletes a WAL the studio is still writing into (writes silently lost). The whole data
+  folder is refused as an input for the same reason, and because it is the studio's own.
+- When import roots are set, a path must lie inside one of them; a path outside gets the
+  same message whether or not it exists, so the answer does not tell what is on disk.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from emostudio.errors import PathRefused
+
+SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+
+
+def real(path: str | Path) -> Path:
+    """The absolute path with symlinks resolved (the file need not exist)."""
+    return Path(os.path.realpath(os.path.expanduser(os.fspath(path))))
+
+
+def database_files(db_file: Path | None) -> tuple[Path, ...]:
+    if db_file is None:
+        return ()
+    base = real(db_file)
+    return tuple(Path(f"{base}{suffix}") for suffix in SQLITE_COMPANIONS)
+
+
+def is_inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+@dataclass(frozen=True)
+class PathPolicy:
+    """``roots=None`` allows any folder (the command line, or a studio without users)."""
+
+    protected_files: tuple[Path, ...] = ()
+    protected_dirs: tuple[Path, ...] = ()
+    roots: tuple[Path, ...] | None = None
+
+    def check(self, path: str | Path) -> Path:
+        """The resolved path, or ``PathRefused`` naming the path as the person gave it."""
+        shown = self.show(path)
+        resolved = real(path)
+        if resolved in self.protected_files or any(is_inside(resolved, d) for d in self.protected_dirs):
+            raise PathRefused(f"{shown}: the studio's own data folder and database are never read as input")
+        if self.roots is not None and not any(is_inside(resolved, r) for r in self.roots):
+            raise PathRefused(f"{shown}: not inside a folder this studio imports from (see import_roots)")
+        return resolved
+
+    def allows(self, path: str | Path) -> bool:
+        try:
+            self.check(path)
+        except PathRefused:
+            return False
+        return True
+
+    def show(self, path: str | Path) -> str:
+        """How a path appears in messages: relative to the import root it is in (so a
+        visitor never reads the server's folder layout), else as given."""
+        p = Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
+        for root in self.roots or ():
+            if is_inside(p, root):
+                rel = p.relative_to(root).as_posix()
+                return rel if rel != "." else root.name
+        return os.fspath(path)
+
+
+def studio_policy(settings, roots: list[Path] | tuple[Path, ...] | None = None) -> PathPolicy:
+    """The policy for ``settings``' data folder and database, limited to ``roots`` when given."""
+    from db.session import sqlite_file
+
+    return PathPolicy(
+        protected_files=database_files(sqlite_file(settings.db_url)),
+        protected_dirs=(real(settings.data_dir),),
+        roots=None if roots is None else tuple(real(r) for r in roots),
+    )
