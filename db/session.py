@@ -9,6 +9,7 @@ with one sentence for people instead of a traceback.
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,8 @@ from sqlalchemy.exc import DBAPIError
 from emostudio.errors import StudioError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Alembic reports every schema check at INFO ("Context impl SQLiteImpl."): noise in the studio's log
+logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 
 class DatabaseError(StudioError):

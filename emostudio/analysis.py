@@ -13,16 +13,30 @@ import torch
 from emostudio.asr import transcribe
 from emostudio.chunk_inputs import ChunkInputs, build_chunk_inputs
 from emostudio.chunking import make_chunks
-from emostudio.domain import Media, Prediction, Segment
+from emostudio.domain import Chunk, Media, Prediction, Segment
 from emostudio.features import FeatureCache, FeatureExtractor, FeatureInput, Features, get_extractor
+from emostudio.features.audio import audio_of
 from emostudio.features.base import ExtractorUnavailable
 from emostudio.labels import COMPOUND
-from emostudio.media import MediaError, content_hash, load_audio, probe
-from emostudio.model import MODALITIES, ChunkEmotionModel, ModelInputs, compound_scores, default_model_path, load_model
+from emostudio.media import SAMPLE_RATE, MediaError, content_hash, load_audio, probe
+from emostudio.model import (
+    MODALITIES,
+    ChunkEmotionModel,
+    ChunkOutputs,
+    ModelInputs,
+    compound_scores,
+    default_model_path,
+    load_model,
+)
 from emostudio.segments import annotation_units, segment_predictions
 from emostudio.thumbnails import save_face_thumbnails
+from emostudio.vad import speech_segments
 
 MODEL_KIND = "emotion"
+LONG_MEDIA = 20 * 60.0  # longer media are analysed a block at a time
+# block core and the context either side (seconds): both multiples of the Whisper encoder's 8-second
+# windows and of the minute its log-mel is normalised over, so blocks see the frames a single pass would
+BLOCK, CONTEXT = 10 * 60.0, 2 * 60.0
 WAVEFORM_PEAKS = get_extractor("waveform-peaks")
 
 
@@ -45,18 +59,36 @@ def media_for_path(path: str | Path) -> Media:
 
 
 def audio_features(
-    media: Media, extractors: list[FeatureExtractor], cache: FeatureCache, audio: np.ndarray | None = None
+    media: Media, extractors: list[FeatureExtractor], cache: FeatureCache, audio: np.ndarray | None = None,
+    span: tuple[float, float] | None = None,
 ) -> list[Features]:
-    """Every audio extractor's frames, decoding the track at most once (and not at all when cached)."""
+    """Every audio extractor's frames (of ``span`` when given), decoding the track at most
+    once (and not at all when cached)."""
     out = []
     for extractor in extractors:
-        inputs = FeatureInput(media, audio=audio)
+        inputs = FeatureInput(media, audio=audio, span=span)
         cached = cache.path(extractor, inputs)
         if audio is None and not (cached is not None and cached.is_file()):
-            audio = load_audio(media.path)
-            inputs = FeatureInput(media, audio=audio)
+            audio = audio_of(inputs)
+            inputs = FeatureInput(media, audio=audio, span=span)
         out.append(cache.get(extractor, inputs))
     return out
+
+
+def _shifted(chunk: Chunk, offset: float) -> Chunk:
+    """``chunk`` on the time axis of a block starting at ``offset`` seconds."""
+    if not offset:
+        return chunk
+    return Chunk(chunk.index, chunk.start - offset, chunk.duration,
+                 tuple((s - offset, d) for s, d in chunk.windows))  # fmt: skip
+
+
+def _window(features: Features | None, start: float, end: float) -> Features | None:
+    """The frames of ``features`` (from time 0) that cover ``[start, end)``."""
+    if features is None or (start == 0 and end * features.frame_rate >= len(features) - 1e-6):
+        return features
+    rate = features.frame_rate
+    return Features(features.extractor, features.version, rate, features.values[round(start * rate) : round(end * rate)])
 
 
 @dataclass
@@ -115,36 +147,89 @@ class Analyzer:
 
     # -- analysis ---------------------------------------------------------------------
 
-    def inputs(self, media: Media, transcript: list[Segment] | None = None) -> tuple[ChunkInputs, list[Segment], list]:
-        """Chunk inputs of every modality the media has; runs ASR when there is audio but no transcript."""
+    def _face(self, media: Media) -> Features | None:
+        if self.face is None or not media.info.has_video:
+            return None
+        face_feats = self.cache.get(self.face, FeatureInput(media))
+        if self.cache.root is not None:
+            save_face_thumbnails(thumbnails_root(self.cache.root), media, face_feats)
+        return face_feats
+
+    def _transcript(self, media: Media, transcript, speech, audio) -> tuple[list[Segment], list[Segment]]:
+        """The transcript to embed, and the ASR spans made for it (when there was none)."""
+        transcript = list(transcript or [])
+        if transcript or not self.asr or not media.info.has_audio:
+            return transcript, []
+        if speech is None:  # imported without voice activity detection: find the speech now
+            speech = speech_segments(media)
+        asr_spans = transcribe(media, audio, [(s.start, s.duration) for s in speech])
+        return asr_spans, asr_spans
+
+    def blocks(self, media: Media) -> list[tuple[float, float, float, float]]:
+        """``(start, end, core_start, core_end)`` of the pieces a media is analysed in: the
+        whole media when short, else ``BLOCK`` seconds with ``CONTEXT`` either side."""
+        d = media.duration
+        if d <= LONG_MEDIA:
+            return [(0.0, d, 0.0, d)]
+        cores = [(a, min(a + BLOCK, d)) for a in np.arange(0.0, d, BLOCK).tolist()]
+        return [(max(0.0, a - CONTEXT), min(d, b + CONTEXT), a, b) for a, b in cores]
+
+    @torch.inference_mode()
+    def analyze(self, media: Media, transcript: list[Segment] | None = None,
+                speech: list[Segment] | None = None) -> Analysis:  # fmt: skip
+        """Predictions for every chunk and the clip. ``speech`` (voice activity spans) tells
+        ASR where to listen; without it, voice activity detection runs first.
+
+        Long media are analysed a block at a time (audio decoded, features extracted and
+        the model run per block, each with context either side), so memory does not grow
+        with the length; the clip-level result pools every chunk at once.
+        """
         c = self.model.config
         chunks = make_chunks(media.duration, hop=c.hop, scales=c.scales)
         if not chunks:
             raise MediaError(media.path, "has no duration to analyse")
-        audio = load_audio(media.path) if media.info.has_audio and self.audio_extractors else None
-        audio_feats = audio_features(media, self.audio_extractors, self.cache, audio) if audio is not None else None
-        if audio is not None and self.cache.root is not None:  # what the Inspect page draws, computed now
-            self.cache.get(WAVEFORM_PEAKS, FeatureInput(media, audio=audio))
-        face_feats = None
-        if self.face is not None and media.info.has_video:
-            face_feats = self.cache.get(self.face, FeatureInput(media))
-            if self.cache.root is not None:
-                save_face_thumbnails(thumbnails_root(self.cache.root), media, face_feats)
-        transcript = list(transcript or [])
-        asr_spans: list[Segment] = []
-        if not transcript and self.asr and audio is not None:
-            asr_spans = transcribe(media, audio)
-            transcript = asr_spans
+        blocks = self.blocks(media)
+        whole_audio = None
+        if media.info.has_audio and len(blocks) == 1 and (self.audio_extractors or self.asr):
+            whole_audio = load_audio(media.path)
+        face_feats = self._face(media)
+        transcript, asr_spans = self._transcript(media, transcript, speech, whole_audio)
         text_feats = None
         if self.text is not None and transcript:
             text_feats = self.cache.get(self.text, FeatureInput(media, transcript=tuple(transcript)))
-        return build_chunk_inputs(chunks, audio_feats, face_feats, text_feats), asr_spans, chunks
-
-    @torch.inference_mode()
-    def analyze(self, media: Media, transcript: list[Segment] | None = None) -> Analysis:
-        inputs, asr_spans, chunks = self.inputs(media, transcript)
-        out = self.model(to_model_inputs(inputs))
+        centres = np.array([ch.center for ch in chunks])
+        parts, peaks = [], []
+        for lo, hi, core_lo, core_hi in blocks:
+            span = None if len(blocks) == 1 else (lo, hi)
+            audio = whole_audio
+            if audio is None and media.info.has_audio and self.audio_extractors:
+                audio = load_audio(media.path, start=lo, duration=hi - lo)
+            audio_feats = None
+            if audio is not None and self.audio_extractors:
+                audio_feats = audio_features(media, self.audio_extractors, self.cache, audio, span)
+                if self.cache.root is not None:  # what the Inspect page draws, computed now
+                    peaks.append(self._peaks(media, audio, span, core_lo - lo, core_hi - lo))
+            inside = np.flatnonzero((centres >= lo) & (centres < hi))
+            block_chunks = [_shifted(chunks[k], lo) for k in inside]
+            inputs = build_chunk_inputs(block_chunks, audio_feats, _window(face_feats, lo, hi),
+                                        _window(text_feats, lo, hi),
+                                        audio_end=None if audio is None else len(audio) / SAMPLE_RATE)  # fmt: skip
+            out = self.model.chunk_outputs(to_model_inputs(inputs))
+            core = torch.from_numpy(np.flatnonzero((centres[inside] >= core_lo) & (centres[inside] < core_hi)))
+            parts.append(out.select(core))
+            del audio, audio_feats, inputs, out
+        if len(peaks) > 1:
+            self.cache.put(WAVEFORM_PEAKS, FeatureInput(media), np.concatenate(peaks))
+        out = self.model.pool(ChunkOutputs.concat(parts))
         return self._predictions(media, out, chunks, asr_spans)
+
+    def _peaks(self, media: Media, audio: np.ndarray, span, core_from: float, core_to: float) -> np.ndarray:
+        """Waveform peaks of a block's core (for a whole media: cached as they are)."""
+        if span is None:
+            return self.cache.get(WAVEFORM_PEAKS, FeatureInput(media, audio=audio)).values
+        rate = WAVEFORM_PEAKS.frame_rate
+        values = WAVEFORM_PEAKS.features(FeatureInput(media, audio=audio, span=span)).values
+        return values[round(core_from * rate) : round(core_to * rate)]
 
     def _predictions(self, media, out, chunks, asr_spans) -> Analysis:
         classes = self.model.config.classes
@@ -190,7 +275,8 @@ def analyze_stored(repo, analyzer: Analyzer, media: Media) -> Analysis:
     from emostudio.domain import ModelVersion
 
     transcript = repo.segments(media.id, "transcript")
-    result = analyzer.analyze(media, transcript)
+    speech = repo.segments(media.id, "speech") if repo.has_segments(media.id, "speech") else None
+    result = analyzer.analyze(media, transcript, speech)
     if result.asr_transcript:
         repo.add_segments(result.asr_transcript)
     if repo.get_model_version(analyzer.model_version_id) is None:
@@ -215,7 +301,8 @@ def to_model_inputs(inputs: ChunkInputs) -> ModelInputs:
         return None if x is None else torch.from_numpy(np.asarray(x)).to(dtype)[None]
 
     return ModelInputs.of(
-        audio=t(inputs.audio), face=t(inputs.face), face_mask=t(inputs.face_mask, torch.bool),
+        audio=t(inputs.audio), audio_mask=t(inputs.audio_mask, torch.bool),
+        face=t(inputs.face), face_mask=t(inputs.face_mask, torch.bool),
         text=t(inputs.text), text_mask=t(inputs.text_mask, torch.bool),
     )  # fmt: skip
 

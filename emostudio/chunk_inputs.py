@@ -21,6 +21,7 @@ class ChunkInputs:
     which chunks have that modality (``None``: the media lacks it altogether)."""
 
     audio: np.ndarray | None
+    audio_mask: np.ndarray | None
     face: np.ndarray | None
     face_mask: np.ndarray | None
     text: np.ndarray | None
@@ -130,9 +131,17 @@ def build_chunk_inputs(
     audio: list[Features] | None = None,
     face: Features | None = None,
     text: Features | None = None,
+    audio_end: float | None = None,
 ) -> ChunkInputs:
+    """``audio_end``: where the audio track stops (a video's sound may end before its
+    picture); chunks centred after it have no audio input (their mask is False)."""
     audio_x = np.concatenate([pool_mean_std(f, chunks) for f in audio], axis=1) if audio else None
+    audio_mask = None
+    if audio_x is not None:
+        audio_mask = np.ones(len(chunks), bool)
+        if audio_end is not None:
+            audio_mask = np.array([c.center < audio_end for c in chunks])
     face_x, face_mask = pool_flagged(face, chunks) if face is not None else (None, None)
     # one transcript vector per chunk: the widest window, so short pauses between words don't blank it
     text_x, text_mask = pool_flagged(text, chunks, scale=len(chunks[0].windows) - 1) if text is not None else (None, None)
-    return ChunkInputs(audio_x, face_x, face_mask, text_x, text_mask)
+    return ChunkInputs(audio_x, audio_mask, face_x, face_mask, text_x, text_mask)

@@ -257,7 +257,8 @@ def serve(
         mode = "sign-in required" if repo.has_users() else "no users: this machine only"
         typer.echo(f"emostudio: http://{host}:{port}/ ({mode}; data in {settings.data_dir.resolve()})")
         freeze_startup_objects()
-        uvicorn.run(server, host=host, port=port, log_level="warning")
+        # open browser tabs keep event streams open: give them 5 s on shutdown, not forever
+        uvicorn.run(server, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
     finally:
         supervisor.stop()
 

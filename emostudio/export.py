@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Iterable
 
 from emostudio.domain import Annotation, Media, Prediction
+from emostudio.files import atomic_write
 from emostudio.labels import BASIC, COMPOUND, DIMENSIONS
 
 
@@ -92,14 +93,33 @@ def export_rows(repo, kind: str, *, media_ids=None, model_version: str | None = 
     return [prediction_row(media[p.media_id], p) for p in preds if p.media_id in wanted]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value):
+    """A text cell a spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``,
+    ``@``, a tab or a carriage return) gets a leading apostrophe, which spreadsheets show
+    as text. Numbers stay numbers: a valence of -0.5 is written as it is."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_csv(path: str | Path, rows: Iterable[dict], columns: Iterable[str]) -> int:
+    """Write ``rows`` as CSV with formula-like text neutralised; the file appears whole or
+    not at all (a full disk leaves no partial file). Returns how many rows were written."""
+    columns = list(columns)
     n = 0
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(columns))
+
+    def write(f) -> None:
+        nonlocal n
+        writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for row in rows:
-            writer.writerow(row)
+            writer.writerow({k: neutralise(v) for k, v in row.items()})
             n += 1
+
+    atomic_write(path, write, mode="w", newline="", encoding="utf-8")
     return n
 
 

@@ -27,15 +27,14 @@ from emostudio.domain import Annotation, Media, Segment
 from emostudio.errors import PathRefused, StudioError
 from emostudio.files import atomic_copy, printable
 from emostudio.labelfiles import LabelFileError, LabelRow, read_label_file
-from emostudio.media import MEDIA_EXTENSIONS, MediaError, content_hash, load_audio, probe, usable_streams
+from emostudio.media import MEDIA_EXTENSIONS, MediaError, content_hash, probe, usable_streams
 from emostudio.paths import PathPolicy, database_files
 from emostudio.transcripts import TranscriptError, find_sidecar, load_transcript
-from emostudio.vad import VAD_SOURCE, detect_speech
+from emostudio.vad import speech_segments
 
 log = logging.getLogger("emostudio.ingest")
 
 ProgressHook = Callable[..., None]
-VAD_BLOCK_SECONDS = 600.0  # 10 min of 16 kHz float32 = 38 MB decoded at a time
 
 
 @dataclass
@@ -201,7 +200,7 @@ def _import_file(repo: Repository, path: Path, options: ImportOptions, report: I
         )  # fmt: skip
         if note:
             report.warnings.append(f"{printable(options.policy.show(path))}: {note}")
-        segments = _speech_segments(media) if options.vad else []
+        segments = speech_segments(media) if options.vad else []
         if options.copy:
             media = _copy_into_store(media, path, options.media_dir)
         try:
@@ -228,31 +227,6 @@ def _utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _speech_segments(media: Media) -> list[Segment]:
-    """VAD over the whole track, decoded in blocks so memory stays flat on hour-long files.
-
-    Decoding every block also surfaces damaged audio as a MediaError before anything is stored.
-    """
-    if not media.info.has_audio:
-        return []
-    spans: list[tuple[float, float]] = []
-    block_start = 0.0
-    while block_start < media.duration:
-        audio = load_audio(media.path, start=block_start, duration=VAD_BLOCK_SECONDS)
-        for start, duration in detect_speech(audio):
-            start += block_start
-            # speech running across a block boundary comes back as two touching spans: join them
-            if spans and start - sum(spans[-1]) < 0.05 and abs(start - block_start) < 0.05:
-                spans[-1] = (spans[-1][0], start + duration - spans[-1][0])
-            else:
-                spans.append((start, duration))
-        block_start += VAD_BLOCK_SECONDS
-    return [
-        Segment(id=None, media_id=media.id, kind="speech", start=start, duration=duration, source=VAD_SOURCE)
-        for start, duration in spans
-    ]
 
 
 def _copy_into_store(media: Media, path: Path, media_dir: Path | None) -> Media:

@@ -76,6 +76,7 @@ class ModelInputs:
     text: torch.Tensor | None = None
     text_mask: torch.Tensor | None = None
     chunk_mask: torch.Tensor | None = None  # False on padding
+    audio_mask: torch.Tensor | None = None  # False where the audio track has ended (or not begun)
 
     @classmethod
     def of(cls, **kwargs) -> "ModelInputs":
@@ -83,7 +84,7 @@ class ModelInputs:
         ref = next(x for x in (inputs.audio, inputs.face, inputs.text) if x is not None)
         if inputs.chunk_mask is None:
             inputs.chunk_mask = torch.ones(ref.shape[:2], dtype=torch.bool)
-        for name in ("face", "text"):
+        for name in ("audio", "face", "text"):
             if getattr(inputs, name) is not None and getattr(inputs, f"{name}_mask") is None:
                 setattr(inputs, f"{name}_mask", torch.ones(ref.shape[:2], dtype=torch.bool))
         return inputs
@@ -100,6 +101,47 @@ class ModelOutputs:
     modality_clip_logits: dict[str, torch.Tensor]  # per modality [B, C]
     modality_weights: torch.Tensor  # [B, T, 3] share of audio / face / text in each chunk's fusion
     chunk_compound: torch.Tensor | None = None  # [B, T, K] learned head (sigmoid), when trained
+
+
+@dataclass
+class ChunkOutputs:
+    """Everything per chunk, before pooling over the clip. Long media are run a block at a
+    time; their blocks' ``ChunkOutputs`` are joined (``concat``) and pooled once, so the
+    clip-level prediction weighs every chunk of the media as a single pass would."""
+
+    logits: dict[str, torch.Tensor]  # per modality [B, T, C]
+    masks: dict[str, torch.Tensor]  # per modality [B, T], 1 where the modality had input
+    score: torch.Tensor  # [B, T] attention score (before the softmax over the clip)
+    chunk_mask: torch.Tensor  # [B, T]
+    chunk_log_probs: torch.Tensor
+    chunk_avd: torch.Tensor
+    modality_weights: torch.Tensor
+    chunk_compound: torch.Tensor | None = None
+
+    @staticmethod
+    def concat(parts: list["ChunkOutputs"]) -> "ChunkOutputs":
+        def cat(xs):
+            return None if xs[0] is None else torch.cat(xs, dim=1)
+
+        first = parts[0]
+        return ChunkOutputs(
+            logits={m: cat([p.logits[m] for p in parts]) for m in first.logits},
+            masks={m: cat([p.masks[m] for p in parts]) for m in first.masks},
+            score=cat([p.score for p in parts]), chunk_mask=cat([p.chunk_mask for p in parts]),
+            chunk_log_probs=cat([p.chunk_log_probs for p in parts]), chunk_avd=cat([p.chunk_avd for p in parts]),
+            modality_weights=cat([p.modality_weights for p in parts]),
+            chunk_compound=cat([p.chunk_compound for p in parts]),
+        )  # fmt: skip
+
+    def select(self, index: torch.Tensor) -> "ChunkOutputs":
+        """The chunks at ``index`` (along time)."""
+
+        def pick(x):
+            return None if x is None else x[:, index]
+
+        return ChunkOutputs({m: pick(v) for m, v in self.logits.items()}, {m: pick(v) for m, v in self.masks.items()},
+                            pick(self.score), pick(self.chunk_mask), pick(self.chunk_log_probs), pick(self.chunk_avd),
+                            pick(self.modality_weights), pick(self.chunk_compound))  # fmt: skip
 
 
 MODALITIES = ("audio", "face", "text")
@@ -132,9 +174,11 @@ class ChunkEmotionModel(nn.Module):
 
     # -- branches ----------------------------------------------------------------
 
-    def encode_audio(self, audio: torch.Tensor, chunk_mask: torch.Tensor) -> torch.Tensor:
+    def encode_audio(self, audio: torch.Tensor, chunk_mask: torch.Tensor, present: torch.Tensor | None = None) -> torch.Tensor:
+        """``present`` (default: ``chunk_mask``) marks chunks with audio; the others enter the
+        recurrent context as zeros, like padding."""
         x = (audio - self.audio_mean) / self.audio_std
-        x = self.audio_in(x) * chunk_mask[..., None]
+        x = self.audio_in(x) * (chunk_mask if present is None else present)[..., None]
         lengths = chunk_mask.sum(1).clamp(min=1).cpu()
         packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
         context, _ = self.audio_context(packed)
@@ -153,6 +197,9 @@ class ChunkEmotionModel(nn.Module):
     # -- forward -------------------------------------------------------------------
 
     def forward(self, inputs: ModelInputs) -> ModelOutputs:
+        return self.pool(self.chunk_outputs(inputs))
+
+    def chunk_outputs(self, inputs: ModelInputs) -> ChunkOutputs:
         chunk_mask = inputs.chunk_mask
         valid = chunk_mask.float()
         logits: dict[str, torch.Tensor] = {}
@@ -161,8 +208,9 @@ class ChunkEmotionModel(nn.Module):
         compound = None
         avd = None
         if inputs.audio is not None:
-            emb = self.encode_audio(inputs.audio, chunk_mask)
-            logits["audio"], masks["audio"] = self.audio_head(emb), valid
+            has_audio = inputs.audio_mask & chunk_mask
+            emb = self.encode_audio(inputs.audio, chunk_mask, has_audio)
+            logits["audio"], masks["audio"] = self.audio_head(emb), has_audio.float()
             score = self.attention(emb)[..., 0]
             avd = torch.tanh(self.avd_head(emb))
             compound = torch.sigmoid(self.compound_head(emb))
@@ -171,14 +219,6 @@ class ChunkEmotionModel(nn.Module):
         if inputs.text is not None:
             logits["text"], masks["text"] = self.text_head(inputs.text[..., :-1]), inputs.text_mask.float() * valid
 
-        # pooling weights: learned from audio, uniform over the chunks the other modalities cover
-        weights = torch.softmax(score.masked_fill(~chunk_mask, float("-inf")), dim=1)
-        clip_logits = {}
-        for m, lg in logits.items():
-            w = weights * masks[m]
-            w = w / w.sum(1, keepdim=True).clamp(min=1e-9)
-            clip_logits[m] = (w[..., None] * lg).sum(1)
-
         share = torch.softmax(self.fusion_logits, 0)
         present = torch.stack([masks.get(m, torch.zeros_like(valid)) for m in MODALITIES], -1) * share
         modality_weights = present / present.sum(-1, keepdim=True).clamp(min=1e-9)
@@ -186,6 +226,22 @@ class ChunkEmotionModel(nn.Module):
             modality_weights[..., i, None] * F.log_softmax(logits[m], -1) for i, m in enumerate(MODALITIES) if m in logits
         )
         chunk_lp = F.log_softmax(chunk_lp, -1)
+        expected_avd = chunk_lp.exp() @ self.prototypes  # from the category mix, where there is no audio
+        chunk_avd = expected_avd if avd is None else torch.where(masks["audio"][..., None] > 0, avd, expected_avd)
+        return ChunkOutputs(logits, masks, score, chunk_mask, chunk_lp, chunk_avd, modality_weights, compound)
+
+    def pool(self, c: ChunkOutputs) -> ModelOutputs:
+        """Clip-level outputs: attention pooling (learned from audio, uniform over the chunks
+        the other modalities cover) of each modality's chunk logits, then late fusion."""
+        chunk_mask, masks, logits = c.chunk_mask, c.masks, c.logits
+        valid = chunk_mask.float()
+        weights = torch.softmax(c.score.masked_fill(~chunk_mask, float("-inf")), dim=1)
+        clip_logits = {}
+        for m, lg in logits.items():
+            w = weights * masks[m]
+            w = w / w.sum(1, keepdim=True).clamp(min=1e-9)
+            clip_logits[m] = (w[..., None] * lg).sum(1)
+        share = torch.softmax(self.fusion_logits, 0)
         clip_present = torch.stack(
             [(masks[m].sum(1) > 0).float() if m in masks else torch.zeros(valid.shape[0]) for m in MODALITIES], -1
         ) * share
@@ -194,11 +250,9 @@ class ChunkEmotionModel(nn.Module):
             sum(clip_share[:, i, None] * F.log_softmax(clip_logits[m], -1) for i, m in enumerate(MODALITIES) if m in clip_logits),
             -1,
         )
-
-        expected_avd = chunk_lp.exp() @ self.prototypes  # from the category mix, where there is no audio
-        chunk_avd = expected_avd if avd is None else avd
-        clip_avd = (weights[..., None] * chunk_avd).sum(1)
-        return ModelOutputs(chunk_lp, chunk_avd, weights, clip_lp, clip_avd, logits, clip_logits, modality_weights, compound)
+        clip_avd = (weights[..., None] * c.chunk_avd).sum(1)
+        return ModelOutputs(c.chunk_log_probs, c.chunk_avd, weights, clip_lp, clip_avd, logits, clip_logits,
+                            c.modality_weights, c.chunk_compound)  # fmt: skip
 
     # -- normalisation ---------------------------------------------------------------
 

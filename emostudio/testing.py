@@ -126,3 +126,102 @@ def face_picture(size: tuple[int, int] = (256, 256)) -> np.ndarray:
 def temp_repository(tmp_path: Path) -> Repository:
     """A fresh, migrated SQLite database under ``tmp_path``."""
     return Repository(open_database(f"sqlite:///{tmp_path / 'emostudio.db'}"))
+
+
+# -- a studio running as users run it: `emostudio serve` in its own process ----------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StudioProcess:
+    """``emostudio serve`` on a free port with its own data folder (and worker, unless
+    ``worker=False``); ``url`` is where it answers. Stop it with ``stop()`` (SIGTERM, as a
+    process manager would) or ``kill()`` (SIGKILL: a crash)."""
+
+    def __init__(self, data_dir: Path, *, worker: bool = True, env: dict | None = None, timeout: float = 120.0,
+                 args: tuple[str, ...] = ()):  # fmt: skip
+        import os
+        import subprocess
+        import sys
+
+        self.data_dir = Path(data_dir)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log_path = self.data_dir.parent / f"server-{self.port}.log"
+        self.env = {**os.environ, "EMOSTUDIO_DATA_DIR": str(self.data_dir), "EMOSTUDIO_WORKER_POLL_SECONDS": "0.3",
+                    "EMOSTUDIO_HEARTBEAT_SECONDS": "1", **(env or {})}  # fmt: skip
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - open for the process's lifetime
+        cmd = [sys.executable, "-m", "emostudio.cli", "serve", "--port", str(self.port), *args]
+        if not worker:
+            cmd.append("--no-worker")
+        self.proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1], env=self.env, stdout=self._log,
+                                     stderr=subprocess.STDOUT)  # fmt: skip
+        self._wait_ready(timeout)
+
+    def _wait_ready(self, timeout: float) -> None:
+        import time
+        import urllib.error
+        import urllib.request
+
+        deadline = time.time() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(self.url + "gradio_api/info", timeout=2)
+                return
+            except urllib.error.HTTPError:
+                return  # it answers (401 when sign-in is required)
+            except OSError:
+                if self.proc.poll() is not None or time.time() > deadline:
+                    self.stop()
+                    raise RuntimeError("the studio did not start:\n" + self.log()) from None
+                time.sleep(0.3)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=60)
+        self._log.close()
+
+    def kill(self) -> None:
+        import signal
+
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self._log.close()
+
+    def __enter__(self) -> "StudioProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def add_user(data_dir: Path, name: str, role: str, password: str) -> None:
+    """Add a studio user through the command line, as an administrator would."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "EMOSTUDIO_DATA_DIR": str(data_dir)}
+    subprocess.run([sys.executable, "-m", "emostudio.cli", "users", "add", name, "--role", role, "--password-stdin"],
+                   input=password + "\n", text=True, env=env, check=True, capture_output=True)  # fmt: skip
+
+
+def signed_in_client(url: str, name: str | None = None, password: str | None = None):
+    """An ``httpx.Client`` on the studio, signed in through its login route when a name is given."""
+    import httpx
+
+    client = httpx.Client(base_url=url, timeout=60)
+    if name is not None:
+        r = client.post("login", data={"username": name, "password": password})
+        r.raise_for_status()
+    return client

@@ -8,7 +8,8 @@ from importlib.metadata import version
 import numpy as np
 import torch
 
-from emostudio.media import SAMPLE_RATE
+from emostudio.domain import Media, Segment
+from emostudio.media import SAMPLE_RATE, load_audio
 
 VAD_SOURCE = f"silero-vad {version('silero-vad')}"
 
@@ -44,3 +45,31 @@ def detect_speech(
     # The silero model keeps state between calls; reset so results don't depend on the previous file.
     _model().reset_states()
     return [(s["start"] / sample_rate, (s["end"] - s["start"]) / sample_rate) for s in spans]
+
+
+VAD_BLOCK_SECONDS = 600.0  # 10 min of 16 kHz float32 = 38 MB decoded at a time
+
+
+def speech_segments(media: Media) -> list[Segment]:
+    """VAD over the whole track, decoded in blocks so memory stays flat on hour-long files.
+
+    Decoding every block also surfaces damaged audio as a MediaError before anything is stored.
+    """
+    if not media.info.has_audio:
+        return []
+    spans: list[tuple[float, float]] = []
+    block_start = 0.0
+    while block_start < media.duration:
+        audio = load_audio(media.path, start=block_start, duration=VAD_BLOCK_SECONDS)
+        for start, duration in detect_speech(audio):
+            start += block_start
+            # speech running across a block boundary comes back as two touching spans: join them
+            if spans and start - sum(spans[-1]) < 0.05 and abs(start - block_start) < 0.05:
+                spans[-1] = (spans[-1][0], start + duration - spans[-1][0])
+            else:
+                spans.append((start, duration))
+        block_start += VAD_BLOCK_SECONDS
+    return [
+        Segment(id=None, media_id=media.id, kind="speech", start=start, duration=duration, source=VAD_SOURCE)
+        for start, duration in spans
+    ]

@@ -176,12 +176,12 @@ def test_unsupported_and_missing_paths(repo, tmp_path):
 
 
 def test_vad_in_blocks_joins_speech_across_block_boundaries(repo, tmp_path, monkeypatch):
-    import emostudio.ingest as ingest
+    import emostudio.vad as vad
 
-    monkeypatch.setattr(ingest, "VAD_BLOCK_SECONDS", 1.0)  # the fixture's speech runs through 3 boundaries
+    monkeypatch.setattr(vad, "VAD_BLOCK_SECONDS", 1.0)  # the fixture's speech runs through 3 boundaries
     blocked = import_paths(repo, [write_audio(tmp_path / "a.wav", speech())]).added[0]
     spans = repo.segments(blocked.id, "speech")
-    monkeypatch.setattr(ingest, "VAD_BLOCK_SECONDS", 600.0)
+    monkeypatch.setattr(vad, "VAD_BLOCK_SECONDS", 600.0)
     whole = import_paths(repo, [write_audio(tmp_path / "b.wav", speech() * 0.99)]).added[0]
     reference = repo.segments(whole.id, "speech")
     assert len(spans) <= len(reference) + 1

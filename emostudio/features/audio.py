@@ -17,6 +17,8 @@ from emostudio.media import SAMPLE_RATE, load_audio
 def audio_of(inputs: FeatureInput) -> np.ndarray:
     if inputs.audio is not None:
         return inputs.audio
+    if inputs.span:
+        return load_audio(inputs.media.path, start=inputs.start, duration=inputs.duration)
     return load_audio(inputs.media.path)
 
 
@@ -57,7 +59,7 @@ class WaveformPeaks(FeatureExtractor):
 
     def extract(self, inputs: FeatureInput) -> np.ndarray:
         y = audio_of(inputs)
-        n = n_frames(inputs.media.duration, self.frame_rate)
+        n = n_frames(inputs.duration, self.frame_rate)
         hop = int(SAMPLE_RATE / self.frame_rate)
         blocks = np.zeros(n * hop, np.float32)
         blocks[: min(len(y), n * hop)] = y[: n * hop]
@@ -74,7 +76,7 @@ class LogMel(FeatureExtractor):
         import librosa
 
         y = audio_of(inputs)
-        n = n_frames(inputs.media.duration, self.frame_rate)
+        n = n_frames(inputs.duration, self.frame_rate)
         if len(y) == 0:
             return np.zeros((n, self.dim), np.float32)
         def compute(block):
@@ -101,7 +103,7 @@ class Prosody(FeatureExtractor):
         from scipy.signal import find_peaks
 
         y = audio_of(inputs)
-        n = n_frames(inputs.media.duration, self.frame_rate)
+        n = n_frames(inputs.duration, self.frame_rate)
         if len(y) < 1024:
             return np.zeros((n, self.dim), np.float32)
 
@@ -161,7 +163,7 @@ class WhisperEncoder(FeatureExtractor):
 
     def extract(self, inputs: FeatureInput) -> np.ndarray:
         y = audio_of(inputs)
-        n = n_frames(inputs.media.duration, self.frame_rate)
+        n = n_frames(inputs.duration, self.frame_rate)
         if len(y) < 800:
             return np.zeros((n, self.dim), np.float32)
         core, ctx = int(self.BLOCK * self.MEL_RATE), int(self.CONTEXT * self.MEL_RATE)
@@ -219,7 +221,7 @@ class OpenSmileLLD(FeatureExtractor):
 
     def extract(self, inputs: FeatureInput) -> np.ndarray:
         y = audio_of(inputs)
-        n = n_frames(inputs.media.duration, self.frame_rate)
+        n = n_frames(inputs.duration, self.frame_rate)
         if len(y) < 1600:
             return np.zeros((n, self.dim), np.float32)
         return fit_length(self._smile.process_signal(y, SAMPLE_RATE).to_numpy(np.float32), n)
@@ -259,7 +261,7 @@ class HuggingFaceEncoder(FeatureExtractor):
         import torch
 
         y = audio_of(inputs)
-        n = n_frames(inputs.media.duration, self.frame_rate)
+        n = n_frames(inputs.duration, self.frame_rate)
         block = int(self.BLOCK * SAMPLE_RATE)
         parts = []
         for i in range(0, len(y), block):

@@ -25,6 +25,18 @@ class FeatureInput:
     media: Media
     transcript: tuple[Segment, ...] = ()
     audio: np.ndarray | None = field(default=None, compare=False, repr=False)
+    span: tuple[float, float] | None = None
+    """``(start, end)`` in seconds when these inputs cover only part of the media (long
+    media are analysed a block at a time); ``audio`` is then that part's samples."""
+
+    @property
+    def start(self) -> float:
+        return self.span[0] if self.span else 0.0
+
+    @property
+    def duration(self) -> float:
+        """Seconds of media these inputs cover (the span's, else the whole media's)."""
+        return self.span[1] - self.span[0] if self.span else self.media.duration
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from emostudio.features.base import FeatureExtractor, FeatureInput, Features
+from emostudio.files import atomic_write
 
 
 class FeatureCache:
@@ -27,6 +26,8 @@ class FeatureCache:
         if self.root is None:
             return None
         key = extractor.cache_key(inputs)
+        if inputs.span:  # one block of a long media
+            key = (f"{key}-" if key else "") + f"s{inputs.span[0]:g}-{inputs.span[1]:g}"
         tag = f"{extractor.name}-{extractor.version}" + (f"-{key}" if key else "")
         tag = tag.replace("/", "_").replace(":", "_")
         digest = inputs.media.content_hash
@@ -39,6 +40,12 @@ class FeatureCache:
             return None
         return Features(extractor.name, extractor.version, extractor.frame_rate, np.load(path))
 
+    def put(self, extractor: FeatureExtractor, inputs: FeatureInput, values: np.ndarray) -> Features:
+        """Store frames computed elsewhere (e.g. assembled block by block) as ``extractor``'s."""
+        features = Features(extractor.name, extractor.version, extractor.frame_rate, np.asarray(values, np.float32))
+        self._save(extractor, inputs, features)
+        return features
+
     def get(self, extractor: FeatureExtractor, inputs: FeatureInput) -> Features:
         path = self.path(extractor, inputs)
         if path is not None and path.is_file():
@@ -46,16 +53,17 @@ class FeatureCache:
             if values.ndim == 2 and values.shape[1] == extractor.dim:
                 return Features(extractor.name, extractor.version, extractor.frame_rate, values)
         features = extractor.features(inputs)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # write then rename: a crash or a second process never leaves half a file
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, features.values)
-            os.replace(tmp, path)
-            if self.repo is not None:
-                version = path.name.split(".")[1][len(extractor.name) + 1 :]
-                self.repo.record_features(
-                    inputs.media.id, extractor.name, version, str(path), extractor.frame_rate, list(features.values.shape)
-                )
+        self._save(extractor, inputs, features)
         return features
+
+    def _save(self, extractor: FeatureExtractor, inputs: FeatureInput, features: Features) -> None:
+        path = self.path(extractor, inputs)
+        if path is None:
+            return
+        # write then rename: a crash, a full disk or a second process never leaves half a file
+        atomic_write(path, lambda f: np.save(f, features.values))
+        if self.repo is not None:
+            version = path.name.split(".")[1][len(extractor.name) + 1 :]
+            self.repo.record_features(
+                inputs.media.id, extractor.name, version, str(path), extractor.frame_rate, list(features.values.shape)
+            )

@@ -113,7 +113,7 @@ class FaceExpression(FeatureExtractor):
     def extract(self, inputs: FeatureInput) -> np.ndarray:
         import torch
 
-        n = n_frames(inputs.media.duration, self.frame_rate)
+        n = n_frames(inputs.duration, self.frame_rate)
         out = np.zeros((n, self.dim), np.float32)
         crops, slots, previous = [], [], None
         for t, rgb in iter_frames(inputs.media.path, fps=self.frame_rate):

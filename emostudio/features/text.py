@@ -43,7 +43,7 @@ class TextEmbedding(FeatureExtractor):
         return hashlib.sha1(spans.encode()).hexdigest()[:10]
 
     def extract(self, inputs: FeatureInput) -> np.ndarray:
-        n = n_frames(inputs.media.duration, self.frame_rate)
+        n = n_frames(inputs.duration, self.frame_rate)
         out = np.zeros((n, self.dim), np.float32)
         spans = [s for s in inputs.transcript if s.text and s.text.strip()]
         vectors = embed_texts([s.text.strip() for s in spans])

@@ -156,11 +156,13 @@ class ClipWorkspace:
         self.next.click(lambda v, i: self.step(v, i, +1), inputs=[self.view, self.index], outputs=self.outputs)
         @guarded
         def save(view, index, annotator, label, start, end, arousal, valence, dominance, request: gr.Request):
+            self.ctx.user(request, "annotate")  # before anything else: a viewer learns nothing more
             return self.save_label(view, index, annotator, label, start, end, arousal, valence, dominance, request,
                                    advance=False)  # fmt: skip
 
         @guarded
         def save_next(view, index, annotator, label, start, end, arousal, valence, dominance, request: gr.Request):
+            self.ctx.user(request, "annotate")
             return self.save_label(view, index, annotator, label, start, end, arousal, valence, dominance, request,
                                    advance=True)  # fmt: skip
 
@@ -283,6 +285,7 @@ class ClipWorkspace:
         return out
 
     def save_caption_text(self, view: ClipView | None, annotator: str, text: str, request: gr.Request) -> dict:
+        self.ctx.user(request, "annotate")
         if view is None:
             return {self.status: "Choose a media first."}
         try:
