@@ -98,9 +98,11 @@ def restore_database(url: str, source: str | Path, backup_dir: Path) -> Path | N
             raw.close()
             src.close()
     else:
-        cfg = alembic_config(url)
-        command.downgrade(cfg, "base")
-        command.upgrade(cfg, revision)
+        # empty the database (its data is in the safety backup), rebuild the backup's schema, copy
+        current = MetaData()
+        current.reflect(engine)
+        current.drop_all(engine)
+        command.upgrade(alembic_config(url), revision)
         _copy_tables(create_engine(f"sqlite:///file:{source}?mode=ro&uri=true"), engine, snapshot=False)
     engine.dispose()
     open_database(url)  # bring an older backup to this version's schema

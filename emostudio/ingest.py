@@ -180,16 +180,16 @@ def import_paths(
 
 def _import_file(repo: Repository, path: Path, options: ImportOptions, report: ImportReport) -> Media:
     stat = path.stat()
-    known = repo.media_for_file(str(path), stat.st_size, stat.st_mtime_ns)
+    name_ok = _utf8(str(path))  # the database stores text: a path that is not UTF-8 cannot be recorded
+    if not name_ok and not options.copy:
+        raise MediaError(path, "the file name is not valid UTF-8, so the studio cannot record where it is: "
+                               "rename the file, or import it with --copy")  # fmt: skip
+    known = repo.media_for_file(str(path), stat.st_size, stat.st_mtime_ns) if name_ok else None
     if known is not None:
         report.known.append(known)
         return known
     if stat.st_size == 0:
         raise MediaError(path, "empty file (0 bytes)")
-    name_ok = _utf8(str(path))
-    if not name_ok and not options.copy:
-        raise MediaError(path, "the file name is not valid UTF-8, so the studio cannot record where it is: "
-                               "rename the file, or import it with --copy")  # fmt: skip
     digest = content_hash(path)
     known = repo.media_by_hash(digest)
     if known is None:

@@ -50,9 +50,15 @@ def _open(path: str | Path) -> av.container.InputContainer:
     try:
         return av.open(str(p), metadata_errors="ignore")
     except av.FFmpegError as err:
-        raise MediaError(path, f"not a readable media file ({getattr(err, 'strerror', None) or err})") from err
+        raise MediaError(path, f"not a readable media file ({_reason(err)})") from err
 
 
+def _reason(err: Exception) -> str:
+    """FFmpeg's own words ("Invalid data found when processing input"), without its errno."""
+    return getattr(err, "strerror", None) or str(err)
+
+
+_FIRST_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid"}
 _ISO_BMFF = {".mp4", ".m4a", ".m4v", ".mov"}
 
 
@@ -61,6 +67,8 @@ def _iso_bmff_truncated(path: Path) -> bool:
     size = path.stat().st_size
     seen = set()
     with open(path, "rb") as f:
+        if f.read(8)[4:8] not in _FIRST_BOXES:
+            return False  # not an MP4 at all: opening it says so
         offset = 0
         while offset + 8 <= size:
             f.seek(offset)
@@ -193,7 +201,7 @@ def load_audio(
                     break
                 pieces.extend(f.to_ndarray()[0] for f in resampler.resample(frame))
         except av.FFmpegError as err:
-            raise MediaError(path, f"audio cannot be decoded at {t:.2f} s ({err})") from err
+            raise MediaError(path, f"audio cannot be decoded at {t:.2f} s ({_reason(err)})") from err
         pieces.extend(f.to_ndarray()[0] for f in resampler.resample(None))
     samples = np.concatenate(pieces).astype(np.float32, copy=False) if pieces else np.zeros(0, np.float32)
     offset = round(((first_time or 0.0) - start) * sample_rate)
@@ -236,4 +244,4 @@ def iter_frames(
                 yield t, frame.to_ndarray(format="rgb24")
                 next_time += step * max(1, int((t - next_time) / step) + 1)
         except av.FFmpegError as err:
-            raise MediaError(path, f"video cannot be decoded at {t:.2f} s ({err})") from err
+            raise MediaError(path, f"video cannot be decoded at {t:.2f} s ({_reason(err)})") from err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from db.repository import Repository
-from db.session import open_database, sqlite_file
+from db.session import DatabaseError, open_database, sqlite_file
 from emostudio.config import Settings, get_settings
 
 
@@ -13,7 +13,11 @@ def open_repository(settings: Settings | None = None, *, write: bool = True) -> 
     """The studio's database. ``write=False`` (``ls``, ``export``) still migrates a
     writable database, but opens one in a read-only folder without writing anything."""
     settings = settings or get_settings()
-    readonly = not write and not _writable(settings)
+    writable = _writable(settings)
+    if write and not writable:
+        raise DatabaseError(f"the data folder {settings.data_dir} is read-only here, and this command writes to it; "
+                            "`emostudio ls`, `export` and `backup` work on a read-only folder")  # fmt: skip
+    readonly = not write and not writable
     if not readonly:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     return Repository(open_database(settings.db_url, backup_dir=settings.backups_dir, readonly=readonly))
@@ -23,5 +27,6 @@ def _writable(settings: Settings) -> bool:
     db = sqlite_file(settings.db_url)
     if db is None:
         return True  # a database server decides for itself
-    folder = db.parent
-    return folder.is_dir() and os.access(folder, os.W_OK) and (not db.exists() or os.access(db, os.W_OK))
+    if not db.exists():
+        return True  # a new studio: the database is created (or its folder cannot be, and that error says so)
+    return os.access(db.parent, os.W_OK) and os.access(db, os.W_OK)

@@ -8,6 +8,12 @@ from trainers import worker
 
 
 @pytest.fixture
+def repo(any_repo):
+    """Every queue test runs on SQLite and on PostgreSQL."""
+    return any_repo
+
+
+@pytest.fixture
 def handlers(monkeypatch):
     table = {}
     monkeypatch.setattr(worker, "JOB_HANDLERS", table)

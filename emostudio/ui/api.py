@@ -103,5 +103,7 @@ def install_error_handlers(app) -> None:
     @app.exception_handler(RequestValidationError)
     async def bad_body(_request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
+        if first.get("type") == "json_invalid":
+            return JSONResponse({"error": "the request body is not valid JSON"}, status_code=400)
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
         return JSONResponse({"error": f"{where or 'request'}: {first.get('msg', 'invalid')}"}, status_code=400)
