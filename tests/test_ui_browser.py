@@ -94,6 +94,8 @@ def test_upload_analyse_inspect_correct_by_keyboard_and_export(studio, browser, 
     clip = write_av(tmp_path / "interview.mp4", video_seconds=6.0, size=(256, 256), picture=face_picture(),
                     audio=speech(6.0))  # fmt: skip
     page = browser.new_page(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
+    requested = []
+    page.on("request", lambda r: requested.append(r.url))
     page.goto(url)
 
     # Library: drop the clip; the worker analyses it and the table follows
@@ -161,3 +163,56 @@ def test_upload_analyse_inspect_correct_by_keyboard_and_export(studio, browser, 
     assert len(mine) == 1 and mine[0]["label"] == "anger" and mine[0]["source"] == "human"
     assert mine[0]["corrects_prediction_id"] and mine[0]["model_version"].startswith("default-")
     page.close()
+    # no telemetry, fonts or scripts from elsewhere: every request the page made stayed on this machine
+    others = {u.split("/")[2] for u in requested if u.startswith("http") and not u.startswith(url)}
+    assert others == set(), others
+
+
+def _sign_in(page, name: str, password: str) -> None:
+    page.get_by_label("username").fill(name)
+    page.get_by_label("password").fill(password)
+    page.get_by_role("button", name="Login").click()
+
+
+def test_sign_in_roles_in_the_browser(tmp_path_factory, browser):
+    """With users, the page asks for sign-in; an annotator's corrections carry their login
+    (no name box); a viewer sees no save button and a forced save is refused."""
+    from playwright.sync_api import expect
+
+    from emostudio.testing import StudioProcess, add_user
+
+    root = tmp_path_factory.mktemp("team")
+    data = root / "data"
+    add_user(data, "ann", "annotator", "annot-pass-1")
+    add_user(data, "vic", "viewer", "viewer-pass-1")
+    clip = write_av(root / "clip.mp4", video_seconds=3.0, size=(128, 128), audio=speech(3.0))
+    env = {**os.environ, "EMOSTUDIO_DATA_DIR": str(data)}
+    subprocess.run([sys.executable, "-m", "emostudio.cli", "analyze", str(clip), "--out", str(root / "p.csv"),
+                    "--no-asr"], env=env, check=True, capture_output=True, cwd=REPO_ROOT)  # fmt: skip
+    with StudioProcess(data, worker=False) as studio:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(studio.url)
+        _sign_in(page, "ann", "wrong-password")
+        expect(page.get_by_text("Incorrect credentials", exact=False)).to_be_visible(timeout=30_000)
+        _sign_in(page, "ann", "annot-pass-1")
+        expect(page.locator("#es-who")).to_contain_text("Signed in as ann (annotator)", timeout=30_000)
+        page.get_by_role("tab", name="Annotate").click()
+        expect(page.locator("#es-annotate-annotator")).to_be_hidden()
+        page.locator("#es-annotate-picker input").click()
+        page.get_by_role("option", name="clip.mp4", exact=False).click()
+        expect(page.locator("#es-annotate-unit-title")).to_contain_text("Selected", timeout=30_000)
+        page.locator("#es-annotate-label input[value=sadness]").check()
+        page.locator("#es-annotate-save").click()
+        expect(page.locator("#es-annotate-status")).to_contain_text("by ann.")
+        page.goto(studio.url + "logout")
+        _sign_in(page, "vic", "viewer-pass-1")
+        expect(page.locator("#es-who")).to_contain_text("Signed in as vic (viewer)", timeout=30_000)
+        page.get_by_role("tab", name="Annotate").click()
+        expect(page.locator("#es-annotate-save")).to_be_hidden()
+        expect(page.locator("#es-annotate-save-next")).to_be_hidden()
+        page.close()
+    repo_rows = subprocess.run([sys.executable, "-m", "emostudio.cli", "export", "--annotations", str(root / "a.csv")],
+                               env=env, capture_output=True, text=True, cwd=REPO_ROOT)  # fmt: skip
+    assert repo_rows.returncode == 0
+    rows = list(csv.DictReader(open(root / "a.csv", encoding="utf-8")))
+    assert [(r["annotator"], r["label"]) for r in rows] == [("ann", "sadness")]
