@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import Engine, Integer, MetaData, create_engine, func, insert, select, text
+from sqlalchemy import Connection, Engine, Integer, MetaData, create_engine, func, insert, select, text
 
 from db.session import DatabaseError, alembic_config, create_db_engine, head_revision, open_database
 
@@ -51,7 +51,10 @@ def backup_database(engine: Engine, dest: str | Path) -> Path:
             from db.session import current_revision
 
             command.upgrade(alembic_config(f"sqlite:///{part}"), current_revision(engine) or "base")
-            _copy_tables(engine, create_engine(f"sqlite:///{part}"), snapshot=True)
+            target = create_engine(f"sqlite:///{part}")
+            with target.begin() as dst:
+                _copy_tables(engine, dst, snapshot=True)
+            target.dispose()
         os.replace(part, dest)
     except (OSError, sqlite3.Error) as err:
         part.unlink(missing_ok=True)
@@ -98,12 +101,18 @@ def restore_database(url: str, source: str | Path, backup_dir: Path) -> Path | N
             raw.close()
             src.close()
     else:
-        # empty the database (its data is in the safety backup), rebuild the backup's schema, copy
-        current = MetaData()
-        current.reflect(engine)
-        current.drop_all(engine)
-        command.upgrade(alembic_config(url), revision)
-        _copy_tables(create_engine(f"sqlite:///file:{source}?mode=ro&uri=true"), engine, snapshot=False)
+        # one transaction (PostgreSQL's DDL is transactional): empty the database (its data is
+        # in the safety backup), rebuild the backup's schema, copy its rows; all or nothing
+        src = create_engine(f"sqlite:///file:{source}?mode=ro&uri=true")
+        with engine.begin() as conn:
+            current = MetaData()
+            current.reflect(conn)
+            current.drop_all(conn)
+            cfg = alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+            _copy_tables(src, conn, snapshot=False)
+        src.dispose()
     engine.dispose()
     open_database(url)  # bring an older backup to this version's schema
     return safety
@@ -121,30 +130,30 @@ def _has_tables(engine: Engine) -> bool:
     return bool(inspect(engine).get_table_names())
 
 
-def _copy_tables(source: Engine, target: Engine, snapshot: bool) -> None:
-    """Copy every row of ``source`` into the same-named tables of ``target``, whose schema
-    (made by the same migrations, at the same revision) must already exist and be empty."""
+def _copy_tables(source: Engine, dst: Connection, snapshot: bool) -> None:
+    """Copy every row of ``source`` into the same-named tables behind ``dst`` (a connection in
+    a transaction), whose schema (made by the same migrations, at the same revision) must
+    already exist and be empty."""
     src_meta, dst_meta = MetaData(), MetaData()
-    dst_meta.reflect(target)
+    dst_meta.reflect(dst)
     with source.connect() as src:
         if snapshot and source.dialect.name == "postgresql":
             src.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
         src_meta.reflect(src)
-        with target.begin() as dst:
-            for table in src_meta.sorted_tables:
-                if table.name == "alembic_version" or table.name not in dst_meta.tables:
-                    continue
-                into = dst_meta.tables[table.name]
-                columns = [c for c in table.c if c.name in into.c]
-                rows = src.execute(select(*columns)).mappings()
-                while batch := rows.fetchmany(BATCH):
-                    dst.execute(insert(into), [dict(r) for r in batch])
-            if target.dialect.name == "postgresql":  # ids were copied: move the sequences past them
-                for table in dst_meta.sorted_tables:
-                    if "id" in table.c and isinstance(table.c.id.type, Integer):
-                        top = dst.execute(select(func.max(table.c.id))).scalar()
-                        if top:
-                            dst.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), {int(top)})"))
+        for table in src_meta.sorted_tables:
+            if table.name == "alembic_version" or table.name not in dst_meta.tables:
+                continue
+            into = dst_meta.tables[table.name]
+            columns = [c for c in table.c if c.name in into.c]
+            rows = src.execute(select(*columns)).mappings()
+            while batch := rows.fetchmany(BATCH):
+                dst.execute(insert(into), [dict(r) for r in batch])
+    if dst.dialect.name == "postgresql":  # ids were copied: move the sequences past them
+        for table in dst_meta.sorted_tables:
+            if "id" in table.c and isinstance(table.c.id.type, Integer):
+                top = dst.execute(select(func.max(table.c.id))).scalar()
+                if top:
+                    dst.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), {int(top)})"))
 
 
 __all__ = ["backup_database", "backup_revision", "restore_database", "head_revision"]

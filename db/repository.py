@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 from sqlalchemy import Engine, delete, func, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import (
@@ -215,9 +215,13 @@ class Repository:
             stmt = _insert(s)(MediaFileRow).values(**values)
             s.execute(stmt.on_conflict_do_update(index_elements=["path"], set_=values))
 
-    def set_media_status(self, media_id: str, status: str) -> None:
+    def set_media_status(self, media_id: str, status: str, only_if: str | None = None) -> None:
+        """Set a media's status (``only_if``: when it is still in that status)."""
         with self.writing() as s:
-            s.execute(update(MediaRow).where(MediaRow.id == media_id).values(status=status))
+            q = update(MediaRow).where(MediaRow.id == media_id)
+            if only_if is not None:
+                q = q.where(MediaRow.status == only_if)
+            s.execute(q.values(status=status))
 
     def set_media_speaker(self, media_id: str, speaker: str) -> None:
         with self.writing() as s:
@@ -454,7 +458,7 @@ class Repository:
                 claimed = s.execute(
                     update(JobRow)
                     .where(JobRow.id == job_id, JobRow.status == "queued")
-                    .values(status="running", worker=worker, started_at=now, heartbeat_at=now)
+                    .values(status="running", worker=worker, started_at=now, heartbeat_at=self.now())
                 ).rowcount
                 if claimed:
                     return _job(s.get(JobRow, job_id))
@@ -469,9 +473,14 @@ class Repository:
         metrics: dict | None = None,
         log_line: str | None = None,
         current_item: str | None = None,
-    ) -> None:
+        worker: str | None = None,
+    ) -> bool:
+        """Record a job's progress; with ``worker``, only while that worker still runs it
+        (False when it was given to another after this one was taken for dead)."""
         with self.writing() as s:
             row = s.get(JobRow, job_id)
+            if worker is not None and (row.worker != worker or row.status != "running"):
+                return False
             if current_item is not None:
                 row.current_item = current_item or None
             if completed is not None:
@@ -482,16 +491,30 @@ class Repository:
                 row.metrics = {**(row.metrics or {}), **metrics}
             if log_line:
                 row.log = (row.log or "") + log_line.rstrip("\n") + "\n"
-            row.heartbeat_at = datetime.now(UTC)
+            row.heartbeat_at = self.now()
+        return True
 
-    def finish_job(self, job_id: int, status: str, error: str | None = None, model_version_id: str | None = None) -> None:
+    def finish_job(self, job_id: int, status: str, error: str | None = None, model_version_id: str | None = None,
+                   worker: str | None = None) -> bool:  # fmt: skip
+        """End a job; with ``worker``, only if that worker still runs it (see ``report_job``)."""
         with self.writing() as s:
             row = s.get(JobRow, job_id)
+            if worker is not None and (row.worker != worker or row.status != "running"):
+                return False
             row.status = status
             row.error = error
             row.model_version_id = model_version_id
             row.current_item = None
             row.finished_at = datetime.now(UTC)
+        return True
+
+    def now(self) -> datetime:
+        """The database's clock where several hosts share it (PostgreSQL), else this one's:
+        heartbeats are written and judged on one clock."""
+        if self.engine.dialect.name == "postgresql":
+            with self.session() as s:
+                return s.scalar(select(func.now()))
+        return datetime.now(UTC)
 
     def requeue_job(self, job_id: int, worker: str | None, log_line: str) -> bool:
         """Put a running job of a dead ``worker`` back in the queue (attempts + 1); False
@@ -527,14 +550,19 @@ class Repository:
             return [_job(r) for r in s.scalars(q)]
 
 
-    def media_in_status(self, status: str) -> list[str]:
-        with self.session() as s:
-            return list(s.scalars(select(MediaRow.id).where(MediaRow.status == status)))
+    def release_stuck_media(self) -> int:
+        """No media stays 'analysing' unless a running job is on it right now: one
+        conditional UPDATE, so a media a worker starts meanwhile is not touched."""
+        busy = select(JobRow.current_item).where(JobRow.status == "running", JobRow.current_item.is_not(None))
+        with self.writing() as s:
+            return s.execute(
+                update(MediaRow).where(MediaRow.status == "analysing", MediaRow.id.not_in(busy)).values(status="imported")
+            ).rowcount
 
     # -- processes (server and workers) and their heartbeats ----------------------
 
     def register_process(self, name: str, role: str, host: str, pid: int) -> None:
-        now = datetime.now(UTC)
+        now = self.now()
         values = {"name": name, "role": role, "host": host, "pid": pid, "started_at": now, "heartbeat_at": now,
                   "job_id": None, "stopped_at": None}  # fmt: skip
         with self.writing() as s:
@@ -543,7 +571,7 @@ class Repository:
 
     def heartbeat(self, name: str, job_id: int | None = None) -> None:
         """A process's sign of life (and of the job it runs, whose row gets the same time)."""
-        now = datetime.now(UTC)
+        now = self.now()
         with self.writing() as s:
             s.execute(update(ProcessRow).where(ProcessRow.name == name).values(heartbeat_at=now, job_id=job_id))
             if job_id is not None:
@@ -560,7 +588,7 @@ class Repository:
             if role:
                 q = q.where(ProcessRow.role == role)
             if since is not None:
-                q = q.where(ProcessRow.heartbeat_at >= datetime.now(UTC) - since, ProcessRow.stopped_at.is_(None))
+                q = q.where(ProcessRow.heartbeat_at >= self.now() - since, ProcessRow.stopped_at.is_(None))
             return [_process(r) for r in s.scalars(q)]
 
     def get_process(self, name: str) -> Process | None:
@@ -615,23 +643,26 @@ class Repository:
 
     def delete_media(self, media_id: str) -> Media:
         """Remove a media and everything derived from it, refused when a person annotated
-        or captioned it (what people entered is never deleted). Returns what was removed."""
-        with self.writing() as s:
-            row = s.get(MediaRow, media_id)
-            if row is None:
-                raise DatabaseError(f"there is no media {media_id}")
-            human = s.scalar(select(func.count(AnnotationRow.id)).where(AnnotationRow.media_id == media_id,
-                                                                         AnnotationRow.source == "human"))  # fmt: skip
-            human += s.scalar(select(func.count(CaptionRow.id)).where(CaptionRow.media_id == media_id,
-                                                                      CaptionRow.source == "human"))  # fmt: skip
-            if human:
-                raise DatabaseError(f"{row.name} has {human} annotations or captions made by people; it is kept")
-            media = _media(row)
-            s.execute(delete(AnnotationRow).where(AnnotationRow.media_id == media_id))
-            s.execute(delete(CaptionRow).where(CaptionRow.media_id == media_id))
-            for table in (PredictionRow, SegmentRow, FeatureCacheRow, MediaFileRow):
-                s.execute(delete(table).where(table.media_id == media_id))
-            s.delete(row)
+        or captioned it (what people entered is never deleted). Returns what was removed.
+
+        Only rows no person made are deleted; the media row itself is protected by the
+        annotations' and captions' RESTRICT foreign keys, so a correction saved at the same
+        moment makes the whole delete fail instead of disappearing with it."""
+        try:
+            with self.writing() as s:
+                row = s.get(MediaRow, media_id)
+                if row is None:
+                    raise DatabaseError(f"there is no media {media_id}")
+                media = _media(row)
+                s.execute(delete(AnnotationRow).where(AnnotationRow.media_id == media_id, AnnotationRow.source != "human"))
+                s.execute(delete(CaptionRow).where(CaptionRow.media_id == media_id, CaptionRow.source != "human"))
+                for table in (SegmentRow, FeatureCacheRow, MediaFileRow):
+                    s.execute(delete(table).where(table.media_id == media_id))
+                s.execute(delete(PredictionRow).where(PredictionRow.media_id == media_id))
+                s.delete(row)
+                s.flush()
+        except IntegrityError:
+            raise DatabaseError(f"{media.name} has annotations or captions made by people; it is kept") from None
         return media
 
 

@@ -17,6 +17,7 @@ from emostudio.export import prediction_row, write_predictions_csv
 from emostudio.features import FeatureCache
 from emostudio.ingest import ImportOptions, collect_files, import_paths
 from emostudio.media import MediaError
+from emostudio.paths import studio_policy
 from emostudio.store import open_repository
 
 
@@ -37,11 +38,15 @@ def analyze_paths(paths, *, out: Path, chunks: Path | None, model: Path | None, 
     rank, world = (state.process_index, state.num_processes) if state is not None else (0, 1)
     if state is not None and state.device.type == "cpu":
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
-    files, errors = collect_files(paths)
+    policy = studio_policy(settings)
+    for target in (out, chunks):
+        if target is not None:
+            policy.check_output(target)
+    files, errors = collect_files(paths, policy)
     errors = errors if rank == 0 else []  # every process sees the same bad paths; report them once
     mine = files[rank::world]
     repo = open_repository(settings)
-    report = import_paths(repo, mine, options=ImportOptions(media_dir=settings.media_dir, vad=vad))
+    report = import_paths(repo, mine, options=ImportOptions(media_dir=settings.media_dir, vad=vad, policy=policy))
     errors += [str(e) for e in report.errors]
     cache = FeatureCache(settings.cache_dir / "features", repo)
     analyzer = load_analyzer(repo, model, modalities, asr, cache, face_fps=settings.video_fps)

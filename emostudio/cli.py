@@ -138,6 +138,11 @@ def export_command(
     targets = [(k, p) for k, p in asked if p]
     if not targets:
         raise typer.BadParameter("give at least one of --clips, --segments, --chunks, --annotations")
+    from emostudio.paths import studio_policy
+
+    policy = studio_policy(get_settings())
+    for _, path in targets:
+        policy.check_output(path)
     repo = open_repository(write=False)
     for kind, path in targets:
         rows = export_rows(repo, kind, media_ids=media, model_version=model_version, annotator=annotator, source=source)
@@ -338,8 +343,10 @@ def users_disable(name: str) -> None:
 def backup_command(file: Annotated[Path, typer.Argument(help="The backup file to write (SQLite).")]) -> None:
     """Write a consistent copy of the database, safe while the studio runs."""
     from db.backup import backup_database
+    from emostudio.paths import studio_policy
     from emostudio.store import open_repository
 
+    studio_policy(get_settings()).check_output(file)
     path = backup_database(open_repository(write=False).engine, file)
     typer.echo(f"{path}: backup written ({path.stat().st_size / 1e6:.1f} MB)")
 

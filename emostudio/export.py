@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
 from emostudio.domain import Annotation, Media, Prediction
+from emostudio.errors import StudioError
 from emostudio.files import atomic_write
 from emostudio.labels import BASIC, COMPOUND, DIMENSIONS
 
@@ -73,13 +75,17 @@ EXPORT_KINDS = ("clips", "segments", "chunks", "annotations")
 
 
 def export_rows(repo, kind: str, *, media_ids=None, model_version: str | None = None,
-                annotator: str | None = None, source: str | None = None) -> list[dict]:  # fmt: skip
+                annotator: str | None = None, source: str | None = None, paths: bool = True) -> list[dict]:  # fmt: skip
     """Rows for ``kind`` = clips | segments | chunks | annotations, filtered as the user asked.
 
     Predictions default to the active model version; every annotation is exported,
-    corrections included, oldest first (the history, not just the latest label).
+    corrections included, oldest first (the history, not just the latest label). The
+    ``media`` column holds the file's path on the server, or with ``paths=False`` (what
+    the web page exports, to visitors who need not know the server's folders) its name.
     """
     media = {m.media.id: m.media for m in repo.list_media()}
+    if not paths:
+        media = {k: replace(m, path=m.name) for k, m in media.items()}
     wanted = set(media_ids) if media_ids else set(media)
     if kind == "annotations":
         rows = [a for a in repo.annotations(source=source, annotator=annotator) if a.media_id in wanted]
@@ -124,16 +130,24 @@ def write_csv(path: str | Path, rows: Iterable[dict], columns: Iterable[str]) ->
 
 
 def export_files(repo, folder: str | Path, kinds: Iterable[str], **filters) -> list[tuple[Path, int]]:
-    """Write one CSV per kind into ``folder`` (what the Export page downloads); returns
-    each file's path and how many rows it holds."""
+    """Write one CSV per kind into ``folder`` (what the Export page downloads, with media
+    names instead of server paths); returns each file's path and how many rows it holds.
+    All or nothing: when one file cannot be written (a full disk), none is left."""
     from datetime import datetime
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     written = []
-    for kind in kinds:
-        rows = export_rows(repo, kind, **filters)
-        path = folder / f"emostudio-{kind}-{stamp}.csv"
-        written.append((path, write_csv(path, rows, ANNOTATION_COLUMNS if kind == "annotations" else PREDICTION_COLUMNS)))
+    try:
+        for kind in kinds:
+            rows = export_rows(repo, kind, paths=False, **filters)
+            path = folder / f"emostudio-{kind}-{stamp}.csv"
+            columns = ANNOTATION_COLUMNS if kind == "annotations" else PREDICTION_COLUMNS
+            written.append((path, write_csv(path, rows, columns)))
+    except OSError as err:
+        for path, _ in written:
+            path.unlink(missing_ok=True)
+        raise StudioError(f"the export could not be written ({err.strerror or type(err).__name__}); "
+                          "nothing was left half-written") from None  # fmt: skip
     return written

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -87,7 +88,7 @@ def collect_files(paths: Iterable[str | Path], policy: PathPolicy = PathPolicy()
     found: dict[Path, None] = {}
     errors = []
     for raw in paths:
-        p = Path(raw).expanduser()
+        p = Path(os.path.expanduser(raw))  # Path.expanduser raises on an unknown ~user
         try:
             policy.check(p)
             if p.is_dir():

@@ -10,6 +10,7 @@ errors quote at most a short piece of a cell.
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +86,7 @@ class _Reader:
     def resolve(self, media_path: str) -> Path:
         if not media_path:
             raise ValueError("empty path")
-        p = Path(media_path).expanduser()
+        p = Path(os.path.expanduser(media_path))  # Path.expanduser raises on an unknown ~user
         p = p if p.is_absolute() else self.path.parent / p
         try:
             resolved = self.policy.check(p)

@@ -85,6 +85,14 @@ def import_uploads(repo: Repository, files: list[str], media_dir: Path, vad: boo
     ``../..`` gets an error line, never a copy of a server file. The uploaded temporary
     files are deleted afterwards (they are recordings of people).
     """
+    try:
+        return _import_uploads(repo, files, media_dir, vad, hook, policy)
+    finally:
+        for f in files:  # Gradio's copies of the uploads, whatever happened
+            Path(f).unlink(missing_ok=True)
+
+
+def _import_uploads(repo, files, media_dir, vad, hook, policy) -> ImportReport:
     with tempfile.TemporaryDirectory(prefix="emostudio-upload-") as staging:
         report = ImportReport()
         label_files = []
@@ -109,8 +117,6 @@ def import_uploads(repo: Repository, files: list[str], media_dir: Path, vad: boo
                                              options=options, hook=hook))  # fmt: skip
         for extra in label_files[1:]:
             report = _merge(report, import_paths(repo, [], labels=extra, options=options, hook=hook))
-    for f in files:  # Gradio's copy of the upload
-        Path(f).unlink(missing_ok=True)
     hidden = {staging: "", str(root): ""}
     report.errors = [redact(e, hidden).lstrip("/") for e in report.errors]
     report.warnings = [redact(w, hidden).lstrip("/") for w in report.warnings]

@@ -34,8 +34,34 @@ def database_files(db_file: Path | None) -> tuple[Path, ...]:
     return tuple(Path(f"{base}{suffix}") for suffix in SQLITE_COMPANIONS)
 
 
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Equal paths, or two names of one file (a hard link, another case on a
+    case-insensitive disk, a bind mount)."""
+    if a == b:
+        return True
+    sa, sb = _stat(a), _stat(b)
+    return sa is not None and sb is not None and os.path.samestat(sa, sb)
+
+
 def is_inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
+    """``path`` is ``folder`` or below it, by name or by identity of the folder on disk."""
+    if path == folder or folder in path.parents:
+        return True
+    target = _stat(folder)
+    if target is None:
+        return False
+    for ancestor in (path, *path.parents):
+        st = _stat(ancestor)
+        if st is not None and os.path.samestat(st, target):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -50,10 +76,22 @@ class PathPolicy:
         """The resolved path, or ``PathRefused`` naming the path as the person gave it."""
         shown = self.show(path)
         resolved = real(path)
-        if resolved in self.protected_files or any(is_inside(resolved, d) for d in self.protected_dirs):
+        if self.is_protected(resolved):
             raise PathRefused(f"{shown}: the studio's own data folder and database are never read as input")
         if self.roots is not None and not any(is_inside(resolved, r) for r in self.roots):
             raise PathRefused(f"{shown}: not inside a folder this studio imports from (see import_roots)")
+        return resolved
+
+    def is_protected(self, resolved: Path) -> bool:
+        return any(same_file(resolved, f) for f in self.protected_files) or any(
+            is_inside(resolved, d) for d in self.protected_dirs)  # fmt: skip
+
+    def check_output(self, path: str | Path) -> Path:
+        """A file the studio is asked to write (an export, a backup): never its own
+        database, which replacing would cut the running studio off from its data."""
+        resolved = real(path)
+        if any(same_file(resolved, f) for f in self.protected_files):
+            raise PathRefused(f"{path}: that is the studio's own database; choose another file to write")
         return resolved
 
     def allows(self, path: str | Path) -> bool:

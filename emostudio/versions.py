@@ -37,7 +37,7 @@ def activate(repo, version_id: str, requested_by: str | None = None) -> tuple[Mo
     if version is None:
         raise KeyError(f"no model version {version_id!r}")
     if not version.path or not (Path(version.path) / "model.safetensors").is_file():
-        raise FileNotFoundError(f"model version {version_id}: its weights are missing at {version.path!r}")
+        raise FileNotFoundError(f"model version {version_id}: its weights are missing from its folder")
     version = repo.activate_model_version(version_id)
     return version, queue_analysis(repo, requested_by=requested_by)
 

@@ -18,8 +18,8 @@ from emostudio.store import open_repository
 from emostudio.testing import StudioProcess, add_user, signed_in_client, speech, write_audio
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PASSWORDS = {"ada": "admin-pass-1", "ann": "annot-pass-1", "vic": "viewer-pass-1"}
-ROLES = {"ada": "admin", "ann": "annotator", "vic": "viewer"}
+PASSWORDS = {"ada": "admin-pass-1", "ann": "annot-pass-1", "vic": "viewer-pass-1", "tim": "temp-pass-1"}
+ROLES = {"ada": "admin", "ann": "annotator", "vic": "viewer", "tim": "annotator"}
 
 
 def _cli(data_dir: Path, *args: str, **kw) -> subprocess.CompletedProcess:
@@ -111,7 +111,7 @@ def team_studio(tmp_path_factory):
     (outside / "secret.csv").write_text("path,emotion\nsecret.wav,anger\n")
     for name, role in ROLES.items():
         add_user(data, name, role, PASSWORDS[name])
-    studio = StudioProcess(data, env={"EMOSTUDIO_IMPORT_ROOTS": f'["{allowed}"]'})
+    studio = StudioProcess(data, env={"EMOSTUDIO_IMPORT_ROOTS": f'["{allowed}"]', "GRADIO_TEMP_DIR": str(root / "gradio")})
     yield studio, allowed, outside
     studio.stop()
 
@@ -207,3 +207,48 @@ def test_no_write_is_lost_across_the_triggers_that_used_to_drop_sqlite_locks(tmp
                 assert _cli(data, *command).returncode == 0  # each opens and closes the database
     count = sqlite3.connect(db).execute("SELECT count(*) FROM annotations WHERE source='human'").fetchone()[0]
     assert (count, sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0]) == (stored, "ok")
+
+
+def _call(client, endpoint: str, data: list) -> str:
+    """Call a Gradio event the way any HTTP client can, and return its event stream."""
+    r = client.post(f"gradio_api/call/{endpoint}", json={"data": data})
+    assert r.status_code == 200, r.text
+    return client.get(f"gradio_api/call/{endpoint}/{r.json()['event_id']}").text
+
+
+def test_an_event_cannot_be_handed_a_server_path_as_an_uploaded_file(team_studio):
+    """A request may name any path as a "file" input; Gradio must refuse those it did not
+    receive as uploads (the database above all), whoever asks."""
+    studio, allowed, _ = team_studio
+    db = studio.data_dir / "emostudio.db"
+    for name in ("vic", "ann"):
+        client = signed_in_client(studio.url, name, PASSWORDS[name])
+        for path in (db, allowed / "inside.wav"):
+            stream = _call(client, "uploaded", [[{"path": str(path), "meta": {"_type": "gradio.FileData"}}], "", "", "", ""])
+            assert "event: error" in stream, stream
+    copies = [p for p in (studio.data_dir.parent / "gradio").rglob("*") if p.is_file()]
+    assert not any(p.read_bytes()[:15] == b"SQLite format 3" for p in copies)
+    media = signed_in_client(studio.url, "vic", PASSWORDS["vic"]).get("api/media").json()
+    assert all(m["name"] != "inside.wav" or m["status"] for m in media)
+    assert not any(m["name"] == "emostudio.db" for m in media)
+
+
+def test_a_disabled_user_is_signed_out_at_once(team_studio):
+    studio, *_ = team_studio
+    tim = signed_in_client(studio.url, "tim", PASSWORDS["tim"])
+    assert tim.get("api/whoami").json()["name"] == "tim"
+    assert _cli(studio.data_dir, "users", "disable", "tim").returncode == 0
+    for url in ("api/whoami", "config", "gradio_api/info", "gradio_api/heartbeat/x"):
+        assert tim.get(url).status_code == 401, url
+    assert tim.post("gradio_api/cancel", json={"event_id": "x", "session_hash": "y", "fn_index": 0}).status_code == 401
+    assert signed_in_client(studio.url).post("login", data={"username": "tim", "password": PASSWORDS["tim"]}).status_code == 400
+
+
+def test_the_command_line_never_writes_over_the_database(tmp_path):
+    data = tmp_path / "data"
+    assert _cli(data, "ls").returncode == 0
+    before = (data / "emostudio.db").read_bytes()[:100]
+    for command in (["export", "--clips", str(data / "emostudio.db")], ["backup", str(data / "emostudio.db-wal")]):
+        out = _cli(data, *command)
+        assert out.returncode == 2 and "that is the studio's own database" in out.stderr
+    assert (data / "emostudio.db").read_bytes()[:100] == before

@@ -173,6 +173,19 @@ def _(s: Studio):
     return s.check(s.import_(), "db.wav", "never read as input")
 
 
+@case("import", "hard link to the studio's database")
+def _(s: Studio):
+    os.link(s.settings.data_dir / "emostudio.db", s.folder / "copy.wav")
+    return s.check(s.import_(), "copy.wav", "never read as input")
+
+
+@case("labels", "a path to an unknown user's home folder")
+def _(s: Studio):
+    report = s.import_(labels=_labels(s, "path,emotion\n~nosuchuser/x.wav,anger\ngood.wav,fear\n"))
+    assert report.labels_added == 1
+    return s.check(report, "labels.csv:2", "file not found: '~nosuchuser/x.wav'")
+
+
 @case("import", "the data folder itself")
 def _(s: Studio):
     report = s.import_([s.good, s.settings.data_dir])

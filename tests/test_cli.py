@@ -80,3 +80,30 @@ def test_launch_serves_the_studio_and_starts_a_worker(tmp_path):
         proc.wait(timeout=30)
     time.sleep(1)
     assert all(not Path(f"/proc/{w}").exists() for w in workers), "worker outlived the studio"
+
+
+def test_rm_deletes_what_nobody_annotated_and_keeps_the_rest(tmp_path):
+    from emostudio.config import Settings
+    from emostudio.domain import Annotation
+    from emostudio.store import open_repository
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_audio(folder / "keep.wav", speech(1.0))
+    write_audio(folder / "drop.wav", speech(1.3))
+    data = tmp_path / "data"
+    assert _run(["analyze", str(folder), "--out", str(tmp_path / "p.csv"), "--no-asr"], data).returncode == 0
+    repo = open_repository(Settings(data_dir=data))
+    ids = {s.media.name: s.media.id for s in repo.list_media()}
+    repo.add_annotation(Annotation(None, ids["keep.wav"], "human", "ana", label="anger"))
+    cached = [p for _, _, p in repo.cached_features(ids["drop.wav"])]
+    assert cached and all(Path(p).exists() for p in cached)
+
+    out = _run(["rm", ids["drop.wav"], ids["keep.wav"], "nope"], data)
+    assert out.returncode == 1
+    assert out.stdout.strip() == f"deleted {ids['drop.wav']} (drop.wav)"
+    assert out.stderr.splitlines() == ["error: keep.wav has annotations or captions made by people; it is kept",
+                                       "error: there is no media nope"]  # fmt: skip
+    assert [s.media.name for s in repo.list_media()] == ["keep.wav"]
+    assert not any(Path(p).exists() for p in cached) and (folder / "drop.wav").exists()  # read in place: kept
+    assert repo.predictions(ids["drop.wav"]) == [] and len(repo.predictions(ids["keep.wav"])) > 0

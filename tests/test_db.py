@@ -90,16 +90,22 @@ def test_a_migration_backs_the_database_up_first_and_keeps_every_row(tmp_path):
                 "'wav', 1.0, 1, 0, '2026-01-01')")  # fmt: skip
     con.execute("INSERT INTO annotations (media_id, source, annotator, label, created_at) "
                 "VALUES ('m1', 'human', 'ana', 'anger', '2026-01-01')")  # fmt: skip
+    for line in (2, 9):  # the same imported label twice (the old release could store it twice)
+        con.execute("INSERT INTO annotations (media_id, source, annotator, label, raw_label, origin, created_at) "
+                    f"VALUES ('m1', 'import', 'import:l.csv', 'fear', 'fearful', 'l.csv:{line}', '2026-01-01')")  # fmt: skip
     con.commit()
     con.close()
     repo = Repository(open_database(url, backup_dir=tmp_path / "backups"))
     assert current_revision(repo.engine) == head_revision()
-    assert [a.label for a in repo.annotations()] == ["anger"] and repo.get_media("m1").size_bytes == 5_000_000_000
+    assert [a.label for a in repo.annotations()] == ["anger", "fear", "fear"]
+    assert repo.get_media("m1").size_bytes == 5_000_000_000  # a 5 GB video fits now (64-bit sizes)
+    again = Annotation(None, "m1", "import", "import:l.csv", label="fear", raw_label="fearful", origin="l.csv:2")
+    assert repo.import_annotation(again) is False  # importing the old label file again adds nothing
     (backup,) = (tmp_path / "backups").iterdir()
     assert backup.name.startswith("emostudio-0001-before-")
     old = sqlite3.connect(backup)
     assert old.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
-    assert old.execute("SELECT label FROM annotations").fetchall() == [("anger",)]
+    assert old.execute("SELECT label FROM annotations").fetchall() == [("anger",), ("fear",), ("fear",)]
 
 
 def test_a_failing_migration_is_rolled_back_and_the_database_still_works(tmp_path):

@@ -10,12 +10,12 @@ import logging
 from emostudio.analysis import analyze_stored
 from emostudio.batch import load_analyzer
 from emostudio.config import get_settings
-from emostudio.errors import StudioError, redact
+from emostudio.errors import StudioError
 from emostudio.features import FeatureCache
 from emostudio.library import ANALYZE_JOB
 from emostudio.media import MediaError
 from emostudio.model import MODALITIES
-from trainers.worker import SWEEPERS, register
+from trainers.worker import SWEEPERS, register, visitor_reason
 
 log = logging.getLogger("emostudio.worker")
 _analyzers: dict[str, object] = {}
@@ -35,16 +35,15 @@ def _analyzer(repo):
 
 def failure_reason(err: Exception, media) -> str:
     """What the job log (read by every visitor of the Train page) says about a failed
-    file: the problem, with the file's name instead of any server path."""
+    file: the problem, with the file's name instead of any server path; for anything but
+    a media or studio error, only its type and an incident number (details in the log)."""
     if isinstance(err, MediaError):
         return err.problem
-    if isinstance(err, StudioError):
-        reason = str(err)
-    else:
-        log.error("analysing %s failed", media.id, exc_info=err)
-        reason = f"{type(err).__name__}: {err}"
     data_dir = str(get_settings().data_dir.resolve())
-    return redact(reason, {media.path: media.name, data_dir: "<data folder>"})
+    reason = visitor_reason(err, {media.path: media.name, data_dir: "<data folder>"})
+    if not isinstance(err, StudioError):
+        log.error("analysing %s failed: %s", media.id, reason, exc_info=err)
+    return reason
 
 
 def abandon_analysis(repo, job, gave_up: bool) -> None:
@@ -52,8 +51,8 @@ def abandon_analysis(repo, job, gave_up: bool) -> None:
     'imported' (retried when the job is); when the job is given up, that media is marked
     failed and the rest of the job's media are queued again without it."""
     current = job.current_item
-    if current and repo.get_media(current) is not None:
-        repo.set_media_status(current, "failed" if gave_up else "imported")
+    if current:
+        repo.set_media_status(current, "failed" if gave_up else "imported", only_if="analysing")
     if gave_up:
         ids = job.config.get("media_ids") or [s.media.id for s in repo.list_media()]
         rest = [i for i in ids if i != current]
@@ -61,15 +60,7 @@ def abandon_analysis(repo, job, gave_up: bool) -> None:
             repo.enqueue_job(ANALYZE_JOB, {**job.config, "media_ids": rest}, requested_by=job.requested_by)
 
 
-def release_stuck_media(repo) -> None:
-    """No media stays 'analysing' unless a running job is on it right now."""
-    busy = {j.current_item for j in repo.list_jobs(status="running", limit=1000) if j.current_item}
-    for media_id in repo.media_in_status("analysing"):
-        if media_id not in busy:
-            repo.set_media_status(media_id, "imported")
-
-
-SWEEPERS.append(release_stuck_media)
+SWEEPERS.append(lambda repo: repo.release_stuck_media())
 
 
 @register(ANALYZE_JOB, on_abandon=abandon_analysis)

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from db.repository import Repository
 from emostudio.domain import Job
@@ -55,6 +56,10 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+class JobLost(Exception):
+    """This worker was taken for dead and its job given to another: stop working on it."""
+
+
 @dataclass
 class WorkerState:
     """What the heartbeat thread reports: this worker's name and the job it runs."""
@@ -63,12 +68,15 @@ class WorkerState:
     job_id: int | None = None
 
 
-def job_hook(repo: Repository, job_id: int) -> Callable[..., None]:
-    """The progress hook a trainer calls; it writes to the job row the UI polls."""
+def job_hook(repo: Repository, job_id: int, worker: str | None = None) -> Callable[..., None]:
+    """The progress hook a trainer calls; it writes to the job row the UI polls. When the
+    job is no longer ``worker``'s, it raises ``JobLost`` so the trainer stops."""
 
     def hook(step: str, *, completed=None, total=None, metrics=None, message: str | None = None,
              current: str | None = None) -> None:  # fmt: skip
-        repo.report_job(job_id, completed=completed, total=total, metrics=metrics, log_line=message, current_item=current)
+        if not repo.report_job(job_id, completed=completed, total=total, metrics=metrics, log_line=message,
+                               current_item=current, worker=worker):  # fmt: skip
+            raise JobLost(f"job {job_id} was given to another worker")
 
     return hook
 
@@ -85,24 +93,35 @@ def run_once(repo: Repository, name: str | None = None, state: WorkerState | Non
         return repo.get_job(job.id)
     if state is not None:
         state.job_id = job.id
+    me = job.worker
     log.info("job %s (%s) started", job.id, job.kind)
     try:
-        version = handler(repo, job, job_hook(repo, job.id))
+        version = handler(repo, job, job_hook(repo, job.id, me))
+    except JobLost:
+        log.warning("job %s was given to another worker while this one was taken for dead; dropped here", job.id)
     except Exception as err:  # a failed job must not stop the worker
         # the traceback goes to the worker's log on the server; the job row, which every
-        # visitor of the Train page reads, gets one line without server paths
-        log.exception("job %s (%s) failed", job.id, job.kind)
-        reason = str(err) if isinstance(err, StudioError) else f"{type(err).__name__}: {err}"
-        reason = redact(reason, redactions or {})
-        repo.report_job(job.id, log_line=f"failed: {reason} (the worker's log on the server has the details)")
-        repo.finish_job(job.id, "failed", error=reason)
+        # visitor of the Train page reads, gets one sentence: no SQL, no server path
+        reason = visitor_reason(err, redactions or {})
+        log.exception("job %s (%s) failed: %s", job.id, job.kind, reason)
+        if repo.report_job(job.id, log_line=f"failed: {reason}", worker=me):
+            repo.finish_job(job.id, "failed", error=reason, worker=me)
     else:
-        repo.finish_job(job.id, "succeeded", model_version_id=version)
+        if not repo.finish_job(job.id, "succeeded", model_version_id=version, worker=me):
+            log.warning("job %s finished here after it was given to another worker", job.id)
     finally:
         if state is not None:
             state.job_id = None
     log.info("job %s ended", job.id)
     return repo.get_job(job.id)
+
+
+def visitor_reason(err: Exception, redactions: dict[str, str]) -> str:
+    """What a failure says to the people reading the Train page: a ``StudioError``'s own
+    sentence; anything else only its type and an incident number to find it in the log."""
+    if isinstance(err, StudioError):
+        return redact(str(err), redactions)
+    return f"{type(err).__name__} (incident {secrets.token_hex(4)}: the worker's log on the server has the details)"
 
 
 def pid_alive(pid: int) -> bool:
@@ -120,7 +139,7 @@ def worker_alive(repo: Repository, name: str | None, stale_after: timedelta, now
     ``stale_after``, and on this host, its process still there."""
     if not name:
         return False
-    now = now or datetime.now(UTC)
+    now = now or repo.now()
     host, _, pid = name.rpartition(":")
     process = repo.get_process(name)
     if host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid)):
@@ -133,7 +152,7 @@ def worker_alive(repo: Repository, name: str | None, stale_after: timedelta, now
 def recover_dead_jobs(repo: Repository, stale_seconds: float = 30.0, max_attempts: int = MAX_ATTEMPTS) -> list[int]:
     """Give back to the queue (or fail, after ``max_attempts``) the running jobs of dead
     workers; returns their ids. Safe to call from several processes at once."""
-    now = datetime.now(UTC)
+    now = repo.now()
     stale = timedelta(seconds=stale_seconds)
     recovered = []
     for job in repo.list_jobs(status="running", limit=1000):

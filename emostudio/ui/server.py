@@ -12,19 +12,22 @@ name, so a web page elsewhere cannot reach it through DNS tricks.
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import re
+import time
 
 import gradio as gr
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import Mount
 
 from db.repository import Repository
 from db.session import sqlite_file
 from emostudio.config import Settings
 from emostudio.domain import User
-from emostudio.paths import database_files, real
+from emostudio.paths import database_files, is_inside, real, same_file
 from emostudio.thumbnails import thumbnail_dir
 from emostudio.ui.api import api_router, install_error_handlers
 from emostudio.ui.app import CSS, HEAD, build_app
@@ -34,8 +37,13 @@ from emostudio.users import authenticate
 # What browsers expect for containers Python's table does not know.
 MEDIA_TYPES = {".flac": "audio/flac", ".m4a": "audio/mp4", ".opus": "audio/ogg", ".mkv": "video/x-matroska",
                ".webm": "video/webm", ".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg"}  # fmt: skip
+AUTH_MESSAGE = "Sign in to emostudio."
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 THUMBNAIL_NAME = re.compile(r"^\d+(\.\d+)?\.jpg$")
+# What the sign-in page needs before anyone is signed in; everything else needs an enabled user.
+SIGN_IN_PATHS = {"/", "/login", "/login/", "/logout", "/theme.css", "/favicon.ico", "/manifest.json"}
+STATIC_PREFIXES = ("/assets/", "/static/", "/svelte/", "/gradio_api/static/", "/gradio_api/svelte/",
+                   "/gradio_api/assets/")  # fmt: skip
 
 
 def _host(request: Request) -> str:
@@ -43,11 +51,39 @@ def _host(request: Request) -> str:
     return host.rsplit(":", 1)[0] if not host.endswith("]") else host
 
 
+class SignIn:
+    """Gradio's sign-in check: argon2 off the event loop (it takes ~50 ms and 64 MiB), at
+    most two at a time, and a name that failed 10 times in 10 minutes waits a minute."""
+
+    MAX_FAILURES, WINDOW, PAUSE = 10, 600.0, 60.0
+
+    def __init__(self, repo: Repository):
+        self.repo = repo
+        self.failures: dict[str, list[float]] = {}
+        self.slots = asyncio.Semaphore(2)
+
+    async def check(self, name: str, password: str) -> bool:
+        now = time.monotonic()
+        recent = [t for t in self.failures.get(name, []) if now - t < self.WINDOW]
+        if len(recent) >= self.MAX_FAILURES and now - recent[-1] < self.PAUSE:
+            return False
+        async with self.slots:
+            ok = await run_in_threadpool(authenticate, self.repo, name, password)
+        if ok:
+            self.failures.pop(name, None)
+        else:
+            if len(self.failures) > 10_000:  # names made up by the thousand: forget the old ones
+                self.failures = {k: v for k, v in self.failures.items() if now - v[-1] < self.WINDOW}
+            self.failures[name] = [*recent, now][-self.MAX_FAILURES :]
+        return ok
+
+
 def create_server(repo: Repository, settings: Settings) -> FastAPI:
     ctx = StudioContext(repo, settings, sign_in=repo.has_users())
     api = FastAPI(title="emostudio", docs_url=None, redoc_url=None, openapi_url=None)
     gradio_app = None  # set below, once Gradio is mounted: its sessions say who is signed in
     never_served = set(database_files(sqlite_file(settings.db_url)))
+    data_dir, media_store = real(settings.data_dir), real(settings.media_dir)
 
     def session_user(request: Request) -> User | None:
         if not ctx.sign_in:
@@ -71,6 +107,20 @@ def create_server(repo: Repository, settings: Settings) -> FastAPI:
                 return PlainTextResponse("This studio has no users and only answers on 127.0.0.1.", status_code=403)
             return await call_next(request)
 
+    else:
+
+        @api.middleware("http")
+        async def only_signed_in_users(request: Request, call_next):
+            # Gradio checks sign-in on most of its routes, but not all (cancel, heartbeat,
+            # run history), and a session outlives `users disable`: this checks every request.
+            path = request.url.path
+            if path not in SIGN_IN_PATHS and not path.startswith(STATIC_PREFIXES):
+                user = await run_in_threadpool(session_user, request)
+                if user is None:  # in Gradio's own words, which its page turns into the sign-in form
+                    return JSONResponse({"error": "sign in first", "detail": {"error": "Not authenticated",
+                                         "auth_message": AUTH_MESSAGE}}, status_code=401)  # fmt: skip
+            return await call_next(request)
+
     @api.get("/media/{media_id}")
     def media_file(media_id: str, request: Request) -> FileResponse:
         signed_in(request)
@@ -78,7 +128,9 @@ def create_server(repo: Repository, settings: Settings) -> FastAPI:
         if media is None:
             raise HTTPException(404, "no such media")
         path = real(media.path)
-        if path in never_served:
+        # only the media itself: never the database, and in the data folder only the store
+        if any(same_file(path, f) for f in never_served) or (
+                is_inside(path, data_dir) and not is_inside(path, media_store)):  # fmt: skip
             raise HTTPException(404, "no such media")
         if not path.is_file():
             raise HTTPException(410, f"{media.name}: the file is no longer where it was imported from")
@@ -111,11 +163,22 @@ def create_server(repo: Repository, settings: Settings) -> FastAPI:
     api.include_router(api_router(ctx, signed_in), prefix="/api")
 
     blocks = build_app(ctx)
-    auth = (lambda name, password: authenticate(repo, name, password)) if ctx.sign_in else None
-    gr.mount_gradio_app(api, blocks, path="", auth=auth, auth_message="Sign in to emostudio.",
+    sign_in = SignIn(repo)
+
+    async def check_password(name: str, password: str) -> bool:
+        # a plain coroutine function: Gradio awaits only what inspect.iscoroutinefunction
+        # recognises (an object with an async __call__ would return a truthy coroutine)
+        return await sign_in.check(name, password)
+
+    gr.mount_gradio_app(api, blocks, path="", auth=check_password if ctx.sign_in else None,
+                        auth_message=AUTH_MESSAGE,
                         blocked_paths=[str(real(settings.data_dir)), *map(str, never_served)],
-                        show_error=False, footer_links=[], head=HEAD, css=CSS)  # fmt: skip
+                        show_error=False, footer_links=[], run_history=False, head=HEAD, css=CSS)  # fmt: skip
     gradio_app = next(r.app for r in api.routes if isinstance(r, Mount))
+    # Gradio checks that a file a request names was uploaded through it (not any path on the
+    # server, such as the database) only once it believes it was launched, which a mounted
+    # app never is: without this, any signed-in visitor could make it read any file.
+    blocks.has_launched = True
     api.state.context = ctx
     return api
 

@@ -39,6 +39,7 @@ def upgrade() -> None:
     with op.batch_alter_table("annotations") as batch_op:
         batch_op.add_column(sa.Column("dedup_key", sa.String(length=64), nullable=True))
         batch_op.create_index("ux_annotations_dedup_key", ["dedup_key"], unique=True)
+    _key_imported_labels()
     with op.batch_alter_table("jobs") as batch_op:
         batch_op.add_column(sa.Column("attempts", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("current_item", sa.String(length=64), nullable=True))
@@ -50,6 +51,22 @@ def upgrade() -> None:
         batch_op.alter_column("mtime_ns", existing_type=sa.Integer(), type_=sa.BigInteger(), existing_nullable=False)
     with op.batch_alter_table("predictions") as batch_op:
         batch_op.add_column(sa.Column("superseded", sa.Boolean(), server_default=sa.false(), nullable=False))
+
+
+def _key_imported_labels() -> None:
+    """Give labels imported before this revision their key, so importing the same file
+    again adds nothing (the first of any duplicates already there gets it)."""
+    from db.repository import _ANNOTATION_FIELDS, import_key
+    from emostudio.domain import Annotation
+
+    conn = op.get_bind()
+    table = sa.table("annotations", sa.column("id"), sa.column("dedup_key"), *(sa.column(f) for f in _ANNOTATION_FIELDS))
+    seen = set()
+    for row in conn.execute(sa.select(table).where(table.c.source == "import").order_by(table.c.id)).mappings():
+        key = import_key(Annotation(id=row["id"], **{f: row[f] for f in _ANNOTATION_FIELDS}))
+        if key not in seen:
+            seen.add(key)
+            conn.execute(sa.update(table).where(table.c.id == row["id"]).values(dedup_key=key))
 
 
 def downgrade() -> None:
