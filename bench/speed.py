@@ -154,11 +154,17 @@ def main(argv: list[str] | None = None) -> None:
         ("1-hour speech, audio model", "project", hour, "audio", False),
         ("1-hour speech, baseline ComParE functionals", "baseline", hour, "", False),
     ]
+    from bench.results import write_results
+
     print(f"\n{'case':50} {'media s':>8} {'wall s':>8} {'x real time':>11} {'peak RSS MB':>11} {'load s':>7}")
+    figures = {}
     for label, what, path, modalities, asr in cases:
         r = run(what, path, modalities or "audio", asr)
-        print(f"{label:50} {r['duration']:8.0f} {r['seconds']:8.1f} {r['duration'] / r['seconds']:11.1f} "
+        r["x_real_time"] = r["duration"] / r["seconds"]
+        figures[label] = r
+        print(f"{label:50} {r['duration']:8.0f} {r['seconds']:8.1f} {r['x_real_time']:11.1f} "
               f"{r['peak_rss_mb']:11.0f} {r['load_seconds']:7.1f}", flush=True)  # fmt: skip
+    print(write_results("speed", figures))
 
 
 if __name__ == "__main__":
