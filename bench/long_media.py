@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -45,6 +46,7 @@ def measure(path: Path, *extra: str) -> dict:
     """Run `emostudio analyze` on ``path`` in a child of this (fresh) process; its peak RSS
     is this process's RUSAGE_CHILDREN maximum."""
     data = path.parent / f"data-{path.stem}-{'-'.join(e.strip('-') for e in extra) or 'default'}"
+    shutil.rmtree(data, ignore_errors=True)  # cold: no database, feature cache or transcript from an earlier run
     env = {**os.environ, "EMOSTUDIO_DATA_DIR": str(data)}
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "emostudio.cli", "analyze", str(path), "--out", str(data / "p.csv"), *extra],

@@ -1,6 +1,6 @@
 """The README's benchmark paragraphs, written from the results files (never typed):
 
-    python -m bench.readme     # rewrite the block between the markers in README.md
+    python -m bench.readme     # rewrite each block between its markers in README.md
 
 ``tests/test_docs.py`` checks that README.md holds exactly what this writes.
 """
@@ -12,15 +12,35 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-START = "<!-- bench:long_media+robustness (written by `python -m bench.readme` from bench/results/) -->"
-END = "<!-- /bench -->"
+
+
+def start(name: str) -> str:
+    return f"<!-- bench:{name} (written by `python -m bench.readme` from bench/results/) -->"
+
+
+def end(name: str) -> str:
+    return f"<!-- /bench:{name} -->"
 
 
 def _figures(name: str) -> dict:
     return json.loads((ROOT / "bench" / "results" / f"{name}.json").read_text())
 
 
-def block() -> str:
+def speed() -> str:
+    sp = _figures("speed")
+    f = sp["figures"]
+    ten, video, hour = (f["10-min speech, audio model"], f["2-min talking face, audio + face"],
+                        f["1-hour speech, audio model"])  # fmt: skip
+    asr = f["10-min speech, audio + ASR text"]
+    return f"""Measured on 2 CPU cores (`bench/results/speed.json`, {sp['date']}, {sp['commit']}): a
+10-minute speech file with the audio model runs at {ten['x_real_time']:.0f}x real time ({ten['peak_rss_mb']:,.0f} MB peak), a
+2-minute talking-face video with audio + face at {video['x_real_time']:.0f}x, and a 1-hour file at {hour['x_real_time']:.0f}x
+with a {hour['peak_rss_mb']:,.0f} MB peak. Whisper tiny.en speech recognition, used only when a media has no
+transcript and only on its speech, is slower: the same 10 minutes with audio + recognised
+text run at {asr['x_real_time']:.1f}x real time. Give sidecar transcripts or pass `--no-asr` for large batches."""
+
+
+def long_media_and_robustness() -> str:
     lm = _figures("long_media")
     rb = _figures("robustness")
     cases = lm["figures"]["cases"]
@@ -28,8 +48,7 @@ def block() -> str:
     sp = cases["2-hour speech, --no-asr"]
     s20 = cases["20-minute speech, default path (ASR on)"]
     kw, ks, kj, ld = (rb["figures"][k] for k in ("kill_worker_mid_job", "kill_server_mid_save", "kill_server_mid_job", "load"))
-    return f"""{START}
-`bench/long_media.py` runs `emostudio analyze` as a user would (fresh process, cold
+    return f"""`bench/long_media.py` runs `emostudio analyze` as a user would (fresh process, cold
 caches, default path) and writes `bench/results/long_media.json` ({lm['date']}, {lm['commit']});
 goal: under 2 GB for any length. A 2-hour near-silent file takes {sil['seconds']:.0f} s and
 {sil['peak_rss_mb']:,} MB at its peak (speech recognition finds nothing to hear), 2 hours of speech
@@ -44,23 +63,31 @@ outside (`bench/results/robustness.json`, {rb['date']}, {rb['commit']}):
 | worker killed (SIGKILL) in the middle of an analysis job | restarted; the job resumed after {kw['resumed_after_s']:.1f} s and finished ({kw['media_analysed']} of {kw['media']} media analysed, {kw['media_stuck_analysing']} left `analysing`) |
 | server killed while 4 clients saved corrections | {ks['acknowledged_and_stored']:,} of {ks['acknowledged']:,} acknowledged saves stored after the restart ({ks['lost']} lost) |
 | server killed while its worker analysed | {kj['jobs_stuck']} jobs and {kj['media_stuck_analysing']} media left stuck; all done {kj['all_done_after_s']:.0f} s after the kill |
-| {ld['clients']} signed-in clients x {ld['attempted'] // ld['clients']} saves through the JSON API, at once, while the worker analyses | {ld['stored']:,} / {ld['attempted']:,} stored; p50 {ld['p50_ms']:.1f} ms, p95 {ld['p95_ms']:.1f} ms |
-{END}"""
+| {ld['clients']} signed-in clients x {ld['attempted'] // ld['clients']} saves through the JSON API, at once, while the worker analyses | {ld['stored']:,} / {ld['attempted']:,} stored; p50 {ld['p50_ms']:.1f} ms, p95 {ld['p95_ms']:.1f} ms |"""
 
 
-def current(readme: str) -> str | None:
-    match = re.search(re.escape(START) + r".*?" + re.escape(END), readme, flags=re.S)
+BLOCKS = {"speed": speed, "long_media+robustness": long_media_and_robustness}
+
+
+def block(name: str) -> str:
+    return f"{start(name)}\n{BLOCKS[name]()}\n{end(name)}"
+
+
+def current(readme: str, name: str) -> str | None:
+    match = re.search(re.escape(start(name)) + r".*?" + re.escape(end(name)), readme, flags=re.S)
     return match.group(0) if match else None
 
 
 def main() -> None:
     path = ROOT / "README.md"
     text = path.read_text()
-    old = current(text)
-    if old is None:
-        raise SystemExit(f"README.md has no {START!r} ... {END!r} block")
-    path.write_text(text.replace(old, block()))
-    print("README.md: benchmark block rewritten from bench/results/")
+    for name in BLOCKS:
+        old = current(text, name)
+        if old is None:
+            raise SystemExit(f"README.md has no {start(name)!r} ... {end(name)!r} block")
+        text = text.replace(old, block(name))
+    path.write_text(text)
+    print("README.md: benchmark blocks rewritten from bench/results/")
 
 
 if __name__ == "__main__":

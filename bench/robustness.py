@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -86,14 +87,15 @@ def kill_worker_mid_job(root: Path, n_media: int = 4, seconds: float = 15.0) -> 
         done = _wait(lambda: repo.get_job(job.id).status in ("succeeded", "failed"), 300)
         finished_after = time.monotonic() - killed
         final = repo.get_job(job.id)
-        live = repo.processes(role="worker", since=__import__("datetime").timedelta(seconds=10))
+        live = repo.processes(role="worker", since=timedelta(seconds=10))
         statuses = [s.media.status for s in repo.list_media()]
+        reaped = not Path(f"/proc/{worker.pid}").exists()  # no zombie left behind by the studio
     return {
         "media": n_media, "job_status": final.status, "attempts": final.attempts,
         "resumed_after_s": round(resumed_after, 2), "finished_after_s": round(finished_after, 2),
         "media_analysed": statuses.count("analysed"), "media_stuck_analysing": statuses.count("analysing"),
         "new_worker_alive": bool(live) and all(p.pid != worker.pid for p in live), "done": bool(done),
-        "killed_worker_pid": worker.pid,
+        "killed_worker_reaped": reaped,
     }  # fmt: skip
 
 
