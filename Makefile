@@ -39,7 +39,7 @@ bench: install
 
 # Retrain the shipped default model from ../shared/data.
 defaults: install
-	$(PY) -m trainers.defaults --data $(DATA)
+	$(PY) -m emostudio.trainers.defaults --data $(DATA)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -24,13 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from emostudio.trainers.corpora import CORPORA, load_speech_corpus, read_labels
+from emostudio.trainers.defaults import AUDIO_EXTRACTORS, HOP, SCALES
+from emostudio.trainers.supervised import TrainConfig, items_from_examples, predict_audio, train_audio, uar_wa
 
-from emostudio.analysis import media_for_path
 from emostudio.features import FeatureCache, FeatureExtractor, FeatureInput, get_extractor
-from emostudio.model import ChunkModelConfig
-from trainers.corpora import CORPORA, load_speech_corpus, read_labels
-from trainers.defaults import AUDIO_EXTRACTORS, HOP, SCALES
-from trainers.supervised import TrainConfig, items_from_examples, predict_audio, train_audio, uar_wa
+from emostudio.model.network import ChunkModelConfig
+from emostudio.services.analysis import media_for_path
 
 BASELINE_C = (1e-4, 3e-4, 1e-3)
 

@@ -39,8 +39,8 @@ def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def _repo(data_dir: Path):
-    from emostudio.config import Settings
-    from emostudio.store import open_repository
+    from emostudio.core.config import Settings
+    from emostudio.services.store import open_repository
 
     return open_repository(Settings(data_dir=data_dir))
 

@@ -46,7 +46,7 @@ def build_video(data: Path, seconds: float, out: Path) -> Path:
     """Loop the CREMA-D talking-face clips into one H.264/AAC mp4."""
     import av
 
-    from emostudio.media import iter_frames, load_audio, probe
+    from emostudio.media.decode import iter_frames, load_audio, probe
 
     if out.exists():
         return out
@@ -86,7 +86,7 @@ def measure(what: str, path: str, modalities: str, asr: bool) -> dict:
     """Run inside a fresh process: time one analysis (or baseline extraction) of ``path``."""
     import torch
 
-    from emostudio.analysis import Analyzer, media_for_path
+    from emostudio.services.analysis import Analyzer, media_for_path
 
     torch.set_num_threads(2)
     media = media_for_path(path)
@@ -99,7 +99,7 @@ def measure(what: str, path: str, modalities: str, asr: bool) -> dict:
         if not warm.exists():
             import soundfile as sf
 
-            from emostudio.media import load_audio
+            from emostudio.media.decode import load_audio
 
             sf.write(warm, load_audio(path, 0.0, 3.0), 16000)
         analyzer.analyze(media_for_path(warm))
@@ -109,7 +109,7 @@ def measure(what: str, path: str, modalities: str, asr: bool) -> dict:
     else:
         import opensmile
 
-        from emostudio.media import load_audio
+        from emostudio.media.decode import load_audio
 
         smile = opensmile.Smile(feature_set=opensmile.FeatureSet.ComParE_2016, feature_level=opensmile.FeatureLevel.Functionals)
         loaded = time.perf_counter()

@@ -37,15 +37,16 @@ def main(argv: list[str] | None = None) -> None:
     import gradio as gr
 
     from bench.speed import build_speech
-    from emostudio.analysis import Analyzer, analyze_stored
-    from emostudio.config import Settings
+    from emostudio.core.config import Settings
     from emostudio.features import FeatureInput, get_extractor
-    from emostudio.ingest import import_paths
-    from emostudio.inspect import curves_figure, load_clip_view
-    from emostudio.media import load_audio
-    from emostudio.store import open_repository
+    from emostudio.media.decode import load_audio
+    from emostudio.services.analysis import Analyzer, analyze_stored
+    from emostudio.services.ingest import import_paths
+    from emostudio.services.inspect import load_clip_view
+    from emostudio.services.store import open_repository
     from emostudio.ui.clip_page import ClipWorkspace
     from emostudio.ui.context import StudioContext
+    from emostudio.ui.figure import curves_figure
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data", type=Path)
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         n = [0]
 
         def save_only():
-            from emostudio.annotate import save_correction
+            from emostudio.services.annotate import save_correction
 
             n[0] += 1
             save_correction(repo, media, "bench", unit.start, unit.end, "anger", corrects=unit)

@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
+from emostudio.db.session import DatabaseError, alembic_config, create_db_engine, head_revision, open_database
 from sqlalchemy import Connection, Engine, Integer, MetaData, create_engine, func, insert, select, text
-
-from db.session import DatabaseError, alembic_config, create_db_engine, head_revision, open_database
 
 BATCH = 5_000
 
@@ -48,7 +47,7 @@ def backup_database(engine: Engine, dest: str | Path) -> Path:
             finally:
                 raw.close()
         else:
-            from db.session import current_revision
+            from emostudio.db.session import current_revision
 
             command.upgrade(alembic_config(f"sqlite:///{part}"), current_revision(engine) or "base")
             target = create_engine(f"sqlite:///{part}")

@@ -1,5 +1,5 @@
 """The one place that converts database rows to and from the plain dataclasses in
-``emostudio.domain``. Services receive a ``Repository``, never a ``Session``."""
+``emostudio.core.domain``. Services receive a ``Repository``, never a ``Session``."""
 
 from __future__ import annotations
 
@@ -10,11 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from sqlalchemy import Engine, delete, func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
-
-from db.models import (
+from emostudio.db.models import (
     AnnotationRow,
     CaptionRow,
     FeatureCacheRow,
@@ -27,8 +23,12 @@ from db.models import (
     SegmentRow,
     UserRow,
 )
-from db.session import DatabaseError
-from emostudio.domain import (
+from emostudio.db.session import DatabaseError
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from emostudio.core.domain import (
     Annotation,
     Caption,
     Job,

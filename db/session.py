@@ -23,7 +23,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from emostudio.errors import StudioError
+from emostudio.core.errors import StudioError
+from emostudio.core.paths import sqlite_file
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Alembic reports every schema check at INFO ("Context impl SQLiteImpl."): noise in the studio's log
@@ -43,17 +44,6 @@ def alembic_config(url: str, migrations_dir: Path = MIGRATIONS_DIR) -> Config:
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The database file of a SQLite URL (None for in-memory or other backends)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    name = parsed.database
-    if name.startswith("file:"):
-        name = name[5:].split("?", 1)[0]
-    return Path(name)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -148,7 +138,7 @@ def open_database(
         )
     saved = None
     if current is not None and backup_dir is not None:
-        from db.backup import backup_database
+        from emostudio.db.backup import backup_database
 
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         saved = backup_database(engine, Path(backup_dir) / f"emostudio-{current}-before-{head}-{stamp}.db")

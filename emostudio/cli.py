@@ -16,9 +16,9 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
-from emostudio.config import get_settings
-from emostudio.errors import StudioError
-from emostudio.files import printable
+from emostudio.core.config import get_settings
+from emostudio.core.errors import StudioError
+from emostudio.core.files import printable
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Multimodal emotion analysis and annotation studio.")
 users_app = typer.Typer(no_args_is_help=True, help="People who sign in to the studio, and their roles.")
@@ -56,9 +56,9 @@ def import_command(
     vad: Annotated[bool, typer.Option(help="Run voice activity detection on new media.")] = True,
 ) -> None:
     """Import media, their sidecar transcripts (.srt/.vtt/.txt) and labels."""
-    from emostudio.ingest import ImportOptions, import_paths
-    from emostudio.paths import studio_policy
-    from emostudio.store import open_repository
+    from emostudio.core.paths import studio_policy
+    from emostudio.services.ingest import ImportOptions, import_paths
+    from emostudio.services.store import open_repository
 
     settings = get_settings()
     if not paths and labels is None:
@@ -106,7 +106,7 @@ def analyze_command(
     """
     from accelerate import PartialState
 
-    from emostudio.batch import analyze_paths
+    from emostudio.services.batch import analyze_paths
 
     state = PartialState(cpu=get_settings().device == "cpu")
     wanted = tuple(m.strip() for m in modalities.split(",") if m.strip())
@@ -131,14 +131,14 @@ def export_command(
     source: Annotated[str | None, typer.Option(help="Only annotations from this source: human, import or pseudo.")] = None,
 ) -> None:
     """Export stored predictions and annotations as CSV (what the app's Export page downloads)."""
-    from emostudio.export import ANNOTATION_COLUMNS, PREDICTION_COLUMNS, export_rows, write_csv
-    from emostudio.store import open_repository
+    from emostudio.services.export import ANNOTATION_COLUMNS, PREDICTION_COLUMNS, export_rows, write_csv
+    from emostudio.services.store import open_repository
 
     asked = (("clips", clips), ("segments", segments), ("chunks", chunks), ("annotations", annotations))
     targets = [(k, p) for k, p in asked if p]
     if not targets:
         raise typer.BadParameter("give at least one of --clips, --segments, --chunks, --annotations")
-    from emostudio.paths import studio_policy
+    from emostudio.core.paths import studio_policy
 
     policy = studio_policy(get_settings())
     for _, path in targets:
@@ -157,8 +157,8 @@ def export_command(
 @app.command("ls")
 def ls_command() -> None:
     """List imported media: duration, modality, status, segment and label counts."""
-    from emostudio.library import LIBRARY_COLUMNS, format_table, library_rows
-    from emostudio.store import open_repository
+    from emostudio.services.library import LIBRARY_COLUMNS, format_table, library_rows
+    from emostudio.services.store import open_repository
 
     rows = library_rows(open_repository(write=False))
     typer.echo(format_table(LIBRARY_COLUMNS, rows))
@@ -169,8 +169,8 @@ def ls_command() -> None:
 def rm_command(media_ids: Annotated[list[str], typer.Argument(help="Ids of the media to delete (see `emostudio ls`).")]) -> None:
     """Delete media and what was derived from them (predictions, features, copies in the store).
     Media someone annotated or captioned are kept: what people entered is never deleted."""
-    from emostudio.library import delete_media
-    from emostudio.store import open_repository
+    from emostudio.services.library import delete_media
+    from emostudio.services.store import open_repository
 
     settings = get_settings()
     repo = open_repository(settings)
@@ -191,9 +191,9 @@ def worker_command(
     parent_pid: Annotated[int | None, typer.Option(hidden=True, help="Stop when this process exits.")] = None,
 ) -> None:
     """Run the background worker that executes training and analysis jobs."""
-    import trainers.jobs  # noqa: F401 - registers the analysis job kind
-    from emostudio.store import open_repository
-    from trainers.worker import run_forever, run_once
+    import emostudio.trainers.jobs  # noqa: F401 - registers the analysis job kind
+    from emostudio.services.store import open_repository
+    from emostudio.trainers.worker import run_forever, run_once
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = get_settings()
@@ -220,7 +220,7 @@ def freeze_startup_objects() -> None:
 def check_binding(host: str, has_users: bool) -> str | None:
     """Refuse (``StudioError``) to listen beyond this machine without users; returns a
     warning for a non-loopback address with users (passwords travel in clear over HTTP)."""
-    from emostudio.users import is_loopback
+    from emostudio.services.users import is_loopback
 
     if is_loopback(host):
         return None
@@ -242,9 +242,9 @@ def serve(
     """Start the studio web app (and, by default, one background worker it keeps alive)."""
     import uvicorn
 
-    from emostudio.store import open_repository
+    from emostudio.services.store import open_repository
+    from emostudio.trainers.supervisor import Supervisor
     from emostudio.ui.server import create_server
-    from trainers.supervisor import Supervisor
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = get_settings()
@@ -285,8 +285,8 @@ def users_add(
 ) -> None:
     """Add a person who signs in. The first user switches the studio to sign-in mode
     (at its next start); only then may it listen beyond 127.0.0.1."""
-    from emostudio.store import open_repository
-    from emostudio.users import add_user
+    from emostudio.services.store import open_repository
+    from emostudio.services.users import add_user
 
     repo = open_repository()
     user = add_user(repo, name, role, _password(True, password_stdin))
@@ -296,7 +296,7 @@ def users_add(
 @users_app.command("list")
 def users_list() -> None:
     """Users and their roles."""
-    from emostudio.store import open_repository
+    from emostudio.services.store import open_repository
 
     users = open_repository(write=False).list_users()
     for u in users:
@@ -307,8 +307,8 @@ def users_list() -> None:
 @users_app.command("set-role")
 def users_set_role(name: str, role: str) -> None:
     """Change someone's role."""
-    from emostudio.store import open_repository
-    from emostudio.users import set_role
+    from emostudio.services.store import open_repository
+    from emostudio.services.users import set_role
 
     user = set_role(open_repository(), name, role)
     typer.echo(f"{user.name} is now {user.role}")
@@ -320,8 +320,8 @@ def users_passwd(
     password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
 ) -> None:
     """Set someone's password."""
-    from emostudio.store import open_repository
-    from emostudio.users import set_password
+    from emostudio.services.store import open_repository
+    from emostudio.services.users import set_password
 
     set_password(open_repository(), name, _password(True, password_stdin))
     typer.echo(f"password of {name} changed")
@@ -330,7 +330,7 @@ def users_passwd(
 @users_app.command("disable")
 def users_disable(name: str) -> None:
     """Stop someone from signing in (their annotations stay, under their name)."""
-    from emostudio.store import open_repository
+    from emostudio.services.store import open_repository
 
     open_repository().update_user(name, disabled=True)
     typer.echo(f"{name} can no longer sign in")
@@ -342,9 +342,9 @@ def users_disable(name: str) -> None:
 @app.command("backup")
 def backup_command(file: Annotated[Path, typer.Argument(help="The backup file to write (SQLite).")]) -> None:
     """Write a consistent copy of the database, safe while the studio runs."""
-    from db.backup import backup_database
-    from emostudio.paths import studio_policy
-    from emostudio.store import open_repository
+    from emostudio.core.paths import studio_policy
+    from emostudio.db.backup import backup_database
+    from emostudio.services.store import open_repository
 
     studio_policy(get_settings()).check_output(file)
     path = backup_database(open_repository(write=False).engine, file)
@@ -359,8 +359,8 @@ def restore_command(
     """Replace the database with a backup. What is there now is backed up first."""
     from datetime import timedelta
 
-    from db.backup import restore_database
-    from emostudio.store import open_repository
+    from emostudio.db.backup import restore_database
+    from emostudio.services.store import open_repository
 
     settings = get_settings()
     repo = open_repository(settings)

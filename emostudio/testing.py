@@ -13,8 +13,8 @@ import av
 import numpy as np
 import soundfile as sf
 
-from db.repository import Repository
-from db.session import open_database
+from emostudio.db.repository import Repository
+from emostudio.db.session import open_database
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 SPEECH_RATE = 16_000

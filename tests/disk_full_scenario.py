@@ -9,12 +9,12 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from emostudio.annotate import save_correction
-from emostudio.config import Settings
-from emostudio.errors import StudioError
-from emostudio.export import ANNOTATION_COLUMNS, export_rows, write_csv
-from emostudio.ingest import ImportOptions, import_paths
-from emostudio.store import open_repository
+from emostudio.core.config import Settings
+from emostudio.core.errors import StudioError
+from emostudio.services.annotate import save_correction
+from emostudio.services.export import ANNOTATION_COLUMNS, export_rows, write_csv
+from emostudio.services.ingest import ImportOptions, import_paths
+from emostudio.services.store import open_repository
 from emostudio.testing import speech, write_audio
 
 
@@ -57,7 +57,7 @@ def main(disk: Path, outside: Path) -> dict:
     except OSError as err:
         out["export"] = f"OSError: {err.strerror}"
     out["export_file_left"] = (disk / "export.csv").exists()
-    from db.backup import backup_database
+    from emostudio.db.backup import backup_database
 
     try:
         backup_database(repo.engine, disk / "backup.db")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from emostudio.config import Settings
-from emostudio.ingest import ImportOptions, import_paths
-from emostudio.store import open_repository
+from emostudio.core.config import Settings
+from emostudio.services.ingest import ImportOptions, import_paths
+from emostudio.services.store import open_repository
 from emostudio.testing import StudioProcess, add_user, signed_in_client, speech, write_audio
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +62,7 @@ def test_nothing_in_the_data_folder_downloads_but_through_checked_routes(local_s
     # the media itself streams through its own route; a media row pointing at the database never does
     assert client.get(f"/media/{media.id}").status_code == 200
     with repo.session() as s, s.begin():
-        from db.models import MediaRow
+        from emostudio.db.models import MediaRow
 
         s.get(MediaRow, media.id).path = str(data / "emostudio.db")
     r = client.get(f"/media/{media.id}")

@@ -12,10 +12,10 @@ import sys
 import numpy as np
 import pytest
 
-from emostudio.analysis import Analyzer, analyze_stored
-from emostudio.export import PREDICTION_COLUMNS
-from emostudio.ingest import ImportOptions, import_paths
-from emostudio.labels import BASIC
+from emostudio.core.labels import BASIC
+from emostudio.services.analysis import Analyzer, analyze_stored
+from emostudio.services.export import PREDICTION_COLUMNS
+from emostudio.services.ingest import ImportOptions, import_paths
 from emostudio.testing import face_picture, speech, write_audio, write_av
 
 
@@ -88,7 +88,7 @@ def test_reanalysis_replaces_predictions_and_keeps_the_asr_transcript(tmp_path, 
 
 
 def test_chunk_curves_follow_the_timeline(tmp_path, analyzer):
-    from emostudio.analysis import media_for_path
+    from emostudio.services.analysis import media_for_path
 
     path = write_audio(tmp_path / "long.wav", speech(7.0))
     result = Analyzer.load(modalities=("audio",)).analyze(media_for_path(path))
@@ -101,9 +101,9 @@ def test_chunk_curves_follow_the_timeline(tmp_path, analyzer):
 def test_a_corrected_run_is_kept_and_exported(tmp_path, analyzer):
     """Re-analysis stores a new run and keeps the one a person corrected (superseded, never
     deleted), so the correction still names what it corrected; export finds it."""
-    from emostudio.config import Settings
-    from emostudio.domain import Annotation
-    from emostudio.store import open_repository
+    from emostudio.core.config import Settings
+    from emostudio.core.domain import Annotation
+    from emostudio.services.store import open_repository
 
     settings = Settings(data_dir=tmp_path / "data")
     repo = open_repository(settings)
@@ -134,8 +134,9 @@ def test_a_corrected_run_is_kept_and_exported(tmp_path, analyzer):
 
 
 def test_inspect_figure_draws_the_stored_curves_and_corrections(tmp_path, repo, analyzer):
-    from emostudio.domain import Annotation
-    from emostudio.inspect import curves_figure, load_clip_view
+    from emostudio.core.domain import Annotation
+    from emostudio.services.inspect import load_clip_view
+    from emostudio.ui.figure import curves_figure
 
     path = write_audio(tmp_path / "voice.wav", speech())
     (media,) = import_paths(repo, [path]).added
@@ -154,8 +155,8 @@ def test_inspect_figure_draws_the_stored_curves_and_corrections(tmp_path, repo, 
 def test_a_correction_saved_after_a_reanalysis_of_the_open_clip_still_stores(tmp_path, repo, analyzer):
     """Open a clip, let the worker re-analyse it, then save from the page as it was: ten
     times over, every correction is stored and names the prediction its annotator saw."""
-    from emostudio.annotate import save_correction
-    from emostudio.inspect import load_clip_view
+    from emostudio.services.annotate import save_correction
+    from emostudio.services.inspect import load_clip_view
 
     (media,) = import_paths(repo, [write_audio(tmp_path / "voice.wav", speech())]).added
     analyze_stored(repo, analyzer, media)
@@ -173,9 +174,9 @@ def test_long_media_are_analysed_a_block_at_a_time_like_one_pass(tmp_path, analy
     """Block-wise analysis (used past 20 minutes) agrees with one pass over the media:
     scaled down here to 40 s in 16 s blocks with 8 s of context (multiples of the Whisper
     encoder's 8 s windows, as the real 10-minute blocks and 2-minute context are)."""
-    import emostudio.analysis as analysis
-    from emostudio.analysis import media_for_path
+    import emostudio.services.analysis as analysis
     from emostudio.features import FeatureCache
+    from emostudio.services.analysis import media_for_path
 
     path = write_audio(tmp_path / "talk.wav", speech(40.0))
     one = Analyzer.load(cache=FeatureCache(tmp_path / "c1"), modalities=("audio",), asr=False)
@@ -199,8 +200,8 @@ def test_long_media_are_analysed_a_block_at_a_time_like_one_pass(tmp_path, analy
 def test_speech_recognition_only_hears_speech(tmp_path, monkeypatch):
     """Whisper runs inside the speech regions (padded, joined across short pauses, cut
     to its 30 s window), never on silence: no region, no call."""
-    import emostudio.asr as asr
-    from emostudio.analysis import media_for_path
+    import emostudio.features.asr as asr
+    from emostudio.services.analysis import media_for_path
 
     assert asr.speech_regions([(1.0, 2.0), (3.5, 1.0), (10.0, 0.5)], 12.0) == [(0.8, 4.7), (9.8, 10.7)]
     assert asr.speech_regions([(0.0, 70.0)], 70.0) == [(0.0, 28.0), (28.0, 56.0), (56.0, 70.0)]
@@ -219,8 +220,8 @@ def test_speech_recognition_only_hears_speech(tmp_path, monkeypatch):
 
 
 def test_exported_text_never_runs_as_a_spreadsheet_formula(tmp_path, repo):
-    from emostudio.domain import Annotation
-    from emostudio.export import ANNOTATION_COLUMNS, export_rows, write_csv
+    from emostudio.core.domain import Annotation
+    from emostudio.services.export import ANNOTATION_COLUMNS, export_rows, write_csv
 
     (media,) = import_paths(repo, [write_audio(tmp_path / "a.wav", speech(1.0))], options=ImportOptions(vad=False)).added
     names = ["=1+1", "+cmd", "-2+3", "@SUM(A1)", "\tx", "\rx", "=HYPERLINK(\"http://x\")", "ana"]

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emostudio.config import Settings
-from emostudio.domain import Annotation
-from emostudio.ingest import ImportOptions, import_paths
-from emostudio.library import import_server_paths, import_uploads
-from emostudio.paths import studio_policy
-from emostudio.store import open_repository
+from emostudio.core.config import Settings
+from emostudio.core.domain import Annotation
+from emostudio.core.paths import studio_policy
+from emostudio.services.ingest import ImportOptions, import_paths
+from emostudio.services.library import import_server_paths, import_uploads
+from emostudio.services.store import open_repository
 from emostudio.testing import speech, write_audio, write_av
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -414,7 +414,7 @@ def test_the_matrix_has_at_least_25_cases():
 
 def test_saves_from_many_threads_at_once_all_store(studio):
     """Real concurrency: 8 threads x 25 saves through the service at once; every one is stored."""
-    from emostudio.annotate import save_correction
+    from emostudio.services.annotate import save_correction
 
     errors = []
 

@@ -1,6 +1,6 @@
 import pytest
 
-from emostudio.chunking import frame_slice, make_chunks
+from emostudio.core.timegrid import frame_slice, make_chunks
 
 
 @pytest.mark.parametrize(

@@ -83,9 +83,9 @@ def test_launch_serves_the_studio_and_starts_a_worker(tmp_path):
 
 
 def test_rm_deletes_what_nobody_annotated_and_keeps_the_rest(tmp_path):
-    from emostudio.config import Settings
-    from emostudio.domain import Annotation
-    from emostudio.store import open_repository
+    from emostudio.core.config import Settings
+    from emostudio.core.domain import Annotation
+    from emostudio.services.store import open_repository
 
     folder = tmp_path / "in"
     folder.mkdir()

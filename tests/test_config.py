@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from emostudio.config import Settings
+from emostudio.core.config import Settings
 
 
 def test_defaults_put_everything_under_the_data_dir(monkeypatch, tmp_path):

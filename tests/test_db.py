@@ -13,14 +13,21 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from emostudio.db.models import Base, MediaRow
+from emostudio.db.repository import Repository
+from emostudio.db.session import (
+    DatabaseError,
+    create_db_engine,
+    current_revision,
+    head_revision,
+    open_database,
+    upgrade,
+)
 from sqlalchemy import delete, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from db.models import Base, MediaRow
-from db.repository import Repository
-from db.session import DatabaseError, create_db_engine, current_revision, head_revision, open_database, upgrade
-from emostudio.domain import Annotation
-from emostudio.ingest import ImportOptions, import_paths
+from emostudio.core.domain import Annotation
+from emostudio.services.ingest import ImportOptions, import_paths
 from emostudio.testing import StudioProcess, signed_in_client, speech, write_audio
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -217,7 +224,7 @@ def test_backup_and_restore_on_postgresql(tmp_path):
         repo = Repository(open_database(url))
         media = _annotated(repo, tmp_path, n=2)
         repo.enqueue_job("analyze")
-        from db.backup import backup_database, restore_database
+        from emostudio.db.backup import backup_database, restore_database
 
         backup_database(repo.engine, tmp_path / "pg.db")
         assert sqlite3.connect(tmp_path / "pg.db").execute("SELECT count(*) FROM annotations").fetchone()[0] == 2

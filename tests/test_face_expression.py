@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from emostudio.face_expression import (
+from emostudio.features.face_model import (
     FER_CLASSES,
     MiniXception,
     _same_pad,

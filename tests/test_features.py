@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emostudio.analysis import media_for_path
-from emostudio.domain import Segment
+from emostudio.core.domain import Segment
 from emostudio.features import FeatureCache, FeatureInput, get_extractor
 from emostudio.features.base import n_frames
+from emostudio.services.analysis import media_for_path
 from emostudio.testing import face_picture, speech, tone, write_audio, write_av
 
 

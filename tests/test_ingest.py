@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emostudio.ingest import ImportOptions, import_paths
+from emostudio.services.ingest import ImportOptions, import_paths
 from emostudio.testing import speech, tone, write_audio, write_av
 
 
@@ -176,7 +176,7 @@ def test_unsupported_and_missing_paths(repo, tmp_path):
 
 
 def test_vad_in_blocks_joins_speech_across_block_boundaries(repo, tmp_path, monkeypatch):
-    import emostudio.vad as vad
+    import emostudio.media.vad as vad
 
     monkeypatch.setattr(vad, "VAD_BLOCK_SECONDS", 1.0)  # the fixture's speech runs through 3 boundaries
     blocked = import_paths(repo, [write_audio(tmp_path / "a.wav", speech())]).added[0]

@@ -1,6 +1,6 @@
 import pytest
 
-from emostudio.labels import BASIC, COMPOUND, COMPOUND_PAIRS, LabelSpace, UnknownLabelError, canonical_label
+from emostudio.core.labels import BASIC, COMPOUND, COMPOUND_PAIRS, LabelSpace, UnknownLabelError, canonical_label
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from emostudio.media import MediaError, iter_frames, load_audio, probe
+from emostudio.media.decode import MediaError, iter_frames, load_audio, probe
 from emostudio.testing import speech, write_audio, write_av
 
 

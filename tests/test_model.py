@@ -5,13 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from emostudio.trainers.supervised import TrainConfig, TrainItem, collate, train_audio
 
-from emostudio.chunk_inputs import build_chunk_inputs, pool_mean_std
-from emostudio.chunking import make_chunks
+from emostudio.core.labels import BASIC, COMPOUND
+from emostudio.core.timegrid import make_chunks
 from emostudio.features.base import Features
-from emostudio.labels import BASIC, COMPOUND
-from emostudio.model import ChunkEmotionModel, ChunkModelConfig, ModelInputs, compound_scores, load_model, save_model
-from trainers.supervised import TrainConfig, TrainItem, collate, train_audio
+from emostudio.model.chunk_inputs import build_chunk_inputs, pool_mean_std
+from emostudio.model.network import (
+    ChunkEmotionModel,
+    ChunkModelConfig,
+    ModelInputs,
+    compound_scores,
+    load_model,
+    save_model,
+)
 
 N = len(BASIC)
 
@@ -155,7 +162,7 @@ def test_window_pooling_matches_a_direct_mean_over_each_window(rate):
     values = np.random.default_rng(1).normal(size=(n, 3)).astype(np.float32)
     chunks = make_chunks(duration)
     pooled = pool_mean_std(Features("x", "1", rate, values), chunks)
-    from emostudio.chunking import frame_slice
+    from emostudio.core.timegrid import frame_slice
 
     for c in chunks[::5]:
         for s, (start, width) in enumerate(c.windows):

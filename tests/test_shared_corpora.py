@@ -2,7 +2,7 @@
 
 import collections
 
-from emostudio.ingest import import_paths
+from emostudio.services.ingest import import_paths
 
 
 def test_cremad_flv_and_mp3_clips_with_labels(repo, shared_data):

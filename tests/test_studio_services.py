@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from emostudio.annotate import CorrectionError, save_caption, save_correction, uncertainty_queue
-from emostudio.domain import ModelVersion, Prediction, Segment
-from emostudio.ingest import ImportOptions, import_paths
-from emostudio.inspect import avd_spread, chunk_at, load_clip_view, ranked_emotions, unit_index_at
-from emostudio.labels import BASIC
-from emostudio.library import LibraryFilter, studio_rows
-from emostudio.segments import annotation_units, entropy, margin, pool_chunks
+from emostudio.core.domain import ModelVersion, Prediction, Segment
+from emostudio.core.labels import BASIC
+from emostudio.model.segments import annotation_units, entropy, margin, pool_chunks
+from emostudio.services.annotate import CorrectionError, save_caption, save_correction, uncertainty_queue
+from emostudio.services.ingest import ImportOptions, import_paths
+from emostudio.services.inspect import avd_spread, chunk_at, load_clip_view, ranked_emotions, unit_index_at
+from emostudio.services.library import LibraryFilter, studio_rows
+from emostudio.services.versions import activate, previous_version
 from emostudio.testing import speech, tone, write_audio
-from emostudio.versions import activate, previous_version
 
 
 def _chunk(i: int, probs: dict, media_id="m", version="v1", hop=0.25, **extra) -> Prediction:
@@ -180,11 +180,12 @@ def test_activate_and_roll_back_model_versions(tmp_path, repo, analysed):
 
 
 def test_the_analysis_job_analyses_new_media_and_a_bad_file_fails_alone(tmp_path, monkeypatch):
-    import trainers.jobs  # noqa: F401 - registers the job kind
-    from emostudio.config import get_settings
-    from emostudio.library import queue_analysis
-    from emostudio.store import open_repository
-    from trainers.worker import run_once
+    import emostudio.trainers.jobs  # noqa: F401 - registers the job kind
+    from emostudio.trainers.worker import run_once
+
+    from emostudio.core.config import get_settings
+    from emostudio.services.library import queue_analysis
+    from emostudio.services.store import open_repository
 
     monkeypatch.setenv("EMOSTUDIO_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()
@@ -220,7 +221,7 @@ def test_the_analysis_job_analyses_new_media_and_a_bad_file_fails_alone(tmp_path
 def test_the_server_streams_media_by_id_with_ranges(tmp_path, repo):
     from fastapi.testclient import TestClient
 
-    from emostudio.config import Settings
+    from emostudio.core.config import Settings
     from emostudio.ui.server import create_server
 
     (m,) = import_paths(repo, [write_audio(tmp_path / "voice.wav", speech(2.0))], options=ImportOptions(vad=False)).added
@@ -237,7 +238,7 @@ def test_the_server_streams_media_by_id_with_ranges(tmp_path, repo):
 
 
 def test_uploads_bring_their_transcripts_and_label_file_along(tmp_path, repo):
-    from emostudio.library import import_uploads
+    from emostudio.services.library import import_uploads
 
     # the browser hands each upload over in its own temporary folder
     def upload(name: str, write) -> str:

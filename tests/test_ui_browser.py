@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from emostudio.labels import BASIC
+from emostudio.core.labels import BASIC
 from emostudio.testing import face_picture, speech, write_av
 
 pytestmark = pytest.mark.browser

@@ -3,8 +3,7 @@
 import os
 
 import pytest
-
-from trainers import worker
+from emostudio.trainers import worker
 
 
 @pytest.fixture
@@ -90,7 +89,7 @@ def test_a_worker_taken_for_dead_cannot_overwrite_the_job_it_lost(repo, handlers
     wakes up, its progress and its ending are refused and it drops the job."""
     import socket
 
-    from trainers.worker import JobLost, job_hook
+    from emostudio.trainers.worker import JobLost, job_hook
 
     job = repo.enqueue_job("slow")
     first = repo.claim_next_job("ghost-host:1")
@@ -100,9 +99,8 @@ def test_a_worker_taken_for_dead_cannot_overwrite_the_job_it_lost(repo, handlers
     with repo.writing() as s:  # its last heartbeat, two minutes ago
         from datetime import timedelta
 
+        from emostudio.db.models import ProcessRow
         from sqlalchemy import update
-
-        from db.models import ProcessRow
 
         s.execute(update(ProcessRow).values(heartbeat_at=repo.now() - timedelta(minutes=2)))
     assert worker.recover_dead_jobs(repo, stale_seconds=30) == [job.id]

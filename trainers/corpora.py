@@ -11,11 +11,11 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from emostudio.analysis import audio_features, media_for_path
-from emostudio.chunk_inputs import ChunkInputs, build_chunk_inputs
-from emostudio.chunking import make_chunks
+from emostudio.core.labels import canonical_label
+from emostudio.core.timegrid import make_chunks
 from emostudio.features import FeatureCache
-from emostudio.labels import canonical_label
+from emostudio.model.chunk_inputs import ChunkInputs, build_chunk_inputs
+from emostudio.services.analysis import audio_features, media_for_path
 
 
 @dataclass(frozen=True)

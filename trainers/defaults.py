@@ -1,9 +1,9 @@
 """Retrain the shipped default model from ``../shared/data``.
 
-    python -m trainers.defaults --data ../shared/data --out emostudio/models/default
+    python -m emostudio.trainers.defaults --data ../shared/data --out emostudio/model/default
 
 Audio: the chunk model on EmoDB + RAVDESS speech (all speakers; classes mapped to the
-basic label space, see ``emostudio.labels``). Text: the text head on MELD train,
+basic label space, see ``emostudio.core.labels``). Text: the text head on MELD train,
 scored on MELD test. Face: the FER2013 mini-Xception port, used as is. Fusion
 weights: each modality's held-out UAR above chance, normalised (see the model card).
 """
@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from emostudio.trainers.corpora import load_meld_text, load_speech_corpus
+from emostudio.trainers.supervised import TrainConfig, items_from_examples, train_audio, train_text, uar_wa
 
-from emostudio.config import get_settings
+from emostudio.core.config import get_settings
+from emostudio.core.labels import BASIC
 from emostudio.features import FeatureCache, get_extractor
 from emostudio.features.text import embed_texts
-from emostudio.labels import BASIC
-from emostudio.model import MODALITIES, ChunkModelConfig, save_model
-from trainers.corpora import load_meld_text, load_speech_corpus
-from trainers.supervised import TrainConfig, items_from_examples, train_audio, train_text, uar_wa
+from emostudio.model.network import MODALITIES, ChunkModelConfig, default_model_path, save_model
 
 AUDIO_EXTRACTORS = ("whisper-tiny.en", "logmel", "prosody")
 SCALES, HOP = (0.5, 1.0, 2.0), 0.25
@@ -43,7 +43,7 @@ def fusion_logits(uars: dict[str, float], n_classes: int = len(BASIC)) -> list[f
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data", type=Path)
-    parser.add_argument("--out", default=Path(__file__).resolve().parents[1] / "emostudio/models/default", type=Path)
+    parser.add_argument("--out", default=default_model_path(), type=Path)
     parser.add_argument("--cache", default=None, type=Path, help="feature cache (default: <data_dir>/cache/features)")
     parser.add_argument("--epochs", default=30, type=int)
     parser.add_argument("--audio-uar", default=None, type=float, help="held-out audio UAR (from bench/accuracy.py)")

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import logging
 
-from emostudio.analysis import analyze_stored
-from emostudio.batch import load_analyzer
-from emostudio.config import get_settings
-from emostudio.errors import StudioError
+from emostudio.trainers.worker import SWEEPERS, register, visitor_reason
+
+from emostudio.core.config import get_settings
+from emostudio.core.errors import StudioError
 from emostudio.features import FeatureCache
-from emostudio.library import ANALYZE_JOB
-from emostudio.media import MediaError
-from emostudio.model import MODALITIES
-from trainers.worker import SWEEPERS, register, visitor_reason
+from emostudio.media.decode import MediaError
+from emostudio.model.network import MODALITIES
+from emostudio.services.analysis import analyze_stored
+from emostudio.services.batch import load_analyzer
+from emostudio.services.library import ANALYZE_JOB
 
 log = logging.getLogger("emostudio.worker")
 _analyzers: dict[str, object] = {}

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emostudio.model import ChunkEmotionModel, ChunkModelConfig, ModelInputs, avd_prototype
+from emostudio.model.network import ChunkEmotionModel, ChunkModelConfig, ModelInputs, avd_prototype
 
 Hook = Callable[..., None]
 

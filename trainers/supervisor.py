@@ -12,9 +12,9 @@ import sys
 import threading
 import time
 
-import trainers.jobs  # noqa: F401 - registers what recovering an analysis job does
-from db.repository import Repository
-from trainers.worker import recover_dead_jobs
+import emostudio.trainers.jobs  # noqa: F401 - registers what recovering an analysis job does
+from emostudio.db.repository import Repository
+from emostudio.trainers.worker import recover_dead_jobs
 
 log = logging.getLogger("emostudio.supervisor")
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)

@@ -24,9 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from db.repository import Repository
-from emostudio.domain import Job
-from emostudio.errors import StudioError, redact
+from emostudio.db.repository import Repository
+
+from emostudio.core.domain import Job
+from emostudio.core.errors import StudioError, redact
 
 log = logging.getLogger("emostudio.worker")
 

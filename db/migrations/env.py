@@ -8,9 +8,8 @@ after the other (the second then finds nothing to do).
 """
 
 from alembic import context
+from emostudio.db.models import Base
 from sqlalchemy import engine_from_config, event, pool, text
-
-from db.models import Base
 
 config = context.config
 target_metadata = Base.metadata

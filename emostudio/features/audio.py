@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from emostudio.features.base import ExtractorUnavailable, FeatureExtractor, FeatureInput, fit_length, n_frames
-from emostudio.media import SAMPLE_RATE, load_audio
+from emostudio.media.decode import SAMPLE_RATE, load_audio
 
 
 def audio_of(inputs: FeatureInput) -> np.ndarray:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from emostudio.domain import Media, Segment
+from emostudio.core.domain import Media, Segment
 
 
 class ExtractorUnavailable(RuntimeError):

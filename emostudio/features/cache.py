@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emostudio.core.files import atomic_write
 from emostudio.features.base import FeatureExtractor, FeatureInput, Features
-from emostudio.files import atomic_write
 
 
 class FeatureCache:

@@ -7,7 +7,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from emostudio.face_expression import (
+from emostudio.core.labels import BASIC
+from emostudio.features.base import ExtractorUnavailable, FeatureExtractor, FeatureInput, n_frames
+from emostudio.features.face_model import (
     FER_CLASSES,
     FER_TO_BASIC,
     INPUT_SIZE,
@@ -16,9 +18,7 @@ from emostudio.face_expression import (
     load_keras_weights,
     preprocess,
 )
-from emostudio.features.base import ExtractorUnavailable, FeatureExtractor, FeatureInput, n_frames
-from emostudio.labels import BASIC
-from emostudio.media import iter_frames
+from emostudio.media.decode import iter_frames
 
 # Columns of the FER output in the studio's basic order (label matching before fusion).
 FER_TO_BASIC_ORDER = [FER_CLASSES.index(next(k for k, v in FER_TO_BASIC.items() if v == b)) for b in BASIC]

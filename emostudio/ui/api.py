@@ -12,11 +12,11 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
-from db.repository import StorageError
-from emostudio.annotate import save_correction
-from emostudio.domain import User
-from emostudio.errors import PermissionDenied, StudioError
-from emostudio.users import require
+from emostudio.core.domain import User
+from emostudio.core.errors import PermissionDenied, StudioError
+from emostudio.db.repository import StorageError
+from emostudio.services.annotate import save_correction
+from emostudio.services.users import require
 
 
 class NewAnnotation(BaseModel):

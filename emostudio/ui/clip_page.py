@@ -13,22 +13,22 @@ from pathlib import Path
 
 import gradio as gr
 
-from emostudio.annotate import save_caption, save_correction, uncertainty_queue
-from emostudio.errors import StudioError
-from emostudio.inspect import (
+from emostudio.core.errors import StudioError
+from emostudio.core.labels import BASIC, COMPOUND
+from emostudio.services.annotate import save_caption, save_correction, uncertainty_queue
+from emostudio.services.inspect import (
     UNIT_COLUMNS,
     ClipView,
     chunk_at,
     current_caption,
-    curves_figure,
     fusion_shares,
     load_clip_view,
     media_choices,
     ranked_emotions,
     unit_index_at,
 )
-from emostudio.labels import BASIC, COMPOUND
 from emostudio.ui.context import StudioContext, guarded
+from emostudio.ui.figure import curves_figure
 
 # Containers browsers do not play; their curves still show, the player says why it is silent.
 UNPLAYABLE = {".flv", ".avi", ".wmv", ".mpg", ".mpeg", ".3gp", ".ts"}

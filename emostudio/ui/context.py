@@ -14,13 +14,13 @@ from pathlib import Path
 
 import gradio as gr
 
-from db.repository import Repository
-from emostudio.config import Settings
-from emostudio.domain import User
-from emostudio.errors import PermissionDenied, StudioError
+from emostudio.core.config import Settings
+from emostudio.core.domain import User
+from emostudio.core.errors import PermissionDenied, StudioError
+from emostudio.core.paths import PathPolicy, studio_policy
+from emostudio.db.repository import Repository
 from emostudio.features import FeatureCache
-from emostudio.paths import PathPolicy, studio_policy
-from emostudio.users import LOCAL_USER, allowed, require
+from emostudio.services.users import LOCAL_USER, allowed, require
 
 log = logging.getLogger("emostudio.ui")
 EXPORT_LIFETIME = 24 * 3600.0  # seconds an export stays downloadable

@@ -6,8 +6,8 @@ from html import escape
 
 import gradio as gr
 
-from emostudio.export import EXPORT_KINDS, export_files
-from emostudio.inspect import media_choices
+from emostudio.services.export import EXPORT_KINDS, export_files
+from emostudio.services.inspect import media_choices
 from emostudio.ui.context import StudioContext, guarded
 
 SOURCES = ["", "human", "import", "pseudo"]

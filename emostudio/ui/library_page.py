@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from emostudio.labels import BASIC
-from emostudio.library import (
+from emostudio.core.labels import BASIC
+from emostudio.services.library import (
     UI_COLUMNS,
     LibraryFilter,
     analysis_progress,

@@ -23,16 +23,15 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Mount
 
-from db.repository import Repository
-from db.session import sqlite_file
-from emostudio.config import Settings
-from emostudio.domain import User
-from emostudio.paths import database_files, is_inside, real, same_file
-from emostudio.thumbnails import thumbnail_dir
+from emostudio.core.config import Settings
+from emostudio.core.domain import User
+from emostudio.core.paths import database_files, is_inside, real, same_file, sqlite_file
+from emostudio.db.repository import Repository
+from emostudio.features.thumbnails import thumbnail_dir
+from emostudio.services.users import authenticate
 from emostudio.ui.api import api_router, install_error_handlers
 from emostudio.ui.app import CSS, HEAD, build_app
 from emostudio.ui.context import StudioContext
-from emostudio.users import authenticate
 
 # What browsers expect for containers Python's table does not know.
 MEDIA_TYPES = {".flac": "audio/flac", ".m4a": "audio/mp4", ".opus": "audio/ogg", ".mkv": "video/x-matroska",

@@ -6,10 +6,10 @@ import json
 
 import gradio as gr
 
-from emostudio.health import worker_status
-from emostudio.library import queue_analysis
+from emostudio.services.health import worker_status
+from emostudio.services.library import queue_analysis
+from emostudio.services.versions import VERSION_COLUMNS, activate, previous_version, version_rows
 from emostudio.ui.context import StudioContext, guarded
-from emostudio.versions import VERSION_COLUMNS, activate, previous_version, version_rows
 
 JOB_COLUMNS = ("id", "kind", "status", "progress", "created", "finished", "model version", "error")
 

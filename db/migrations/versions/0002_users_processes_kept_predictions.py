@@ -56,8 +56,8 @@ def upgrade() -> None:
 def _key_imported_labels() -> None:
     """Give labels imported before this revision their key, so importing the same file
     again adds nothing (the first of any duplicates already there gets it)."""
-    from db.repository import _ANNOTATION_FIELDS, import_key
-    from emostudio.domain import Annotation
+    from emostudio.db.repository import _ANNOTATION_FIELDS, import_key
+    from emostudio.core.domain import Annotation
 
     conn = op.get_bind()
     table = sa.table("annotations", sa.column("id"), sa.column("dedup_key"), *(sa.column(f) for f in _ANNOTATION_FIELDS))

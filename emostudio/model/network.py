@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emostudio.labels import AVD_PROTOTYPES, BASIC, COMPOUND, COMPOUND_PAIRS, DIMENSIONS, avd_prototype  # noqa: F401 (re-exported)
+from emostudio.core.labels import AVD_PROTOTYPES, BASIC, COMPOUND, COMPOUND_PAIRS, DIMENSIONS, avd_prototype  # noqa: F401 (re-exported)
 
 FACE_DIM = 8 * 3  # 7 probabilities + face fraction, at 3 scales
 TEXT_DIM = 384 + 1
@@ -305,4 +305,4 @@ def load_model(folder: str | Path) -> ChunkEmotionModel:
 
 def default_model_path() -> Path:
     """The default model shipped inside the package."""
-    return Path(__file__).parent / "models" / "default"
+    return Path(__file__).parent / "default"

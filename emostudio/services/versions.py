@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emostudio.domain import Job, ModelVersion
-from emostudio.library import queue_analysis
+from emostudio.core.domain import Job, ModelVersion
+from emostudio.services.library import queue_analysis
 
 KIND = "emotion"
 VERSION_COLUMNS = ("id", "active", "created", "parent", "job", "metrics")

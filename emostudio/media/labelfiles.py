@@ -14,10 +14,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from emostudio.errors import PathRefused
-from emostudio.files import printable
-from emostudio.labels import UnknownLabelError, canonical_label
-from emostudio.paths import PathPolicy
+from emostudio.core.errors import PathRefused
+from emostudio.core.files import printable
+from emostudio.core.labels import UnknownLabelError, canonical_label
+from emostudio.core.paths import PathPolicy
 
 MAX_FIELD = 128 * 1024  # Python's csv default; a longer cell is a bad line, not a crash
 QUOTE = 40  # characters of a cell an error message quotes at most

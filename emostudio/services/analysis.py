@@ -10,16 +10,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emostudio.asr import transcribe
-from emostudio.chunk_inputs import ChunkInputs, build_chunk_inputs
-from emostudio.chunking import make_chunks
-from emostudio.domain import Chunk, Media, Prediction, Segment
+from emostudio.core.domain import Chunk, Media, Prediction, Segment
+from emostudio.core.labels import COMPOUND
+from emostudio.core.timegrid import make_chunks
 from emostudio.features import FeatureCache, FeatureExtractor, FeatureInput, Features, get_extractor
+from emostudio.features.asr import transcribe
 from emostudio.features.audio import audio_of
 from emostudio.features.base import ExtractorUnavailable
-from emostudio.labels import COMPOUND
-from emostudio.media import SAMPLE_RATE, MediaError, content_hash, load_audio, probe
-from emostudio.model import (
+from emostudio.features.thumbnails import save_face_thumbnails
+from emostudio.media.decode import SAMPLE_RATE, MediaError, content_hash, load_audio, probe
+from emostudio.media.vad import speech_segments
+from emostudio.model.chunk_inputs import ChunkInputs, build_chunk_inputs
+from emostudio.model.network import (
     MODALITIES,
     ChunkEmotionModel,
     ChunkOutputs,
@@ -28,9 +30,7 @@ from emostudio.model import (
     default_model_path,
     load_model,
 )
-from emostudio.segments import annotation_units, segment_predictions
-from emostudio.thumbnails import save_face_thumbnails
-from emostudio.vad import speech_segments
+from emostudio.model.segments import annotation_units, segment_predictions
 
 MODEL_KIND = "emotion"
 LONG_MEDIA = 20 * 60.0  # longer media are analysed a block at a time
@@ -46,7 +46,7 @@ def thumbnails_root(feature_cache_root: Path) -> Path:
 
 
 def _settings_fps() -> float | None:
-    from emostudio.config import get_settings
+    from emostudio.core.config import get_settings
 
     return get_settings().video_fps
 
@@ -272,7 +272,7 @@ class Analyzer:
 def analyze_stored(repo, analyzer: Analyzer, media: Media) -> Analysis:
     """Analyse an imported media and store the result: predictions replace that model
     version's earlier run, and an ASR transcript is kept as transcript segments."""
-    from emostudio.domain import ModelVersion
+    from emostudio.core.domain import ModelVersion
 
     transcript = repo.segments(media.id, "transcript")
     speech = repo.segments(media.id, "speech") if repo.has_segments(media.id, "speech") else None

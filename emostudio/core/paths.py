@@ -17,7 +17,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from emostudio.errors import PathRefused
+from sqlalchemy.engine import make_url
+
+from emostudio.core.errors import PathRefused
 
 SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
 
@@ -112,10 +114,19 @@ class PathPolicy:
         return os.fspath(path)
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for in-memory or other backends)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    name = parsed.database
+    if name.startswith("file:"):
+        name = name[5:].split("?", 1)[0]
+    return Path(name)
+
+
 def studio_policy(settings, roots: list[Path] | tuple[Path, ...] | None = None) -> PathPolicy:
     """The policy for ``settings``' data folder and database, limited to ``roots`` when given."""
-    from db.session import sqlite_file
-
     return PathPolicy(
         protected_files=database_files(sqlite_file(settings.db_url)),
         protected_dirs=(real(settings.data_dir),),

@@ -6,7 +6,7 @@ Times are seconds (floats) named ``start`` and ``duration``; ids are strings. A
 
 Example::
 
-    >>> from emostudio.domain import Segment
+    >>> from emostudio.core.domain import Segment
     >>> s = Segment(id="s1", media_id="m1", kind="speech", start=1.0, duration=0.5)
     >>> s.end
     1.5

@@ -12,9 +12,9 @@ import re
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from db.repository import Repository
-from emostudio.domain import Role, User
-from emostudio.errors import PermissionDenied, StudioError
+from emostudio.core.domain import Role, User
+from emostudio.core.errors import PermissionDenied, StudioError
+from emostudio.db.repository import Repository
 
 ROLES: tuple[Role, ...] = ("viewer", "annotator", "admin")
 LOCAL_USER = User(name="local", role="admin")

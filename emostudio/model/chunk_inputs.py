@@ -1,5 +1,5 @@
 """Frame features -> one vector per chunk and modality, pooled over the chunk's
-centred windows at every scale (see ``emostudio.chunking``).
+centred windows at every scale (see ``emostudio.core.timegrid``).
 
 Pooling uses cumulative sums, so an hour of audio (14,400 chunks x 3 scales) costs a
 few array operations instead of a Python loop per window.
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emostudio.domain import Chunk
+from emostudio.core.domain import Chunk
 from emostudio.features.base import Features
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from emostudio.domain import MediaInfo
-from emostudio.files import printable
+from emostudio.core.domain import MediaInfo
+from emostudio.core.files import printable
 
 SAMPLE_RATE = 16_000
 _PREROLL = 0.5  # seconds decoded before a seek target and dropped

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from emostudio.domain import Media
+from emostudio.core.domain import Media
 from emostudio.features.base import Features
-from emostudio.media import MediaError, iter_frames
+from emostudio.media.decode import MediaError, iter_frames
 
 THUMBNAILS = 8
 SIDE = 112

@@ -11,14 +11,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from emostudio.analysis import MODEL_KIND, Analyzer, analyze_stored
-from emostudio.config import get_settings
-from emostudio.export import prediction_row, write_predictions_csv
+from emostudio.core.config import get_settings
+from emostudio.core.paths import studio_policy
 from emostudio.features import FeatureCache
-from emostudio.ingest import ImportOptions, collect_files, import_paths
-from emostudio.media import MediaError
-from emostudio.paths import studio_policy
-from emostudio.store import open_repository
+from emostudio.media.decode import MediaError
+from emostudio.services.analysis import MODEL_KIND, Analyzer, analyze_stored
+from emostudio.services.export import prediction_row, write_predictions_csv
+from emostudio.services.ingest import ImportOptions, collect_files, import_paths
+from emostudio.services.store import open_repository
 
 
 def load_analyzer(repo, model: Path | None, modalities: tuple[str, ...], asr: bool, cache: FeatureCache,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from emostudio.domain import Chunk
+from emostudio.core.domain import Chunk
 
 DEFAULT_HOP = 0.25
 DEFAULT_SCALES = (0.5, 1.0, 2.0)

@@ -8,8 +8,8 @@ from importlib.metadata import version
 import numpy as np
 import torch
 
-from emostudio.domain import Media, Segment
-from emostudio.media import SAMPLE_RATE, load_audio
+from emostudio.core.domain import Media, Segment
+from emostudio.media.decode import SAMPLE_RATE, load_audio
 
 VAD_SOURCE = f"silero-vad {version('silero-vad')}"
 

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from emostudio.domain import Media, Segment
+from emostudio.core.domain import Media, Segment
 from emostudio.features.audio import whisper_model
-from emostudio.media import SAMPLE_RATE, load_audio
+from emostudio.media.decode import SAMPLE_RATE, load_audio
 
 ASR_SOURCE = "asr:whisper-tiny.en"
 PAD = 0.2  # seconds of context either side of a speech region

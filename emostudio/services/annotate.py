@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from emostudio.domain import Annotation, Caption, Media, Prediction
-from emostudio.errors import StudioError
-from emostudio.labels import DIMENSIONS, UnknownLabelError, canonical_label
-from emostudio.segments import entropy, margin
+from emostudio.core.domain import Annotation, Caption, Media, Prediction
+from emostudio.core.errors import StudioError
+from emostudio.core.labels import DIMENSIONS, UnknownLabelError, canonical_label
+from emostudio.model.segments import entropy, margin
 
 MAX_NAME = 64
 MAX_CAPTION = 2000

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from emostudio.domain import Prediction, Segment
+from emostudio.core.domain import Prediction, Segment
 
 
 def annotation_units(duration: float, speech: list[Segment]) -> list[tuple[float, float]]:

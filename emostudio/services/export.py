@@ -7,10 +7,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
-from emostudio.domain import Annotation, Media, Prediction
-from emostudio.errors import StudioError
-from emostudio.files import atomic_write
-from emostudio.labels import BASIC, COMPOUND, DIMENSIONS
+from emostudio.core.domain import Annotation, Media, Prediction
+from emostudio.core.errors import StudioError
+from emostudio.core.files import atomic_write
+from emostudio.core.labels import BASIC, COMPOUND, DIMENSIONS
 
 
 def _slug(name: str) -> str:

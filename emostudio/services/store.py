@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 
-from db.repository import Repository
-from db.session import DatabaseError, open_database, sqlite_file
-from emostudio.config import Settings, get_settings
+from emostudio.core.config import Settings, get_settings
+from emostudio.core.paths import sqlite_file
+from emostudio.db.repository import Repository
+from emostudio.db.session import DatabaseError, open_database
 
 
 def open_repository(settings: Settings | None = None, *, write: bool = True) -> Repository:

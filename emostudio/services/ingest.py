@@ -22,18 +22,17 @@ from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
-from db.repository import Repository, StorageError
-from db.session import sqlite_file
-from emostudio.domain import Annotation, Media, Segment
-from emostudio.errors import PathRefused, StudioError
-from emostudio.files import atomic_copy, printable
-from emostudio.labelfiles import LabelFileError, LabelRow, read_label_file
-from emostudio.media import MEDIA_EXTENSIONS, MediaError, content_hash, probe, usable_streams
-from emostudio.paths import PathPolicy, database_files
-from emostudio.transcripts import TranscriptError, find_sidecar, load_transcript
-from emostudio.vad import speech_segments
+from emostudio.core.domain import Annotation, Media, Segment
+from emostudio.core.errors import PathRefused, StudioError
+from emostudio.core.files import atomic_copy, printable
+from emostudio.core.paths import PathPolicy, database_files, sqlite_file
+from emostudio.db.repository import Repository, StorageError
+from emostudio.media.decode import MEDIA_EXTENSIONS, MediaError, content_hash, probe, usable_streams
+from emostudio.media.labelfiles import LabelFileError, LabelRow, read_label_file
+from emostudio.media.transcripts import TranscriptError, find_sidecar, load_transcript
+from emostudio.media.vad import speech_segments
 
-log = logging.getLogger("emostudio.ingest")
+log = logging.getLogger("emostudio.services.ingest")
 
 ProgressHook = Callable[..., None]
 

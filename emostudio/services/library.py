@@ -10,12 +10,12 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from db.repository import Repository
-from emostudio.domain import Media
-from emostudio.errors import redact
-from emostudio.files import printable
-from emostudio.ingest import ImportOptions, ImportReport, import_paths
-from emostudio.paths import PathPolicy, is_inside, real
+from emostudio.core.domain import Media
+from emostudio.core.errors import redact
+from emostudio.core.files import printable
+from emostudio.core.paths import PathPolicy, is_inside, real
+from emostudio.db.repository import Repository
+from emostudio.services.ingest import ImportOptions, ImportReport, import_paths
 
 LIBRARY_COLUMNS = ("id", "name", "duration", "modality", "status", "speech segments", "transcript", "labels")
 UI_COLUMNS = ("name", "duration", "modality", "status", "top emotion", "annotated", "model version", "id")
@@ -160,7 +160,7 @@ def import_server_paths(repo: Repository, folder: str | None, labels: str | None
 def delete_media(repo: Repository, settings, media_id: str) -> Media:
     """Delete a media nobody annotated, with its predictions, cached features, thumbnails
     and, when it was copied into the store, the copy (a file imported in place stays)."""
-    from emostudio.thumbnails import thumbnail_dir
+    from emostudio.features.thumbnails import thumbnail_dir
 
     cached = [Path(path) for _, _, path in repo.cached_features(media_id)]
     media = repo.delete_media(media_id)

@@ -1,0 +1,1 @@
+"""Reading media and what comes with them: decoding, transcripts, label files, voice activity."""

@@ -1,0 +1,1 @@
+"""The chunk emotion model: network, chunk inputs, segment pooling; the shipped default weights."""
