@@ -24,13 +24,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from emostudio.trainers.corpora import CORPORA, load_speech_corpus, read_labels
-from emostudio.trainers.defaults import AUDIO_EXTRACTORS, HOP, SCALES
-from emostudio.trainers.supervised import TrainConfig, items_from_examples, predict_audio, train_audio, uar_wa
 
+from emostudio.core.labels import LabelSpace
 from emostudio.features import FeatureCache, FeatureExtractor, FeatureInput, get_extractor
 from emostudio.model.network import ChunkModelConfig
 from emostudio.services.analysis import media_for_path
+from emostudio.trainers.corpora import CORPORA, load_speech_corpus, read_labels
+from emostudio.trainers.defaults import AUDIO_EXTRACTORS
+from emostudio.trainers.supervised import TrainConfig, items_from_examples, predict_audio, train_audio, uar_wa
 
 BASELINE_C = (1e-4, 3e-4, 1e-3)
 
@@ -65,8 +66,9 @@ def run_project(examples, folds, classes, epochs: int) -> np.ndarray:
     for k, test in enumerate(folds):
         train_items = items_from_examples([e for e, t in zip(examples, test) if not t], classes, lambda e: e.raw_label)
         test_items = items_from_examples([e for e, t in zip(examples, test) if t], classes, lambda e: e.raw_label)
+        # each corpus's own classes (EmoDB boredom, RAVDESS calm), no compounds
         config = ChunkModelConfig(audio_dim=train_items[0].audio.shape[1], audio_extractors=AUDIO_EXTRACTORS,
-                                  classes=tuple(classes), scales=SCALES, hop=HOP)  # fmt: skip
+                                  labels=LabelSpace(basic=tuple(classes), compound=()))  # fmt: skip
         model = train_audio(config, train_items, TrainConfig(epochs=epochs, seed=k))
         pred[test] = predict_audio(model, test_items).argmax(1)
         print(f"  project fold {k + 1}/{len(folds)} done", flush=True)
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     results = []
     for corpus in args.corpus:
         t0 = time.time()
-        examples = load_speech_corpus(args.data, corpus, extractors, cache, SCALES, HOP)
+        examples = load_speech_corpus(args.data, corpus, extractors, cache)
         rows = read_labels(args.data / corpus)
         baseline_x = np.concatenate(
             [cache.get(baseline_extractor, FeatureInput(media_for_path(args.data / corpus / r["path"]))).values for r in rows]

@@ -40,10 +40,11 @@ def main(argv: list[str] | None = None) -> None:
     from emostudio.core.config import Settings
     from emostudio.features import FeatureInput, get_extractor
     from emostudio.media.decode import load_audio
-    from emostudio.services.analysis import Analyzer, analyze_stored
+    from emostudio.services.analysis import analyze_stored
     from emostudio.services.ingest import import_paths
     from emostudio.services.inspect import load_clip_view
     from emostudio.services.store import open_repository
+    from emostudio.services.versions import load_analyzer
     from emostudio.ui.clip_page import ClipWorkspace
     from emostudio.ui.context import StudioContext
     from emostudio.ui.figure import curves_figure
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         ctx = StudioContext(repo, settings)
         print(f"importing and analysing {clip.name} once (audio model, VAD segments) ...", flush=True)
         (media,) = import_paths(repo, [clip]).added
-        analyzer = Analyzer.load(cache=ctx.feature_cache, modalities=("audio",), asr=False)
+        analyzer = load_analyzer(repo, cache=ctx.feature_cache, modalities=("audio",), asr=False)
         result = analyze_stored(repo, analyzer, media)
         print(f"stored {len(result.chunks)} chunks, {len(result.segments)} segments", flush=True)
 

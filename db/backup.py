@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
-from emostudio.db.session import DatabaseError, alembic_config, create_db_engine, head_revision, open_database
 from sqlalchemy import Connection, Engine, Integer, MetaData, create_engine, func, insert, select, text
+
+from emostudio.db.session import DatabaseError, alembic_config, create_db_engine, head_revision, open_database
 
 BATCH = 5_000
 

@@ -10,6 +10,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import orjson
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from emostudio.core.domain import (
+    EMOTION_MODEL,
+    Annotation,
+    Caption,
+    Job,
+    Media,
+    MediaInfo,
+    ModelVersion,
+    Prediction,
+    Process,
+    Segment,
+    User,
+)
 from emostudio.db.models import (
     AnnotationRow,
     CaptionRow,
@@ -24,22 +41,6 @@ from emostudio.db.models import (
     UserRow,
 )
 from emostudio.db.session import DatabaseError
-from sqlalchemy import Engine, delete, func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
-
-from emostudio.core.domain import (
-    Annotation,
-    Caption,
-    Job,
-    Media,
-    MediaInfo,
-    ModelVersion,
-    Prediction,
-    Process,
-    Segment,
-    User,
-)
 
 
 class StorageError(DatabaseError):
@@ -373,12 +374,12 @@ class Repository:
             row = s.get(ModelVersionRow, version_id)
             return _model_version(row) if row else None
 
-    def active_model_version(self, kind: str) -> ModelVersion | None:
+    def active_model_version(self, kind: str = EMOTION_MODEL) -> ModelVersion | None:
         with self.session() as s:
             row = s.scalar(select(ModelVersionRow).where(ModelVersionRow.kind == kind, ModelVersionRow.active))
             return _model_version(row) if row else None
 
-    def list_model_versions(self, kind: str | None = None) -> list[ModelVersion]:
+    def list_model_versions(self, kind: str | None = EMOTION_MODEL) -> list[ModelVersion]:
         with self.session() as s:
             q = select(ModelVersionRow).order_by(ModelVersionRow.created_at)
             if kind:
@@ -403,6 +404,16 @@ class Repository:
                               level=p.level, start=p.start, duration=p.duration, basic=p.basic, compound=p.compound,
                               arousal=p.arousal, valence=p.valence, dominance=p.dominance, modalities=p.modalities)
                 for p in predictions
+            )  # fmt: skip
+
+    def corrections_of_earlier_runs(self, media_id: str, model_version_id: str) -> int:
+        """How many annotations correct a superseded prediction of this media and version."""
+        with self.session() as s:
+            return s.scalar(
+                select(func.count(AnnotationRow.id))
+                .join(PredictionRow, AnnotationRow.corrects_prediction_id == PredictionRow.id)
+                .where(PredictionRow.media_id == media_id, PredictionRow.model_version_id == model_version_id,
+                       PredictionRow.superseded.is_(True))
             )  # fmt: skip
 
     def clip_probabilities(self, model_version_id: str) -> dict[str, dict[str, float]]:

@@ -3,9 +3,9 @@ import secrets
 from pathlib import Path
 
 import pytest
+
 from emostudio.db.repository import Repository
 from emostudio.db.session import open_database
-
 from emostudio.testing import temp_repository
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

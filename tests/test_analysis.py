@@ -16,6 +16,7 @@ from emostudio.core.labels import BASIC
 from emostudio.services.analysis import Analyzer, analyze_stored
 from emostudio.services.export import PREDICTION_COLUMNS
 from emostudio.services.ingest import ImportOptions, import_paths
+from emostudio.services.versions import active_version
 from emostudio.testing import face_picture, speech, write_audio, write_av
 
 
@@ -32,6 +33,13 @@ def _rows(path):
 @pytest.fixture(scope="module")
 def analyzer():
     return Analyzer.load()
+
+
+def _store(repo, analyzer, media):
+    """``analyze_stored`` with the shipped default registered first (the CLI and the worker
+    do it through ``versions.active_version``)."""
+    active_version(repo)
+    return analyze_stored(repo, analyzer, media)
 
 
 def test_analyze_writes_clip_and_chunk_csv_for_every_modality(tmp_path):
@@ -70,11 +78,11 @@ def test_analyze_writes_clip_and_chunk_csv_for_every_modality(tmp_path):
 def test_reanalysis_replaces_predictions_and_keeps_the_asr_transcript(tmp_path, repo, analyzer):
     path = write_audio(tmp_path / "voice.flac", speech())
     (media,) = import_paths(repo, [path], options=ImportOptions(vad=False)).added
-    first = analyze_stored(repo, analyzer, media)
+    first = _store(repo, analyzer, media)
     assert first.asr_transcript and "text" in first.modalities
     spans = repo.segments(media.id, "transcript")
     assert [s.text for s in spans] == [s.text for s in first.asr_transcript]
-    second = analyze_stored(repo, analyzer, media)
+    second = _store(repo, analyzer, media)
     assert second.asr_transcript == []  # the stored transcript is reused, not transcribed again
     stored = repo.predictions(media.id)
     assert len(stored) == 1 + len(second.segments) + len(second.chunks)
@@ -109,13 +117,13 @@ def test_a_corrected_run_is_kept_and_exported(tmp_path, analyzer):
     repo = open_repository(settings)
     path = write_audio(tmp_path / "voice.wav", speech())
     (media,) = import_paths(repo, [path], options=ImportOptions(vad=False)).added
-    analyze_stored(repo, analyzer, media)
+    _store(repo, analyzer, media)
     chunk = repo.predictions(media.id, level="chunk")[2]
     repo.add_annotation(Annotation(None, media.id, "human", "ana", label="fear", start=chunk.start,
                                    duration=chunk.duration, corrects_prediction_id=chunk.id,
                                    model_version_id=chunk.model_version_id))  # fmt: skip
     before = [p.id for p in repo.predictions(media.id)]
-    analyze_stored(repo, analyzer, media)
+    _store(repo, analyzer, media)
     after = [p.id for p in repo.predictions(media.id)]
     assert len(after) == len(before) and not set(after) & set(before)  # the new run is the current one
     assert repo.get_prediction(chunk.id) == chunk  # the corrected prediction is still there, unchanged
@@ -140,7 +148,7 @@ def test_inspect_figure_draws_the_stored_curves_and_corrections(tmp_path, repo, 
 
     path = write_audio(tmp_path / "voice.wav", speech())
     (media,) = import_paths(repo, [path]).added
-    result = analyze_stored(repo, analyzer, media)
+    result = _store(repo, analyzer, media)
     repo.add_annotation(Annotation(None, media.id, "human", "ana", label="anger", start=0.5, duration=0.5))
     view = load_clip_view(repo, media.id)
     assert len(view.chunks) == len(result.chunks) and view.speech and view.transcript
@@ -159,10 +167,10 @@ def test_a_correction_saved_after_a_reanalysis_of_the_open_clip_still_stores(tmp
     from emostudio.services.inspect import load_clip_view
 
     (media,) = import_paths(repo, [write_audio(tmp_path / "voice.wav", speech())]).added
-    analyze_stored(repo, analyzer, media)
+    _store(repo, analyzer, media)
     for k in range(10):
         view = load_clip_view(repo, media.id)  # what the annotator has on screen
-        analyze_stored(repo, analyzer, media)  # the worker re-analyses meanwhile
+        _store(repo, analyzer, media)  # the worker re-analyses meanwhile
         unit = view.units[k % len(view.units)]
         saved = save_correction(repo, media, "ana", unit.start, unit.end, "fear", corrects=unit)
         assert saved.corrects_prediction_id == unit.id and repo.get_prediction(unit.id) == unit
@@ -232,3 +240,68 @@ def test_exported_text_never_runs_as_a_spreadsheet_formula(tmp_path, repo):
     rows = _rows(tmp_path / "a.csv")
     assert [r["annotator"] for r in rows] == ["'" + n for n in names[:-1]] + ["ana"]
     assert {r["valence"] for r in rows} == {"-0.5"}  # numbers are numbers, minus sign and all
+
+
+def test_activating_a_registered_version_analyses_under_its_own_id(tmp_path, monkeypatch):
+    """A trainer registers a model as 'v2'; activating it queues re-analysis, and the job,
+    run by the worker end to end, stores predictions under 'v2': the pages (which read the
+    active version) show them, and no second, invented version appears."""
+    import shutil
+
+    import emostudio.trainers.jobs  # noqa: F401 - registers the analysis job with the worker
+    from emostudio.core.config import Settings
+    from emostudio.model.network import default_model_path
+    from emostudio.services.library import LibraryFilter, studio_rows
+    from emostudio.services.store import open_repository
+    from emostudio.services.versions import activate, register_folder
+    from emostudio.trainers.worker import run_once
+
+    settings = Settings(data_dir=tmp_path / "data")
+    monkeypatch.setattr("emostudio.trainers.jobs.get_settings", lambda: settings)
+    repo = open_repository(settings)
+    (media,) = import_paths(repo, [write_audio(tmp_path / "voice.wav", speech())]).added
+    default = active_version(repo)
+    folder = shutil.copytree(default_model_path(), tmp_path / "models" / "v2")
+    register_folder(repo, folder, version_id="v2", parent_id=default.id)
+    version, job = activate(repo, "v2")
+    assert version.active and job is not None
+    done = run_once(repo, "test-worker")
+    assert (done.id, done.status) == (job.id, "succeeded"), done.log
+    assert "model v2: 1 to analyse" in done.log
+    assert {p.model_version_id for p in repo.predictions(media.id)} == {"v2"}
+    assert [v.id for v in repo.list_model_versions()] == [default.id, "v2"]
+    (row,) = studio_rows(repo, LibraryFilter())
+    assert row[4] in BASIC and row[6] == "v2"  # top emotion and model version on the Library page
+    repo.enqueue_job("analyze", {"media_ids": [media.id]})  # nothing left for v2 to do
+    assert "model v2: 0 to analyse, 1 already analysed" in run_once(repo, "test-worker").log
+
+
+def test_reanalysing_a_corrected_media_keeps_the_corrected_run_and_says_so(tmp_path, monkeypatch):
+    import emostudio.trainers.jobs  # noqa: F401
+    from emostudio.core.config import Settings
+    from emostudio.core.domain import Annotation
+    from emostudio.services.library import queue_analysis
+    from emostudio.services.store import open_repository
+    from emostudio.trainers.worker import run_once
+
+    settings = Settings(data_dir=tmp_path / "data")
+    monkeypatch.setattr("emostudio.trainers.jobs.get_settings", lambda: settings)
+    repo = open_repository(settings)
+    (media,) = import_paths(repo, [write_audio(tmp_path / "voice.wav", speech())]).added
+    queue_analysis(repo, [media.id])
+    assert run_once(repo, "w").status == "succeeded"
+    chunk = repo.predictions(media.id, level="chunk")[3]
+    repo.add_annotation(Annotation(None, media.id, "human", "ana", label="fear", start=chunk.start,
+                                   duration=chunk.duration, corrects_prediction_id=chunk.id,
+                                   model_version_id=chunk.model_version_id))  # fmt: skip
+    queue_analysis(repo, [media.id], force=True)
+    job = run_once(repo, "w")
+    assert job.status == "succeeded"
+    assert "voice.wav: analysed (a new run; the earlier run, which 1 correction point to, is kept beside it)" in job.log
+    assert repo.get_prediction(chunk.id) == chunk and chunk.id not in {p.id for p in repo.predictions(media.id)}
+    assert repo.get_media(media.id).status == "analysed"
+    from emostudio.services.inspect import load_clip_view
+    from emostudio.ui.clip_page import player_html
+
+    page = player_html(load_clip_view(repo, media.id), "inspect")  # what the Inspect page says about it
+    assert "1 correction was made on an earlier analysis of this clip; that run is kept" in page

@@ -1,6 +1,7 @@
+import numpy as np
 import pytest
 
-from emostudio.core.timegrid import frame_slice, make_chunks
+from emostudio.core.timegrid import CHUNKS, FrameRate, SlidingWindow
 
 
 @pytest.mark.parametrize(
@@ -8,7 +9,7 @@ from emostudio.core.timegrid import frame_slice, make_chunks
     [(1.0, 0.25, 4, 0.25), (1.1, 0.25, 5, 0.1), (0.1, 0.25, 1, 0.1), (10.0, 0.5, 20, 0.5), (0.0, 0.25, 0, None)],
 )
 def test_chunks_tile_the_media(duration, hop, n_chunks, last_duration):
-    chunks = make_chunks(duration, hop=hop)
+    chunks = SlidingWindow(step=hop).chunks(duration)
     assert len(chunks) == n_chunks
     if chunks:
         assert chunks[0].start == 0 and chunks[-1].end == pytest.approx(duration)
@@ -25,7 +26,7 @@ def test_chunks_tile_the_media(duration, hop, n_chunks, last_duration):
     ],
 )
 def test_windows_are_centred_on_the_chunk_and_clipped(index, expected_windows):
-    chunk = make_chunks(3.0, hop=0.25, scales=(0.5, 1.0, 2.0))[index]
+    chunk = SlidingWindow(step=0.25, scales=(0.5, 1.0, 2.0)).chunks(3.0)[index]
     assert [(pytest.approx(s), pytest.approx(d)) for s, d in chunk.windows] == expected_windows
     for start, duration in chunk.windows:
         if start > 0 and start + duration < 3.0:
@@ -44,13 +45,34 @@ def test_windows_are_centred_on_the_chunk_and_clipped(index, expected_windows):
     ],
 )
 def test_frame_slices_align_windows_with_any_frame_rate(start, duration, rate, n, expected):
-    assert frame_slice(start, duration, rate, n) == expected
+    assert FrameRate(rate).span(start, duration, n) == expected
 
 
 def test_the_same_window_selects_the_same_time_span_in_every_modality():
-    chunk = make_chunks(6.0)[10]
+    chunk = CHUNKS.chunks(6.0)[10]
     start, duration = chunk.windows[1]
-    audio = frame_slice(start, duration, 100, 600)
-    video = frame_slice(start, duration, 2, 12)
+    audio = FrameRate(100).span(start, duration, 600)
+    video = FrameRate(2).span(start, duration, 12)
     assert audio.start / 100 == pytest.approx(start, abs=0.01)
     assert abs(video.start / 2 + 0.25 - chunk.center) <= duration / 2 + 0.25
+
+
+@pytest.mark.parametrize("duration,rate,frames", [(0.6, 100.0, 60), (0.601, 100.0, 61), (0.0, 4.0, 1), (2.0, 2.0, 4)])
+def test_a_media_has_one_frame_count_at_each_rate(duration, rate, frames):
+    assert FrameRate(rate).count(duration) == frames
+
+
+def test_many_windows_at_once_agree_with_one_at_a_time():
+    chunks = CHUNKS.chunks(7.3)
+    for rate, n in ((100.0, 730), (2.0, 15), (4.0, 30)):
+        for scale in range(3):
+            starts = np.array([c.windows[scale][0] for c in chunks])
+            ends = starts + np.array([c.windows[scale][1] for c in chunks])
+            first, last = FrameRate(rate).spans(starts, ends, n)
+            one = [FrameRate(rate).span(*c.windows[scale], n) for c in chunks]
+            assert [slice(int(a), int(b)) for a, b in zip(first, last)] == one
+
+
+def test_the_chunk_grid_round_trips_through_json():
+    grid = SlidingWindow(step=0.5, scales=(1.0, 3.0))
+    assert SlidingWindow.from_json(grid.to_json()) == grid and grid.index(1.2) == 2

@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import delete, inspect, text
+from sqlalchemy.exc import IntegrityError
+
+from emostudio.core.domain import Annotation
 from emostudio.db.models import Base, MediaRow
 from emostudio.db.repository import Repository
 from emostudio.db.session import (
@@ -23,10 +27,6 @@ from emostudio.db.session import (
     open_database,
     upgrade,
 )
-from sqlalchemy import delete, inspect, text
-from sqlalchemy.exc import IntegrityError
-
-from emostudio.core.domain import Annotation
 from emostudio.services.ingest import ImportOptions, import_paths
 from emostudio.testing import StudioProcess, signed_in_client, speech, write_audio
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from emostudio.core.domain import Segment
+from emostudio.core.timegrid import FrameRate
 from emostudio.features import FeatureCache, FeatureInput, get_extractor
-from emostudio.features.base import n_frames
 from emostudio.services.analysis import media_for_path
 from emostudio.testing import face_picture, speech, tone, write_audio, write_av
 
@@ -20,7 +20,7 @@ def speech_media(tmp_path_factory):
 @pytest.mark.parametrize("name, rate, dim", [("logmel", 100, 64), ("prosody", 100, 4), ("whisper-tiny.en", 50, 384)])
 def test_audio_extractors_cover_the_media_on_their_frame_grid(speech_media, name, rate, dim):
     feats = get_extractor(name).features(FeatureInput(speech_media))
-    assert feats.values.shape == (n_frames(speech_media.duration, rate), dim)
+    assert feats.values.shape == (FrameRate(rate).count(speech_media.duration), dim)
     assert np.isfinite(feats.values).all()
     assert feats.values.std(axis=0).max() > 0  # speech varies over time
 
@@ -38,7 +38,7 @@ def test_whisper_blocks_long_media_without_seams(tmp_path):
     long = np.concatenate([speech()] * 8)[: 25 * 16000]
     media = media_for_path(write_audio(tmp_path / "long.wav", long))
     feats = get_extractor("whisper-tiny.en").extract(FeatureInput(media))
-    assert feats.shape == (n_frames(media.duration, 50), 384)
+    assert feats.shape == (FrameRate(50).count(media.duration), 384)
     step = np.linalg.norm(np.diff(feats, axis=0), axis=1)
     at_seams = step[[399, 799]]  # frames 400 and 800 start new blocks
     assert at_seams.max() < np.percentile(step, 99) * 1.5
@@ -47,7 +47,7 @@ def test_whisper_blocks_long_media_without_seams(tmp_path):
 def test_opensmile_lld_when_installed(speech_media):
     pytest.importorskip("opensmile")
     frames = get_extractor("opensmile-egemaps").extract(FeatureInput(speech_media))
-    assert frames.shape == (n_frames(speech_media.duration, 100), 25)
+    assert frames.shape == (FrameRate(100).count(speech_media.duration), 25)
 
 
 def test_hugging_face_encoder_from_a_local_folder(tmp_path, speech_media):
@@ -62,7 +62,7 @@ def test_hugging_face_encoder_from_a_local_folder(tmp_path, speech_media):
     extractor = get_extractor(f"hf:{folder}")
     assert (extractor.frame_rate, extractor.dim) == (50.0, 32)
     frames = extractor.features(FeatureInput(speech_media)).values
-    assert frames.shape == (n_frames(speech_media.duration, 50), 32)
+    assert frames.shape == (FrameRate(50).count(speech_media.duration), 32)
 
 
 def test_hugging_face_encoder_names_a_bad_folder(tmp_path):

@@ -38,3 +38,7 @@ def test_label_space_shape():
     assert space.dimensions == ("arousal", "valence", "dominance")
     assert all(a in BASIC and b in BASIC for a, b in COMPOUND_PAIRS.values())
     assert space.index("surprise") == 6
+    assert space.labels == BASIC + tuple(COMPOUND_PAIRS)
+    assert LabelSpace.from_json(space.to_json()) == space
+    corpus = LabelSpace(basic=("neutral", "anger", "boredom"), compound=())  # a corpus's own classes
+    assert corpus.compound_pairs() == [] and LabelSpace.from_json(corpus.to_json()) == corpus

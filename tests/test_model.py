@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from emostudio.trainers.supervised import TrainConfig, TrainItem, collate, train_audio
 
 from emostudio.core.labels import BASIC, COMPOUND
-from emostudio.core.timegrid import make_chunks
+from emostudio.core.timegrid import CHUNKS, FrameRate
 from emostudio.features.base import Features
 from emostudio.model.chunk_inputs import build_chunk_inputs, pool_mean_std
 from emostudio.model.network import (
@@ -19,6 +18,7 @@ from emostudio.model.network import (
     load_model,
     save_model,
 )
+from emostudio.trainers.supervised import TrainConfig, TrainItem, collate, train_audio
 
 N = len(BASIC)
 
@@ -160,19 +160,17 @@ def test_window_pooling_matches_a_direct_mean_over_each_window(rate):
     duration = 3.3
     n = int(np.ceil(duration * rate))
     values = np.random.default_rng(1).normal(size=(n, 3)).astype(np.float32)
-    chunks = make_chunks(duration)
+    chunks = CHUNKS.chunks(duration)
     pooled = pool_mean_std(Features("x", "1", rate, values), chunks)
-    from emostudio.core.timegrid import frame_slice
-
     for c in chunks[::5]:
         for s, (start, width) in enumerate(c.windows):
-            frames = values[frame_slice(start, width, rate, n)]
+            frames = values[FrameRate(rate).span(start, width, n)]
             assert np.allclose(pooled[c.index, 6 * s : 6 * s + 3], frames.mean(0), atol=1e-5)
             assert np.allclose(pooled[c.index, 6 * s + 3 : 6 * s + 6], frames.std(0), atol=1e-3)  # float32 running sums
 
 
 def test_chunk_inputs_mark_chunks_without_text():
-    chunks = make_chunks(2.0)
+    chunks = CHUNKS.chunks(2.0)
     text = np.zeros((8, 385), np.float32)
     text[:2, :384], text[:2, 384] = 1.0, 1.0  # text only in the first half second
     inputs = build_chunk_inputs(chunks, text=Features("t", "1", 4.0, text))

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from emostudio.db.models import ProcessRow
 from sqlalchemy import update
 
 from bench import robustness
+from emostudio.db.models import ProcessRow
 from emostudio.services.health import worker_status
 
 ARTIFACTS = Path(os.environ.get("EMOSTUDIO_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))

@@ -181,11 +181,10 @@ def test_activate_and_roll_back_model_versions(tmp_path, repo, analysed):
 
 def test_the_analysis_job_analyses_new_media_and_a_bad_file_fails_alone(tmp_path, monkeypatch):
     import emostudio.trainers.jobs  # noqa: F401 - registers the job kind
-    from emostudio.trainers.worker import run_once
-
     from emostudio.core.config import get_settings
     from emostudio.services.library import queue_analysis
     from emostudio.services.store import open_repository
+    from emostudio.trainers.worker import run_once
 
     monkeypatch.setenv("EMOSTUDIO_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()

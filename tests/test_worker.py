@@ -3,6 +3,7 @@
 import os
 
 import pytest
+
 from emostudio.trainers import worker
 
 
@@ -99,8 +100,9 @@ def test_a_worker_taken_for_dead_cannot_overwrite_the_job_it_lost(repo, handlers
     with repo.writing() as s:  # its last heartbeat, two minutes ago
         from datetime import timedelta
 
-        from emostudio.db.models import ProcessRow
         from sqlalchemy import update
+
+        from emostudio.db.models import ProcessRow
 
         s.execute(update(ProcessRow).values(heartbeat_at=repo.now() - timedelta(minutes=2)))
     assert worker.recover_dead_jobs(repo, stale_seconds=30) == [job.id]

@@ -12,7 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from emostudio.core.labels import canonical_label
-from emostudio.core.timegrid import make_chunks
+from emostudio.core.timegrid import CHUNKS, SlidingWindow
 from emostudio.features import FeatureCache
 from emostudio.model.chunk_inputs import ChunkInputs, build_chunk_inputs
 from emostudio.services.analysis import audio_features, media_for_path
@@ -47,8 +47,7 @@ def load_speech_corpus(
     corpus: str,
     extractors: list,
     cache: FeatureCache,
-    scales: tuple[float, ...],
-    hop: float,
+    grid: SlidingWindow = CHUNKS,
     limit: int | None = None,
     progress: bool = True,
 ) -> list[Example]:
@@ -60,7 +59,7 @@ def load_speech_corpus(
     for row in tqdm(rows, desc=f"features {corpus}", disable=not progress, unit="clip"):
         media = media_for_path(folder / row["path"])
         feats = audio_features(media, extractors, cache)
-        chunks = make_chunks(media.duration, hop=hop, scales=scales)
+        chunks = grid.chunks(media.duration)
         examples.append(
             Example(row["path"], build_chunk_inputs(chunks, audio=feats), canonical_label(row[label_col]),
                     row[label_col].lower(), f"{corpus}:{row[speaker_col]}")  # fmt: skip

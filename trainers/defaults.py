@@ -16,17 +16,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from emostudio.trainers.corpora import load_meld_text, load_speech_corpus
-from emostudio.trainers.supervised import TrainConfig, items_from_examples, train_audio, train_text, uar_wa
 
 from emostudio.core.config import get_settings
 from emostudio.core.labels import BASIC
 from emostudio.features import FeatureCache, get_extractor
 from emostudio.features.text import embed_texts
 from emostudio.model.network import MODALITIES, ChunkModelConfig, default_model_path, save_model
+from emostudio.trainers.corpora import load_meld_text, load_speech_corpus
+from emostudio.trainers.supervised import TrainConfig, items_from_examples, train_audio, train_text, uar_wa
 
 AUDIO_EXTRACTORS = ("whisper-tiny.en", "logmel", "prosody")
-SCALES, HOP = (0.5, 1.0, 2.0), 0.25
 # Held-out UAR of each modality, measured by bench/accuracy.py (audio: mean of EmoDB LOSO
 # and RAVDESS 6-fold), tests/test_face_expression (face, FER2013 private test) and MELD
 # test (text, printed by this script). Used only to set the fusion weights.
@@ -54,9 +53,8 @@ def main(argv: list[str] | None = None) -> None:
     extractors = [get_extractor(n) for n in AUDIO_EXTRACTORS]
     examples = []
     for corpus in ("emodb", "ravdess_speech"):
-        examples += load_speech_corpus(args.data, corpus, extractors, cache, SCALES, HOP, limit=args.limit)
-    config = ChunkModelConfig(audio_dim=examples[0].inputs.audio.shape[1], audio_extractors=AUDIO_EXTRACTORS,
-                              scales=SCALES, hop=HOP)  # fmt: skip
+        examples += load_speech_corpus(args.data, corpus, extractors, cache, limit=args.limit)
+    config = ChunkModelConfig(audio_dim=examples[0].inputs.audio.shape[1], audio_extractors=AUDIO_EXTRACTORS)
     items = items_from_examples(examples, BASIC)
     print(f"audio: {len(items)} clips, {sum(len(i.audio) for i in items)} chunks, input dim {config.audio_dim}")
 

@@ -7,30 +7,28 @@ from __future__ import annotations
 
 import logging
 
-from emostudio.trainers.worker import SWEEPERS, register, visitor_reason
-
 from emostudio.core.config import get_settings
 from emostudio.core.errors import StudioError
 from emostudio.features import FeatureCache
 from emostudio.media.decode import MediaError
 from emostudio.model.network import MODALITIES
 from emostudio.services.analysis import analyze_stored
-from emostudio.services.batch import load_analyzer
 from emostudio.services.library import ANALYZE_JOB
+from emostudio.services.versions import active_version, load_analyzer
+from emostudio.trainers.worker import SWEEPERS, register, visitor_reason
 
 log = logging.getLogger("emostudio.worker")
-_analyzers: dict[str, object] = {}
+_analyzers: dict[tuple, object] = {}
 
 
 def _analyzer(repo):
-    """The active model's analyzer, loaded once per worker process and model version."""
+    """The active version's analyzer, loaded once per worker process and version."""
     settings = get_settings()
-    active = repo.active_model_version("emotion")
-    key = active.id if active else "default"
+    key = (active_version(repo).id, str(settings.cache_dir), id(repo))  # one worker: one studio, one model
     if key not in _analyzers:
         cache = FeatureCache(settings.cache_dir / "features", repo)
         _analyzers.clear()  # one model in memory at a time
-        _analyzers[key] = load_analyzer(repo, None, MODALITIES, asr=True, cache=cache, face_fps=settings.video_fps)
+        _analyzers[key] = load_analyzer(repo, cache=cache, modalities=MODALITIES, asr=True, face_fps=settings.video_fps)
     return _analyzers[key]
 
 
@@ -85,8 +83,11 @@ def analyze_job(repo, job, hook) -> None:
             hook(ANALYZE_JOB, current=media_id)
             repo.set_media_status(media_id, "analysing")
             try:
-                analyze_stored(repo, analyzer, media)
+                result = analyze_stored(repo, analyzer, media)
                 message = f"{media.name}: analysed"
+                if result.kept_corrections:
+                    message += (f" (a new run; the earlier run, which {result.kept_corrections} correction"
+                                f"{'s' if result.kept_corrections != 1 else ''} point to, is kept beside it)")  # fmt: skip
             except Exception as err:  # noqa: BLE001 - one bad file must not stop the batch
                 failed += 1
                 repo.set_media_status(media_id, "failed")

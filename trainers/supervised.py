@@ -86,7 +86,7 @@ def train_audio(
     # the learned compound head joins the co-activation scores once compound labels exist
     if any(it.compound is not None for it in items):
         model.config.compound_trained = True
-    n_classes = len(config.classes)
+    n_classes = len(config.labels.basic)
     counts = np.bincount([it.label for it in items], minlength=n_classes).astype(float)
     class_weight = torch.tensor(counts.sum() / np.maximum(counts, 1) / n_classes, dtype=torch.float32)
     audio_params = [p for n, p in model.named_parameters() if not n.startswith(("text_head", "face_", "fusion"))]
@@ -156,7 +156,7 @@ def train_text(model: ChunkEmotionModel, embeddings: np.ndarray, labels: Sequenc
     torch.manual_seed(seed)
     x = torch.from_numpy(np.asarray(embeddings, np.float32))
     y = torch.tensor(labels)
-    n = len(model.config.classes)
+    n = len(model.config.labels.basic)
     counts = torch.bincount(y, minlength=n).float()
     class_weight = counts.sum() / counts.clamp(min=1) / n
     opt = torch.optim.AdamW(model.text_head.parameters(), lr=lr, weight_decay=0.01)

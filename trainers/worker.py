@@ -24,10 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from emostudio.db.repository import Repository
-
 from emostudio.core.domain import Job
 from emostudio.core.errors import StudioError, redact
+from emostudio.db.repository import Repository
 
 log = logging.getLogger("emostudio.worker")
 

@@ -8,8 +8,9 @@ after the other (the second then finds nothing to do).
 """
 
 from alembic import context
-from emostudio.db.models import Base
 from sqlalchemy import engine_from_config, event, pool, text
+
+from emostudio.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata

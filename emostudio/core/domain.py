@@ -186,6 +186,10 @@ class Caption:
     created_at: datetime | None = None
 
 
+EMOTION_MODEL = "emotion"
+"""The kind of model version the studio analyses with (one active at a time per kind)."""
+
+
 @dataclass(frozen=True)
 class ModelVersion:
     """A trained model on disk (``path``: a folder with safetensors + JSON config) and how it scored."""

@@ -35,15 +35,42 @@ DIMENSIONS: tuple[str, ...] = ("arousal", "valence", "dominance")
 
 @dataclass(frozen=True)
 class LabelSpace:
-    """What a model predicts; models and trainers agree only through this."""
+    """What a model predicts, and what the studio shows, asks and exports with it: basic
+    classes, compound classes (each a pair of basic ones), dimensions. A model version
+    stores its own; models, trainers, compound scores, the Annotate form and the CSV
+    columns all read it from there.
+
+    >>> LabelSpace().compound_pairs()[:2]
+    [(4, 6), (1, 6)]
+    """
 
     basic: tuple[str, ...] = BASIC
     compound: tuple[str, ...] = COMPOUND
     dimensions: tuple[str, ...] = DIMENSIONS
-    chunk_hop: float = 0.25
 
     def index(self, label: str) -> int:
         return self.basic.index(label)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Every class a person may give: the basic ones, then the compounds."""
+        return self.basic + self.compound
+
+    def compound_pairs(self) -> list[tuple[int, int]]:
+        """For each compound class, the indices of its two basic classes."""
+        return [(self.index(a), self.index(b)) for a, b in (COMPOUND_PAIRS[c] for c in self.compound)]
+
+    def to_json(self) -> dict:
+        return {"basic": list(self.basic), "compound": list(self.compound), "dimensions": list(self.dimensions)}
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> LabelSpace:
+        data = data or {}
+        return cls(*(tuple(data.get(k, getattr(cls, k))) for k in ("basic", "compound", "dimensions")))
+
+
+LABELS = LabelSpace()
+"""The studio's label space (what the shipped model predicts)."""
 
 
 # Source class name (lower-cased) -> canonical basic class.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emostudio.features.base import ExtractorUnavailable, FeatureExtractor, FeatureInput, fit_length, n_frames
+from emostudio.features.base import ExtractorUnavailable, FeatureExtractor, FeatureInput, fit_length
 from emostudio.media.decode import SAMPLE_RATE, load_audio
 
 
@@ -59,7 +59,7 @@ class WaveformPeaks(FeatureExtractor):
 
     def extract(self, inputs: FeatureInput) -> np.ndarray:
         y = audio_of(inputs)
-        n = n_frames(inputs.duration, self.frame_rate)
+        n = self.n_frames(inputs)
         hop = int(SAMPLE_RATE / self.frame_rate)
         blocks = np.zeros(n * hop, np.float32)
         blocks[: min(len(y), n * hop)] = y[: n * hop]
@@ -76,7 +76,7 @@ class LogMel(FeatureExtractor):
         import librosa
 
         y = audio_of(inputs)
-        n = n_frames(inputs.duration, self.frame_rate)
+        n = self.n_frames(inputs)
         if len(y) == 0:
             return np.zeros((n, self.dim), np.float32)
         def compute(block):
@@ -103,7 +103,7 @@ class Prosody(FeatureExtractor):
         from scipy.signal import find_peaks
 
         y = audio_of(inputs)
-        n = n_frames(inputs.duration, self.frame_rate)
+        n = self.n_frames(inputs)
         if len(y) < 1024:
             return np.zeros((n, self.dim), np.float32)
 
@@ -163,7 +163,7 @@ class WhisperEncoder(FeatureExtractor):
 
     def extract(self, inputs: FeatureInput) -> np.ndarray:
         y = audio_of(inputs)
-        n = n_frames(inputs.duration, self.frame_rate)
+        n = self.n_frames(inputs)
         if len(y) < 800:
             return np.zeros((n, self.dim), np.float32)
         core, ctx = int(self.BLOCK * self.MEL_RATE), int(self.CONTEXT * self.MEL_RATE)
@@ -221,7 +221,7 @@ class OpenSmileLLD(FeatureExtractor):
 
     def extract(self, inputs: FeatureInput) -> np.ndarray:
         y = audio_of(inputs)
-        n = n_frames(inputs.duration, self.frame_rate)
+        n = self.n_frames(inputs)
         if len(y) < 1600:
             return np.zeros((n, self.dim), np.float32)
         return fit_length(self._smile.process_signal(y, SAMPLE_RATE).to_numpy(np.float32), n)
@@ -261,7 +261,7 @@ class HuggingFaceEncoder(FeatureExtractor):
         import torch
 
         y = audio_of(inputs)
-        n = n_frames(inputs.duration, self.frame_rate)
+        n = self.n_frames(inputs)
         block = int(self.BLOCK * SAMPLE_RATE)
         parts = []
         for i in range(0, len(y), block):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from emostudio.core.domain import Media, Segment
+from emostudio.core.timegrid import FrameRate
 
 
 class ExtractorUnavailable(RuntimeError):
@@ -76,16 +77,15 @@ class FeatureExtractor(ABC):
     def extract(self, inputs: FeatureInput) -> np.ndarray:
         """Frames ``[n, dim]`` (float32) for the whole media."""
 
+    def n_frames(self, inputs: FeatureInput) -> int:
+        """How many frames ``inputs`` (the whole media, or its span) has at this extractor's rate."""
+        return FrameRate(self.frame_rate).count(inputs.duration)
+
     def features(self, inputs: FeatureInput) -> Features:
         values = np.asarray(self.extract(inputs), dtype=np.float32)
         if values.ndim != 2 or values.shape[1] != self.dim:
             raise ValueError(f"{self.name}: expected [n, {self.dim}] frames, got {values.shape}")
         return Features(self.name, self.version, self.frame_rate, values)
-
-
-def n_frames(duration: float, frame_rate: float) -> int:
-    """Frames a media of ``duration`` seconds has at ``frame_rate`` (a partial last frame counts)."""
-    return max(1, int(np.ceil(duration * frame_rate - 1e-6)))
 
 
 def fit_length(values: np.ndarray, n: int) -> np.ndarray:

@@ -8,7 +8,7 @@ from functools import lru_cache
 import numpy as np
 
 from emostudio.core.labels import BASIC
-from emostudio.features.base import ExtractorUnavailable, FeatureExtractor, FeatureInput, n_frames
+from emostudio.features.base import ExtractorUnavailable, FeatureExtractor, FeatureInput
 from emostudio.features.face_model import (
     FER_CLASSES,
     FER_TO_BASIC,
@@ -113,7 +113,7 @@ class FaceExpression(FeatureExtractor):
     def extract(self, inputs: FeatureInput) -> np.ndarray:
         import torch
 
-        n = n_frames(inputs.duration, self.frame_rate)
+        n = self.n_frames(inputs)
         out = np.zeros((n, self.dim), np.float32)
         crops, slots, previous = [], [], None
         for t, rgb in iter_frames(inputs.media.path, fps=self.frame_rate):

@@ -9,7 +9,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from emostudio.features.base import ExtractorUnavailable, FeatureExtractor, FeatureInput, n_frames
+from emostudio.core.timegrid import FrameRate
+from emostudio.features.base import ExtractorUnavailable, FeatureExtractor, FeatureInput
 
 EMBEDDING_DIM = 384
 
@@ -43,15 +44,13 @@ class TextEmbedding(FeatureExtractor):
         return hashlib.sha1(spans.encode()).hexdigest()[:10]
 
     def extract(self, inputs: FeatureInput) -> np.ndarray:
-        n = n_frames(inputs.duration, self.frame_rate)
+        n = self.n_frames(inputs)
         out = np.zeros((n, self.dim), np.float32)
         spans = [s for s in inputs.transcript if s.text and s.text.strip()]
         vectors = embed_texts([s.text.strip() for s in spans])
-        centres = (np.arange(n) + 0.5) / self.frame_rate
+        frames = FrameRate(self.frame_rate)
         for span, vector in zip(spans, vectors):
-            covered = (centres >= span.start) & (centres < span.end)
-            if not covered.any():  # a span shorter than a frame still marks the frame it is in
-                covered[min(n - 1, int((span.start + span.duration / 2) * self.frame_rate))] = True
+            covered = frames.span(span.start, span.duration, n)  # never empty: a short span marks its frame
             out[covered, :EMBEDDING_DIM] = vector
             out[covered, EMBEDDING_DIM] = 1.0
         return out

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emostudio.core.domain import Chunk
+from emostudio.core.timegrid import FrameRate
 from emostudio.features.base import Features
 
 
@@ -39,12 +40,7 @@ def _window_bounds(chunks: list[Chunk], scale: int, rate: float, n: int) -> tupl
     """First and last+1 frame (of ``n`` at ``rate``) of each chunk's window at ``scale``; never empty."""
     starts = np.array([c.windows[scale][0] for c in chunks])
     ends = starts + np.array([c.windows[scale][1] for c in chunks])
-    first = np.clip(np.ceil(starts * rate - 0.5 - 1e-9), 0, n).astype(int)
-    last = np.clip(np.ceil(ends * rate - 0.5 - 1e-9), 0, n).astype(int)
-    centre = np.clip(((starts + ends) / 2 * rate).astype(int), 0, n - 1)
-    empty = last <= first
-    first[empty], last[empty] = centre[empty], centre[empty] + 1
-    return first, last
+    return FrameRate(rate).spans(starts, ends, n)
 
 
 def _prefix_sums(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

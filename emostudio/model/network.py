@@ -26,14 +26,15 @@ Example::
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emostudio.core.labels import AVD_PROTOTYPES, BASIC, COMPOUND, COMPOUND_PAIRS, DIMENSIONS, avd_prototype  # noqa: F401 (re-exported)
+from emostudio.core.labels import BASIC, COMPOUND, DIMENSIONS, LABELS, LabelSpace, avd_prototype
+from emostudio.core.timegrid import CHUNKS, SlidingWindow
 
 FACE_DIM = 8 * 3  # 7 probabilities + face fraction, at 3 scales
 TEXT_DIM = 384 + 1
@@ -41,29 +42,35 @@ TEXT_DIM = 384 + 1
 
 @dataclass
 class ChunkModelConfig:
+    """Hyper-parameters, saved as ``config.json`` beside the weights, with the label space
+    the model predicts in and the chunk grid it was trained on."""
+
     audio_dim: int = 0
     audio_extractors: tuple[str, ...] = ()
     hidden: int = 128
     dropout: float = 0.3
     input_dropout: float = 0.1
-    classes: tuple[str, ...] = BASIC
-    compound: tuple[str, ...] = COMPOUND
-    dimensions: tuple[str, ...] = DIMENSIONS
-    hop: float = 0.25
-    scales: tuple[float, ...] = (0.5, 1.0, 2.0)
-    face_fps: float = 4.0
+    labels: LabelSpace = LABELS
+    grid: SlidingWindow = CHUNKS
     compound_trained: bool = False
     metrics: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
+        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        data["labels"], data["grid"] = self.labels.to_json(), self.grid.to_json()
+        data["audio_extractors"] = list(self.audio_extractors)
+        return json.dumps(data, indent=2)
 
     @classmethod
-    def from_json(cls, text: str) -> "ChunkModelConfig":
+    def from_json(cls, text: str) -> ChunkModelConfig:
         data = json.loads(text)
-        for key in ("audio_extractors", "classes", "compound", "dimensions", "scales"):
-            data[key] = tuple(data[key])
-        return cls(**data)
+        # configs written before the label space and the grid had their own records
+        old = {k: data.pop(k) for k in ("classes", "compound", "dimensions", "hop", "scales", "face_fps") if k in data}
+        labels = data.pop("labels", None) or {"basic": old.get("classes", BASIC), "compound": old.get("compound", COMPOUND),
+                                               "dimensions": old.get("dimensions", DIMENSIONS)}  # fmt: skip
+        grid = data.pop("grid", None) or {"step": old.get("hop", CHUNKS.step), "scales": old.get("scales", CHUNKS.scales)}
+        data["audio_extractors"] = tuple(data.get("audio_extractors", ()))
+        return cls(**data, labels=LabelSpace.from_json(labels), grid=SlidingWindow.from_json(grid))
 
 
 @dataclass
@@ -151,7 +158,7 @@ class ChunkEmotionModel(nn.Module):
     def __init__(self, config: ChunkModelConfig):
         super().__init__()
         self.config = config
-        c, h, n = config, config.hidden, len(config.classes)
+        c, h, n = config, config.hidden, len(config.labels.basic)
         # standardisation of audio inputs, set from training data (see ``fit_normalizer``)
         self.register_buffer("audio_mean", torch.zeros(max(c.audio_dim, 1)))
         self.register_buffer("audio_std", torch.ones(max(c.audio_dim, 1)))
@@ -161,16 +168,16 @@ class ChunkEmotionModel(nn.Module):
         self.audio_context = nn.GRU(h, h // 2, batch_first=True, bidirectional=True)
         self.audio_norm = nn.LayerNorm(h)
         self.audio_head = nn.Linear(h, n)
-        self.avd_head = nn.Linear(h, len(c.dimensions))
+        self.avd_head = nn.Linear(h, len(c.labels.dimensions))
         self.attention = nn.Sequential(nn.Linear(h, h // 2), nn.Tanh(), nn.Linear(h // 2, 1))
-        self.compound_head = nn.Linear(h, len(c.compound))
+        self.compound_head = nn.Linear(h, len(c.labels.compound))
         # face: FER probabilities are already in the label space; a per-class affine map of
         # their log lets training recalibrate them (starts as the identity)
         self.face_scale = nn.Parameter(torch.ones(n))
         self.face_bias = nn.Parameter(torch.zeros(n))
         self.text_head = nn.Sequential(nn.Linear(TEXT_DIM - 1, h), nn.GELU(), nn.Dropout(c.dropout), nn.Linear(h, n))
         self.fusion_logits = nn.Parameter(torch.zeros(len(MODALITIES)))
-        self.register_buffer("prototypes", torch.tensor([avd_prototype(k) for k in c.classes]))
+        self.register_buffer("prototypes", torch.tensor([avd_prototype(k) for k in c.labels.basic]))
 
     # -- branches ----------------------------------------------------------------
 
@@ -186,7 +193,7 @@ class ChunkEmotionModel(nn.Module):
         return self.audio_norm(x + context)
 
     def face_logits(self, face: torch.Tensor) -> torch.Tensor:
-        n = len(self.config.classes)
+        n = len(self.config.labels.basic)
         scales = face.shape[-1] // (n + 1)
         parts = face.view(*face.shape[:-1], scales, n + 1)
         # weight each scale's probabilities by how much of its window had a face
@@ -263,14 +270,13 @@ class ChunkEmotionModel(nn.Module):
         self.audio_std.copy_(audio_chunks.std(0).clamp(min=1e-3))
 
 
-def compound_scores(probs: torch.Tensor, learned: torch.Tensor | None = None) -> torch.Tensor:
-    """Compound-emotion scores ``[..., K]`` from basic probabilities ``[..., C]``.
+def compound_scores(probs: torch.Tensor, learned: torch.Tensor | None = None, labels: LabelSpace = LABELS) -> torch.Tensor:
+    """Compound-emotion scores ``[..., K]`` from basic probabilities ``[..., C]`` of ``labels``.
 
     Co-activation: the geometric mean of the pair's probabilities (high only when both
     are), averaged with the learned compound head once compound labels trained it.
     """
-    idx = {name: i for i, name in enumerate(BASIC)}
-    pairs = torch.tensor([[idx[a], idx[b]] for a, b in COMPOUND_PAIRS.values()])
+    pairs = torch.tensor(labels.compound_pairs(), dtype=torch.long).reshape(-1, 2)
     co = torch.sqrt(probs[..., pairs[:, 0]] * probs[..., pairs[:, 1]])
     return co if learned is None else (co + learned) / 2
 

@@ -3,7 +3,6 @@ features per modality, cut chunks, run the model, and turn tensors into ``Predic
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,8 +10,8 @@ import numpy as np
 import torch
 
 from emostudio.core.domain import Chunk, Media, Prediction, Segment
-from emostudio.core.labels import COMPOUND
-from emostudio.core.timegrid import make_chunks
+from emostudio.core.errors import StudioError
+from emostudio.core.timegrid import FrameRate
 from emostudio.features import FeatureCache, FeatureExtractor, FeatureInput, Features, get_extractor
 from emostudio.features.asr import transcribe
 from emostudio.features.audio import audio_of
@@ -32,7 +31,6 @@ from emostudio.model.network import (
 )
 from emostudio.model.segments import annotation_units, segment_predictions
 
-MODEL_KIND = "emotion"
 LONG_MEDIA = 20 * 60.0  # longer media are analysed a block at a time
 # block core and the context either side (seconds): both multiples of the Whisper encoder's 8-second
 # windows and of the minute its log-mel is normalised over, so blocks see the frames a single pass would
@@ -88,7 +86,8 @@ def _window(features: Features | None, start: float, end: float) -> Features | N
     if features is None or (start == 0 and end * features.frame_rate >= len(features) - 1e-6):
         return features
     rate = features.frame_rate
-    return Features(features.extractor, features.version, rate, features.values[round(start * rate) : round(end * rate)])
+    frames = FrameRate(rate)
+    return Features(features.extractor, features.version, rate, features.values[frames.index(start) : frames.index(end)])
 
 
 @dataclass
@@ -102,6 +101,8 @@ class Analysis:
     """One per annotation unit (speech segment); filled in by ``analyze_stored``."""
     asr_transcript: list[Segment] = field(default_factory=list)
     modalities: tuple[str, ...] = ()
+    kept_corrections: int = 0
+    """Corrections pointing into this version's earlier runs of the media (kept, superseded)."""
 
 
 class Analyzer:
@@ -128,7 +129,7 @@ class Analyzer:
         self.model_version_id = model_version_id
         self.cache = cache or FeatureCache(None)
         self.audio_extractors = [get_extractor(n) for n in c.audio_extractors] if "audio" in modalities else []
-        self.face = get_extractor("face-fer2013", fps=face_fps or _settings_fps() or c.face_fps) if "face" in modalities else None
+        self.face = get_extractor("face-fer2013", fps=face_fps or _settings_fps()) if "face" in modalities else None
         try:
             self.text = get_extractor("text-minilm") if "text" in modalities else None
         except ExtractorUnavailable:
@@ -139,9 +140,14 @@ class Analyzer:
         self.extractor_id = "+".join(parts)
 
     @classmethod
-    def load(cls, folder: str | Path | None = None, **kwargs) -> "Analyzer":
+    def load(cls, folder: str | Path | None = None, version_id: str | None = None, **kwargs) -> "Analyzer":
+        """The model in ``folder`` (default: the shipped one), named ``version_id``: the id
+        its registry row has (``emostudio.services.versions`` looks it up); without one, the
+        id the folder would be registered under."""
+        from emostudio.services.versions import folder_version_id
+
         folder = Path(folder) if folder else default_model_path()
-        analyzer = cls(load_model(folder), model_version_id(folder), **kwargs)
+        analyzer = cls(load_model(folder), version_id or folder_version_id(folder), **kwargs)
         analyzer.folder = folder
         return analyzer
 
@@ -185,7 +191,7 @@ class Analyzer:
         with the length; the clip-level result pools every chunk at once.
         """
         c = self.model.config
-        chunks = make_chunks(media.duration, hop=c.hop, scales=c.scales)
+        chunks = c.grid.chunks(media.duration)
         if not chunks:
             raise MediaError(media.path, "has no duration to analyse")
         blocks = self.blocks(media)
@@ -227,17 +233,17 @@ class Analyzer:
         """Waveform peaks of a block's core (for a whole media: cached as they are)."""
         if span is None:
             return self.cache.get(WAVEFORM_PEAKS, FeatureInput(media, audio=audio)).values
-        rate = WAVEFORM_PEAKS.frame_rate
         values = WAVEFORM_PEAKS.features(FeatureInput(media, audio=audio, span=span)).values
-        return values[round(core_from * rate) : round(core_to * rate)]
+        frames = FrameRate(WAVEFORM_PEAKS.frame_rate)
+        return values[frames.index(core_from) : frames.index(core_to)]
 
     def _predictions(self, media, out, chunks, asr_spans) -> Analysis:
-        classes = self.model.config.classes
+        labels = self.model.config.labels
+        classes, compound_names = labels.basic, labels.compound
         present = [m for m in MODALITIES if out.modality_chunk_logits.get(m) is not None]
         probs = out.chunk_log_probs[0].exp()
-        chunk_compound = compound_scores(
-            probs, out.chunk_compound[0] if out.chunk_compound is not None and self.model.config.compound_trained else None
-        )
+        learned = out.chunk_compound[0] if out.chunk_compound is not None and self.model.config.compound_trained else None
+        chunk_compound = compound_scores(probs, learned, labels)
         clip_probs = out.clip_log_probs[0].exp()
         clip_compound = (out.chunk_weights[0][:, None] * chunk_compound).sum(0)
         modality_probs = {m: out.modality_chunk_logits[m][0].softmax(-1) for m in present}
@@ -254,7 +260,7 @@ class Analyzer:
             }
             rows.append(
                 Prediction(None, media.id, self.model_version_id, self.extractor_id, "chunk", chunk.start, chunk.duration,
-                           basic=dict(zip(classes, map(float, p[i]))), compound=dict(zip(COMPOUND, map(float, cp[i]))),
+                           basic=dict(zip(classes, map(float, p[i]))), compound=dict(zip(compound_names, map(float, cp[i]))),
                            arousal=float(avd[i, 0]), valence=float(avd[i, 1]), dominance=float(avd[i, 2]),
                            modalities=modalities)  # fmt: skip
             )
@@ -263,33 +269,29 @@ class Analyzer:
         clip_avd = out.clip_avd[0].numpy()
         clip = Prediction(None, media.id, self.model_version_id, self.extractor_id, "clip", 0.0, media.duration,
                           basic=dict(zip(classes, map(float, clip_probs))),
-                          compound=dict(zip(COMPOUND, map(float, clip_compound))),
+                          compound=dict(zip(compound_names, map(float, clip_compound))),
                           arousal=float(clip_avd[0]), valence=float(clip_avd[1]), dominance=float(clip_avd[2]),
                           modalities=clip_modalities)  # fmt: skip
         return Analysis(media, clip, rows, asr_transcript=asr_spans, modalities=tuple(clip_modalities))
 
 
 def analyze_stored(repo, analyzer: Analyzer, media: Media) -> Analysis:
-    """Analyse an imported media and store the result: predictions replace that model
-    version's earlier run, and an ASR transcript is kept as transcript segments."""
-    from emostudio.core.domain import ModelVersion
-
+    """Analyse an imported media and store the result as the current run of the
+    analyzer's model version (a registered one: analysis never registers versions). The
+    version's earlier run is kept beside it, marked superseded; ``Analysis.kept_corrections``
+    says how many corrections point into runs kept that way. An ASR transcript is kept as
+    transcript segments."""
+    if repo.get_model_version(analyzer.model_version_id) is None:
+        raise StudioError(f"model version {analyzer.model_version_id} is not registered; register it before analysing")
     transcript = repo.segments(media.id, "transcript")
     speech = repo.segments(media.id, "speech") if repo.has_segments(media.id, "speech") else None
     result = analyzer.analyze(media, transcript, speech)
     if result.asr_transcript:
         repo.add_segments(result.asr_transcript)
-    if repo.get_model_version(analyzer.model_version_id) is None:
-        config = analyzer.model.config
-        repo.add_model_version(
-            ModelVersion(analyzer.model_version_id, MODEL_KIND, str(analyzer.folder or ""),
-                         label_space={"basic": list(config.classes), "compound": list(config.compound),
-                                      "dimensions": list(config.dimensions), "hop": config.hop},
-                         metrics=config.metrics, active=repo.active_model_version(MODEL_KIND) is None)  # fmt: skip
-        )
     units = annotation_units(media.duration, repo.segments(media.id, "speech"))
     result.segments = segment_predictions(result.chunks, units)
     repo.replace_predictions(media.id, analyzer.model_version_id, [result.clip, *result.segments, *result.chunks])
+    result.kept_corrections = repo.corrections_of_earlier_runs(media.id, analyzer.model_version_id)
     repo.set_media_status(media.id, "analysed")
     return result
 
@@ -305,10 +307,3 @@ def to_model_inputs(inputs: ChunkInputs) -> ModelInputs:
         face=t(inputs.face), face_mask=t(inputs.face_mask, torch.bool),
         text=t(inputs.text), text_mask=t(inputs.text_mask, torch.bool),
     )  # fmt: skip
-
-
-def model_version_id(folder: str | Path) -> str:
-    """A model version is named after its folder and the hash of its weights: same bytes, same id."""
-    folder = Path(folder)
-    digest = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()[:10]
-    return f"{folder.name}-{digest}"

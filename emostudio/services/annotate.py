@@ -117,7 +117,7 @@ def uncertainty_queue(repo, annotator: str, by: str = "margin", model_version: s
     if by not in ("margin", "entropy"):
         raise ValueError(f"unknown uncertainty {by!r} (margin or entropy)")
     if model_version is None:
-        active = repo.active_model_version("emotion")
+        active = repo.active_model_version()
         model_version = active.id if active else None
     if model_version is None:
         return []

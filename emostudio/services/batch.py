@@ -15,20 +15,11 @@ from emostudio.core.config import get_settings
 from emostudio.core.paths import studio_policy
 from emostudio.features import FeatureCache
 from emostudio.media.decode import MediaError
-from emostudio.services.analysis import MODEL_KIND, Analyzer, analyze_stored
+from emostudio.services.analysis import analyze_stored
 from emostudio.services.export import prediction_row, write_predictions_csv
 from emostudio.services.ingest import ImportOptions, collect_files, import_paths
 from emostudio.services.store import open_repository
-
-
-def load_analyzer(repo, model: Path | None, modalities: tuple[str, ...], asr: bool, cache: FeatureCache,
-                  face_fps: float | None = None) -> Analyzer:  # fmt: skip
-    """The model a user asked for, else the active version in the database, else the shipped default."""
-    if model is None:
-        active = repo.active_model_version(MODEL_KIND)
-        if active is not None and active.path and Path(active.path).is_dir():
-            model = Path(active.path)
-    return Analyzer.load(model, cache=cache, modalities=modalities, asr=asr, face_fps=face_fps)
+from emostudio.services.versions import load_analyzer
 
 
 def analyze_paths(paths, *, out: Path, chunks: Path | None, model: Path | None, modalities, asr: bool, vad: bool,
@@ -49,7 +40,7 @@ def analyze_paths(paths, *, out: Path, chunks: Path | None, model: Path | None, 
     report = import_paths(repo, mine, options=ImportOptions(media_dir=settings.media_dir, vad=vad, policy=policy))
     errors += [str(e) for e in report.errors]
     cache = FeatureCache(settings.cache_dir / "features", repo)
-    analyzer = load_analyzer(repo, model, modalities, asr, cache, face_fps=settings.video_fps)
+    analyzer = load_analyzer(repo, model, cache=cache, modalities=modalities, asr=asr, face_fps=settings.video_fps)
     clip_rows, chunk_rows = [], []
     media_by_path = {}
     for media in report.added + report.known:

@@ -93,7 +93,7 @@ def export_rows(repo, kind: str, *, media_ids=None, model_version: str | None = 
     if kind not in EXPORT_KINDS:
         raise ValueError(f"unknown export {kind!r} ({', '.join(EXPORT_KINDS)})")
     if model_version is None:
-        active = repo.active_model_version("emotion")
+        active = repo.active_model_version()
         model_version = active.id if active else None
     preds = repo.predictions(model_version_id=model_version, level=kind[:-1]) if model_version else []
     return [prediction_row(media[p.media_id], p) for p in preds if p.media_id in wanted]

@@ -30,6 +30,8 @@ class ClipView:
     peaks: Features | None = None
     thumbnails: list[tuple[str, float]] = field(default_factory=list)
     captions: list[Caption] = field(default_factory=list)
+    kept_corrections: int = 0
+    """Corrections made on an earlier analysis run of this version (kept beside the current one)."""
 
     @property
     def units(self) -> list[Prediction]:
@@ -38,7 +40,7 @@ class ClipView:
 
 
 def active_version_id(repo) -> str | None:
-    active = repo.active_model_version("emotion")
+    active = repo.active_model_version()
     return active.id if active else None
 
 
@@ -68,6 +70,7 @@ def load_clip_view(repo, media_id: str, model_version: str | None = None, cache=
         peaks=peaks,
         thumbnails=saved_thumbnails(thumbnails_root, media),
         captions=repo.captions(media_id),
+        kept_corrections=repo.corrections_of_earlier_runs(media_id, model_version) if model_version else 0,
     )
 
 

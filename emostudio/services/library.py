@@ -51,7 +51,7 @@ class LibraryFilter:
 def studio_rows(repo: Repository, flt: LibraryFilter = LibraryFilter()) -> list[tuple]:
     """The Library page's table: one row per media with its top predicted emotion (by
     the active model version), whether a person annotated it, filtered as asked."""
-    active = repo.active_model_version("emotion")
+    active = repo.active_model_version()
     clips = repo.clip_probabilities(active.id) if active else {}
     annotated = repo.human_annotation_counts()
     rows = []

@@ -63,7 +63,7 @@ def api_router(ctx, signed_in: Callable[[Request], User]) -> APIRouter:
     @router.get("/media/{media_id}/segments")
     def segments(media_id: str, request: Request) -> list[dict]:
         allowed(request, "view")
-        active = repo.active_model_version("emotion")
+        active = repo.active_model_version()
         preds = repo.predictions(media_id, model_version_id=active.id, level="segment") if active else []
         return [{"prediction_id": p.id, "start": p.start, "end": p.end, "top_emotion": p.top_label,
                  "model_version": p.model_version_id} for p in preds]  # fmt: skip

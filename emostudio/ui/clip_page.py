@@ -44,6 +44,11 @@ def player_html(view: ClipView | None, page: str) -> str:
     note = ""
     if Path(media.path).suffix.lower() in UNPLAYABLE:
         note = f"<p><em>{escape(Path(media.path).suffix)} files do not play in browsers; the curves are still shown.</em></p>"
+    if view.kept_corrections:
+        n = view.kept_corrections
+        note += (f"<p class='es-note' id='es-{page}-earlier-run'>{n} correction{'s were' if n != 1 else ' was'} made on "
+                 "an earlier analysis of this clip; that run is kept beside the current one, and the corrections "
+                 "show on the figure.</p>")  # fmt: skip
     return (f"<{tag} id='es-{page}-media' src='media/{media.id}' controls preload='metadata'></{tag}>{note}"
             f"<p><b>{escape(media.name)}</b> · {media.duration:.1f} s · {media.info.modality}</p>")  # fmt: skip
 

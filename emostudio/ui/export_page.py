@@ -18,7 +18,7 @@ class ExportPage:
         repo = self.repo
         annotators = sorted({a.annotator for a in repo.annotations()})
         return (gr.Dropdown(choices=media_choices(repo)),
-                gr.Dropdown(choices=[""] + [v.id for v in repo.list_model_versions("emotion")]),
+                gr.Dropdown(choices=[""] + [v.id for v in repo.list_model_versions()]),
                 gr.Dropdown(choices=[""] + annotators))  # fmt: skip
 
     def __init__(self, ctx: StudioContext):
@@ -26,7 +26,7 @@ class ExportPage:
         kinds = gr.CheckboxGroup(list(EXPORT_KINDS), value=["clips", "annotations"], label="What", elem_id="es-export-kinds")
         with gr.Row():
             media = gr.Dropdown(media_choices(repo), multiselect=True, label="Media (none = all)")
-            version = gr.Dropdown([""] + [v.id for v in repo.list_model_versions("emotion")], value="",
+            version = gr.Dropdown([""] + [v.id for v in repo.list_model_versions()], value="",
                                   label="Model version (blank = active)")  # fmt: skip
             annotator = gr.Dropdown([""], value="", allow_custom_value=True, label="Annotator (blank = all)")
             source = gr.Dropdown(SOURCES, value="", label="Annotation source (blank = all)")
