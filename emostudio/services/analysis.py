@@ -128,16 +128,29 @@ class Analyzer:
         self.model = model.eval()
         self.model_version_id = model_version_id
         self.cache = cache or FeatureCache(None)
-        self.audio_extractors = [get_extractor(n) for n in c.audio_extractors] if "audio" in modalities else []
-        self.face = get_extractor("face-fer2013", fps=face_fps or _settings_fps()) if "face" in modalities else None
-        try:
-            self.text = get_extractor("text-minilm") if "text" in modalities else None
-        except ExtractorUnavailable:
-            self.text = None
+        self.unavailable: list[str] = []
+        """One sentence per modality that cannot run here; the others still do."""
+        self.audio_extractors = []
+        if "audio" in modalities:
+            try:
+                self.audio_extractors = [get_extractor(n) for n in c.audio_extractors]
+            except ExtractorUnavailable as err:
+                self.unavailable.append(f"audio analysis is off: {err}")
+        self.face = self._optional("face", modalities, "face-fer2013", fps=face_fps or _settings_fps())
+        self.text = self._optional("text", modalities, "text-minilm")
         self.asr = asr and self.text is not None
         parts = [f"{e.name}@{e.version}" for e in self.audio_extractors]
         parts += [f"{e.name}@{e.version}" for e in (self.face, self.text) if e is not None]
         self.extractor_id = "+".join(parts)
+
+    def _optional(self, modality: str, wanted: tuple[str, ...], name: str, **options):
+        if modality not in wanted:
+            return None
+        try:
+            return get_extractor(name, **options)
+        except ExtractorUnavailable as err:
+            self.unavailable.append(f"{modality} analysis is off: {err}")
+            return None
 
     @classmethod
     def load(cls, folder: str | Path | None = None, version_id: str | None = None, **kwargs) -> "Analyzer":

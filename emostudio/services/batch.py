@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from emostudio.core.config import get_settings
+from emostudio.core.errors import StudioError
 from emostudio.core.paths import studio_policy
 from emostudio.features import FeatureCache
 from emostudio.media.decode import MediaError
@@ -41,6 +43,11 @@ def analyze_paths(paths, *, out: Path, chunks: Path | None, model: Path | None, 
     errors += [str(e) for e in report.errors]
     cache = FeatureCache(settings.cache_dir / "features", repo)
     analyzer = load_analyzer(repo, model, cache=cache, modalities=modalities, asr=asr, face_fps=settings.video_fps)
+    if rank == 0:
+        for note in analyzer.unavailable:
+            print(f"warning: {note}", file=sys.stderr)
+    if not (analyzer.audio_extractors or analyzer.face or analyzer.text):
+        raise StudioError("no modality can be analysed here: " + "; ".join(analyzer.unavailable))
     clip_rows, chunk_rows = [], []
     media_by_path = {}
     for media in report.added + report.known:
