@@ -108,7 +108,7 @@ def analyze_command(
 
     from emostudio.services.batch import analyze_paths
 
-    state = PartialState(cpu=get_settings().device == "cpu")
+    state = PartialState(cpu=get_settings().device in ("cpu", "mps"))
     wanted = tuple(m.strip() for m in modalities.split(",") if m.strip())
     unknown = set(wanted) - {"audio", "face", "text"}
     if unknown:

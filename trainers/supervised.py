@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from emostudio.core.config import torch_device
 from emostudio.model.network import ChunkEmotionModel, ChunkModelConfig, ModelInputs, avd_prototype
 
 Hook = Callable[..., None]
@@ -31,6 +32,8 @@ class TrainConfig:
     avd_weight: float = 0.5
     max_chunks: int = 64  # random crop of long clips per step: bounded memory, more variety
     seed: int = 0
+    device: str | None = None
+    """Where to train (``settings.device`` when None: the GPU when there is one)."""
 
 
 @dataclass(frozen=True)
@@ -80,15 +83,17 @@ def train_audio(
     """Train (or fine-tune ``model``) on clip-labelled audio; returns the model in eval mode."""
     torch.manual_seed(train.seed)
     rng = random.Random(train.seed)
+    device = torch_device(train.device)
     if model is None:
         model = ChunkEmotionModel(config)
         model.fit_normalizer(torch.from_numpy(np.concatenate([it.audio for it in items])))
+    model.to(device)
     # the learned compound head joins the co-activation scores once compound labels exist
     if any(it.compound is not None for it in items):
         model.config.compound_trained = True
     n_classes = len(config.labels.basic)
     counts = np.bincount([it.label for it in items], minlength=n_classes).astype(float)
-    class_weight = torch.tensor(counts.sum() / np.maximum(counts, 1) / n_classes, dtype=torch.float32)
+    class_weight = torch.tensor(counts.sum() / np.maximum(counts, 1) / n_classes, dtype=torch.float32, device=device)
     audio_params = [p for n, p in model.named_parameters() if not n.startswith(("text_head", "face_", "fusion"))]
     opt = torch.optim.AdamW(audio_params, lr=train.lr, weight_decay=train.weight_decay)
     steps_per_epoch = math.ceil(len(items) / train.batch_size)
@@ -104,7 +109,8 @@ def train_audio(
             for group in opt.param_groups:
                 group["lr"] = lr
             batch = [items[i] for i in order[b * train.batch_size : (b + 1) * train.batch_size]]
-            inputs, labels, avd, weights, compound = collate(batch, train.max_chunks, rng)
+            inputs, *targets = collate(batch, train.max_chunks, rng)
+            inputs, (labels, avd, weights, compound) = inputs.to(device), [t.to(device) for t in targets]
             loss = audio_loss(model, inputs, labels, avd, weights, class_weight, train.avd_weight, compound)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -114,7 +120,7 @@ def train_audio(
             epoch_loss += loss.item()
         if hook:
             hook("train", completed=epoch + 1, total=train.epochs, metrics={"loss": epoch_loss / steps_per_epoch})
-    return model.eval()
+    return model.eval().to("cpu")
 
 
 def audio_loss(model, inputs: ModelInputs, labels, avd, weights, class_weight, avd_weight: float,
@@ -135,11 +141,12 @@ def audio_loss(model, inputs: ModelInputs, labels, avd, weights, class_weight, a
 @torch.inference_mode()
 def predict_audio(model: ChunkEmotionModel, items: Sequence[TrainItem], batch_size: int = 64) -> np.ndarray:
     """Clip class probabilities ``[n, C]`` from the audio branch."""
+    device = next(model.parameters()).device
     model.eval()
     out = []
     for i in range(0, len(items), batch_size):
         inputs, *_ = collate(items[i : i + batch_size])
-        out.append(model(inputs).modality_clip_logits["audio"].softmax(-1).numpy())
+        out.append(model(inputs.to(device)).modality_clip_logits["audio"].softmax(-1).cpu().numpy())
     return np.concatenate(out)
 
 

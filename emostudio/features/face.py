@@ -40,7 +40,9 @@ def face_detector():
 def expression_model() -> MiniXception:
     if not WEIGHTS.is_file():
         raise ExtractorUnavailable(f"the face model's weights are missing from the installation ({WEIGHTS.name})")
-    return load_expression_model()
+    from emostudio.core.config import torch_device
+
+    return load_expression_model().to(torch_device())
 
 
 def _iou(a, b) -> float:
@@ -138,7 +140,9 @@ class FaceExpression(FeatureExtractor):
             slots.append(min(n - 1, int(t * self.frame_rate + 1e-6)))
         if crops:
             with torch.inference_mode():
-                probs = expression_model()(preprocess(np.stack(crops))).softmax(-1).numpy()
+                model = expression_model()
+                x = preprocess(np.stack(crops)).to(next(model.parameters()).device)
+                probs = model(x).softmax(-1).cpu().numpy()
             out[slots, :7] = probs[:, FER_TO_BASIC_ORDER]
             out[slots, 7] = 1.0
         return out

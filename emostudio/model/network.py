@@ -85,15 +85,19 @@ class ModelInputs:
     chunk_mask: torch.Tensor | None = None  # False on padding
     audio_mask: torch.Tensor | None = None  # False where the audio track has ended (or not begun)
 
+    def to(self, device) -> ModelInputs:
+        return ModelInputs(**{f: None if getattr(self, f) is None else getattr(self, f).to(device)
+                              for f in self.__dataclass_fields__})  # fmt: skip
+
     @classmethod
     def of(cls, **kwargs) -> "ModelInputs":
         inputs = cls(**kwargs)
         ref = next(x for x in (inputs.audio, inputs.face, inputs.text) if x is not None)
         if inputs.chunk_mask is None:
-            inputs.chunk_mask = torch.ones(ref.shape[:2], dtype=torch.bool)
+            inputs.chunk_mask = torch.ones(ref.shape[:2], dtype=torch.bool, device=ref.device)
         for name in ("audio", "face", "text"):
             if getattr(inputs, name) is not None and getattr(inputs, f"{name}_mask") is None:
-                setattr(inputs, f"{name}_mask", torch.ones(ref.shape[:2], dtype=torch.bool))
+                setattr(inputs, f"{name}_mask", torch.ones(ref.shape[:2], dtype=torch.bool, device=ref.device))
         return inputs
 
 
@@ -108,6 +112,14 @@ class ModelOutputs:
     modality_clip_logits: dict[str, torch.Tensor]  # per modality [B, C]
     modality_weights: torch.Tensor  # [B, T, 3] share of audio / face / text in each chunk's fusion
     chunk_compound: torch.Tensor | None = None  # [B, T, K] learned head (sigmoid), when trained
+
+    def to(self, device) -> ModelOutputs:
+        def move(x):
+            if isinstance(x, dict):
+                return {k: move(v) for k, v in x.items()}
+            return None if x is None else x.to(device)
+
+        return ModelOutputs(**{f: move(getattr(self, f)) for f in self.__dataclass_fields__})
 
 
 @dataclass
@@ -139,6 +151,16 @@ class ChunkOutputs:
             modality_weights=cat([p.modality_weights for p in parts]),
             chunk_compound=cat([p.chunk_compound for p in parts]),
         )  # fmt: skip
+
+    def to(self, device) -> ChunkOutputs:
+        """The same outputs on ``device`` (the model may run on a GPU; pooling and NumPy on the CPU)."""
+
+        def move(x):
+            return None if x is None else x.to(device)
+
+        return ChunkOutputs({m: move(v) for m, v in self.logits.items()}, {m: move(v) for m, v in self.masks.items()},
+                            move(self.score), move(self.chunk_mask), move(self.chunk_log_probs), move(self.chunk_avd),
+                            move(self.modality_weights), move(self.chunk_compound))  # fmt: skip
 
     def select(self, index: torch.Tensor) -> "ChunkOutputs":
         """The chunks at ``index`` (along time)."""
@@ -250,7 +272,7 @@ class ChunkEmotionModel(nn.Module):
             clip_logits[m] = (w[..., None] * lg).sum(1)
         share = torch.softmax(self.fusion_logits, 0)
         clip_present = torch.stack(
-            [(masks[m].sum(1) > 0).float() if m in masks else torch.zeros(valid.shape[0]) for m in MODALITIES], -1
+            [(masks[m].sum(1) > 0).float() if m in masks else torch.zeros(valid.shape[0], device=valid.device) for m in MODALITIES], -1
         ) * share
         clip_share = clip_present / clip_present.sum(-1, keepdim=True).clamp(min=1e-9)
         clip_lp = F.log_softmax(
@@ -276,7 +298,7 @@ def compound_scores(probs: torch.Tensor, learned: torch.Tensor | None = None, la
     Co-activation: the geometric mean of the pair's probabilities (high only when both
     are), averaged with the learned compound head once compound labels trained it.
     """
-    pairs = torch.tensor(labels.compound_pairs(), dtype=torch.long).reshape(-1, 2)
+    pairs = torch.tensor(labels.compound_pairs(), dtype=torch.long, device=probs.device).reshape(-1, 2)
     co = torch.sqrt(probs[..., pairs[:, 0]] * probs[..., pairs[:, 1]])
     return co if learned is None else (co + learned) / 2
 

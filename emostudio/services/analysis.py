@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from emostudio.core.config import torch_device
 from emostudio.core.domain import Chunk, Media, Prediction, Segment
 from emostudio.core.errors import StudioError
 from emostudio.core.timegrid import FrameRate
@@ -125,7 +126,8 @@ class Analyzer:
     ):
         c = model.config
         self.folder: Path | None = None
-        self.model = model.eval()
+        self.device = torch_device()
+        self.model = model.eval().to(self.device)
         self.model_version_id = model_version_id
         self.cache = cache or FeatureCache(None)
         self.unavailable: list[str] = []
@@ -233,13 +235,13 @@ class Analyzer:
             inputs = build_chunk_inputs(block_chunks, audio_feats, _window(face_feats, lo, hi),
                                         _window(text_feats, lo, hi),
                                         audio_end=None if audio is None else len(audio) / SAMPLE_RATE)  # fmt: skip
-            out = self.model.chunk_outputs(to_model_inputs(inputs))
+            out = self.model.chunk_outputs(to_model_inputs(inputs, self.device)).to("cpu")
             core = torch.from_numpy(np.flatnonzero((centres[inside] >= core_lo) & (centres[inside] < core_hi)))
             parts.append(out.select(core))
             del audio, audio_feats, inputs, out
         if len(peaks) > 1:
             self.cache.put(WAVEFORM_PEAKS, FeatureInput(media), np.concatenate(peaks))
-        out = self.model.pool(ChunkOutputs.concat(parts))
+        out = self.model.pool(ChunkOutputs.concat(parts).to(self.device)).to("cpu")
         return self._predictions(media, out, chunks, asr_spans)
 
     def _peaks(self, media: Media, audio: np.ndarray, span, core_from: float, core_to: float) -> np.ndarray:
@@ -309,11 +311,11 @@ def analyze_stored(repo, analyzer: Analyzer, media: Media) -> Analysis:
     return result
 
 
-def to_model_inputs(inputs: ChunkInputs) -> ModelInputs:
-    """One media's chunk inputs as a batch of one."""
+def to_model_inputs(inputs: ChunkInputs, device="cpu") -> ModelInputs:
+    """One media's chunk inputs as a batch of one, on ``device``."""
 
     def t(x, dtype=torch.float32):
-        return None if x is None else torch.from_numpy(np.asarray(x)).to(dtype)[None]
+        return None if x is None else torch.from_numpy(np.asarray(x)).to(dtype)[None].to(device)
 
     return ModelInputs.of(
         audio=t(inputs.audio), audio_mask=t(inputs.audio_mask, torch.bool),

@@ -31,6 +31,8 @@ def analyze_paths(paths, *, out: Path, chunks: Path | None, model: Path | None, 
     rank, world = (state.process_index, state.num_processes) if state is not None else (0, 1)
     if state is not None and state.device.type == "cpu":
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+    elif state is not None and state.device.type == "cuda":
+        torch.cuda.set_device(state.device)  # one GPU per process: "cuda" below means this one
     policy = studio_policy(settings)
     for target in (out, chunks):
         if target is not None:
