@@ -131,7 +131,7 @@ def export_command(
     source: Annotated[str | None, typer.Option(help="Only annotations from this source: human, import or pseudo.")] = None,
 ) -> None:
     """Export stored predictions and annotations as CSV (what the app's Export page downloads)."""
-    from emostudio.services.export import ANNOTATION_COLUMNS, PREDICTION_COLUMNS, export_rows, write_csv
+    from emostudio.services.export import export_table, write_csv
     from emostudio.services.store import open_repository
 
     asked = (("clips", clips), ("segments", segments), ("chunks", chunks), ("annotations", annotations))
@@ -145,9 +145,10 @@ def export_command(
         policy.check_output(path)
     repo = open_repository(write=False)
     for kind, path in targets:
-        rows = export_rows(repo, kind, media_ids=media, model_version=model_version, annotator=annotator, source=source)
+        columns, rows = export_table(repo, kind, media_ids=media, model_version=model_version, annotator=annotator,
+                                     source=source)  # fmt: skip
         try:
-            n = write_csv(path, rows, ANNOTATION_COLUMNS if kind == "annotations" else PREDICTION_COLUMNS)
+            n = write_csv(path, rows, columns)
         except OSError as err:
             raise StudioError(f"{path}: cannot be written ({err.strerror or type(err).__name__}); nothing was left "
                               "there") from None  # fmt: skip

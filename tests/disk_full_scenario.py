@@ -12,7 +12,7 @@ from pathlib import Path
 from emostudio.core.config import Settings
 from emostudio.core.errors import StudioError
 from emostudio.services.annotate import save_correction
-from emostudio.services.export import ANNOTATION_COLUMNS, export_rows, write_csv
+from emostudio.services.export import export_table, write_csv
 from emostudio.services.ingest import ImportOptions, import_paths
 from emostudio.services.store import open_repository
 from emostudio.testing import speech, write_audio
@@ -52,7 +52,7 @@ def main(disk: Path, outside: Path) -> dict:
     report = import_paths(repo, [big], options=ImportOptions(copy=True, media_dir=settings.media_dir, vad=False))
     out["import"] = report.stopped or "; ".join(report.errors) or "imported"
     try:
-        write_csv(disk / "export.csv", export_rows(repo, "annotations"), ANNOTATION_COLUMNS)
+        write_csv(disk / "export.csv", *reversed(export_table(repo, "annotations")))
         out["export"] = "written"
     except OSError as err:
         out["export"] = f"OSError: {err.strerror}"

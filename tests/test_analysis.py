@@ -14,7 +14,7 @@ import pytest
 
 from emostudio.core.labels import BASIC
 from emostudio.services.analysis import Analyzer, analyze_stored
-from emostudio.services.export import PREDICTION_COLUMNS
+from emostudio.services.export import prediction_columns
 from emostudio.services.ingest import ImportOptions, import_paths
 from emostudio.services.versions import active_version
 from emostudio.testing import face_picture, speech, write_audio, write_av
@@ -68,7 +68,7 @@ def test_analyze_writes_clip_and_chunk_csv_for_every_modality(tmp_path):
     assert clips["silent.mp4"]["top_emotion"] == "happiness"  # the smiling face, alone
 
     chunks = _rows(tmp_path / "c.csv")
-    assert list(chunks[0]) == list(PREDICTION_COLUMNS)
+    assert list(chunks[0]) == list(prediction_columns())  # the shipped model's label space
     talk = [r for r in chunks if r["media"].endswith("talk.mp4")]
     assert len(talk) == math.ceil(2.0 / 0.25) and all(r["level"] == "chunk" for r in talk)
     assert [float(r["start"]) for r in talk] == [i * 0.25 for i in range(8)]
@@ -229,14 +229,14 @@ def test_speech_recognition_only_hears_speech(tmp_path, monkeypatch):
 
 def test_exported_text_never_runs_as_a_spreadsheet_formula(tmp_path, repo):
     from emostudio.core.domain import Annotation
-    from emostudio.services.export import ANNOTATION_COLUMNS, export_rows, write_csv
+    from emostudio.services.export import export_table, write_csv
 
     (media,) = import_paths(repo, [write_audio(tmp_path / "a.wav", speech(1.0))], options=ImportOptions(vad=False)).added
     names = ["=1+1", "+cmd", "-2+3", "@SUM(A1)", "\tx", "\rx", "=HYPERLINK(\"http://x\")", "ana"]
     for name in names:
         repo.add_annotation(Annotation(None, media.id, "human", name, label="anger", valence=-0.5, start=0.0,
                                        duration=0.5))  # fmt: skip
-    write_csv(tmp_path / "a.csv", export_rows(repo, "annotations"), ANNOTATION_COLUMNS)
+    write_csv(tmp_path / "a.csv", *reversed(export_table(repo, "annotations")))
     rows = _rows(tmp_path / "a.csv")
     assert [r["annotator"] for r in rows] == ["'" + n for n in names[:-1]] + ["ana"]
     assert {r["valence"] for r in rows} == {"-0.5"}  # numbers are numbers, minus sign and all
@@ -328,3 +328,25 @@ def test_an_unavailable_extractor_is_one_warning_and_the_batch_goes_on(tmp_path,
     assert line == "warning: face analysis is off: the face model's weights are missing from the installation (missing.safetensors)"
     (row,) = _rows(tmp_path / "p.csv")
     assert row["modalities"] == "audio" and row["top_emotion"] in BASIC
+
+
+def test_a_version_s_label_space_drives_its_columns_and_the_annotate_choices(tmp_path):
+    """A version predicting a corpus's own classes (no compounds) exports exactly those
+    columns, and the Annotate page offers exactly those labels."""
+    from emostudio.core.domain import ModelVersion, Prediction
+    from emostudio.core.labels import LabelSpace
+    from emostudio.services.export import export_table
+    from emostudio.services.inspect import active_labels, load_clip_view
+    from emostudio.testing import temp_repository
+
+    repo = temp_repository(tmp_path)
+    labels = LabelSpace(basic=("neutral", "anger", "boredom"), compound=())
+    repo.add_model_version(ModelVersion("emodb-3", "emotion", str(tmp_path), label_space=labels.to_json(), active=True))
+    (media,) = import_paths(repo, [write_audio(tmp_path / "a.wav", speech(1.0))], options=ImportOptions(vad=False)).added
+    basic = {"neutral": 0.2, "anger": 0.7, "boredom": 0.1}
+    repo.replace_predictions(media.id, "emodb-3", [Prediction(None, media.id, "emodb-3", "x", "clip", 0.0, 1.0,
+                                                              basic=basic, arousal=0.5)])  # fmt: skip
+    columns, (row,) = export_table(repo, "clips")
+    assert [c for c in columns if c.startswith(("p_", "c_"))] == ["p_neutral", "p_anger", "p_boredom"]
+    assert row["p_boredom"] == 0.1 and row["top_emotion"] == "anger"
+    assert active_labels(repo) == labels and load_clip_view(repo, media.id).labels.labels == labels.basic

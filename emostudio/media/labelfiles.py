@@ -16,7 +16,7 @@ from pathlib import Path
 
 from emostudio.core.errors import PathRefused
 from emostudio.core.files import printable
-from emostudio.core.labels import UnknownLabelError, canonical_label
+from emostudio.core.labels import DIMENSIONS, UnknownLabelError, canonical_label
 from emostudio.core.paths import PathPolicy
 
 MAX_FIELD = 128 * 1024  # Python's csv default; a longer cell is a bad line, not a crash
@@ -26,7 +26,7 @@ QUOTE = 40  # characters of a cell an error message quotes at most
 PATH_COLUMNS = ("path", "file", "filename")
 LABEL_COLUMNS = ("emotion", "label", "intended_emotion")
 SPEAKER_COLUMNS = ("speaker", "actor", "speaker_id")
-DIMENSIONS = ("arousal", "valence", "dominance")
+
 
 
 @dataclass(frozen=True)

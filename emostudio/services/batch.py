@@ -18,7 +18,7 @@ from emostudio.core.paths import studio_policy
 from emostudio.features import FeatureCache
 from emostudio.media.decode import MediaError
 from emostudio.services.analysis import analyze_stored
-from emostudio.services.export import prediction_row, write_predictions_csv
+from emostudio.services.export import prediction_columns, prediction_row, write_csv
 from emostudio.services.ingest import ImportOptions, collect_files, import_paths
 from emostudio.services.store import open_repository
 from emostudio.services.versions import load_analyzer
@@ -50,6 +50,7 @@ def analyze_paths(paths, *, out: Path, chunks: Path | None, model: Path | None, 
             print(f"warning: {note}", file=sys.stderr)
     if not (analyzer.audio_extractors or analyzer.face or analyzer.text):
         raise StudioError("no modality can be analysed here: " + "; ".join(analyzer.unavailable))
+    labels = analyzer.model.config.labels
     clip_rows, chunk_rows = [], []
     media_by_path = {}
     for media in report.added + report.known:
@@ -61,12 +62,13 @@ def analyze_paths(paths, *, out: Path, chunks: Path | None, model: Path | None, 
         except (MediaError, RuntimeError, ValueError) as err:
             errors.append(f"{media.path}: {err}")
             continue
-        clip_rows.append(prediction_row(media, result.clip))
-        chunk_rows += [prediction_row(media, p) for p in result.chunks]
+        clip_rows.append(prediction_row(media, result.clip, labels))
+        chunk_rows += [prediction_row(media, p, labels) for p in result.chunks]
     suffix = f".part{rank}" if world > 1 else ""
-    write_predictions_csv(f"{out}{suffix}", clip_rows)
+    columns = prediction_columns(labels)
+    write_csv(f"{out}{suffix}", clip_rows, columns)
     if chunks is not None:
-        write_predictions_csv(f"{chunks}{suffix}", chunk_rows)
+        write_csv(f"{chunks}{suffix}", chunk_rows, columns)
     if world > 1:
         _write_errors(f"{out}.errors{rank}", errors)
         state.wait_for_everyone()

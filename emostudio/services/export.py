@@ -1,4 +1,7 @@
-"""CSV export of predictions (clip and chunk level); the same columns from the CLI and the UI."""
+"""CSV export of predictions (clip, segment and chunk level) and annotations; the same
+tables from the command line and the Export page. The prediction columns follow the
+label space of the model version exported (one ``p_`` column per basic class, one ``c_``
+per compound, one per dimension)."""
 
 from __future__ import annotations
 
@@ -10,36 +13,38 @@ from typing import Iterable
 from emostudio.core.domain import Annotation, Media, Prediction
 from emostudio.core.errors import StudioError
 from emostudio.core.files import atomic_write
-from emostudio.core.labels import BASIC, COMPOUND, DIMENSIONS
+from emostudio.core.labels import LABELS, LabelSpace
+from emostudio.model.network import MODALITIES
 
 
 def _slug(name: str) -> str:
     return name.replace(" ", "_")
 
 
-PREDICTION_COLUMNS: tuple[str, ...] = (
-    "media_id", "media", "level", "start", "end",
-    *(f"p_{b}" for b in BASIC), *DIMENSIONS,
-    "top_emotion", "top_compound", "top_compound_score", *(f"c_{_slug(c)}" for c in COMPOUND),
-    "modalities", *(f"{m}_top" for m in ("audio", "face", "text")), "model_version", "extractor",
-)  # fmt: skip
+def prediction_columns(labels: LabelSpace = LABELS) -> tuple[str, ...]:
+    return (
+        "media_id", "media", "level", "start", "end",
+        *(f"p_{b}" for b in labels.basic), *labels.dimensions,
+        "top_emotion", "top_compound", "top_compound_score", *(f"c_{_slug(c)}" for c in labels.compound),
+        "modalities", *(f"{m}_top" for m in MODALITIES), "model_version", "extractor",
+    )  # fmt: skip
 
 
-def prediction_row(media: Media, p: Prediction) -> dict:
+def prediction_row(media: Media, p: Prediction, labels: LabelSpace = LABELS) -> dict:
     top_compound = max(p.compound, key=p.compound.get) if p.compound else ""
     row = {
         "media_id": p.media_id, "media": media.path, "level": p.level,
         "start": round(p.start, 3), "end": round(p.end, 3),
-        **{f"p_{b}": round(p.basic.get(b, 0.0), 4) for b in BASIC},
-        "arousal": _round(p.arousal), "valence": _round(p.valence), "dominance": _round(p.dominance),
+        **{f"p_{b}": round(p.basic.get(b, 0.0), 4) for b in labels.basic},
+        **{d: _round(getattr(p, d, None)) for d in labels.dimensions},
         "top_emotion": p.top_label or "", "top_compound": top_compound,
         "top_compound_score": round(p.compound.get(top_compound, 0.0), 4) if top_compound else "",
-        **{f"c_{_slug(c)}": round(p.compound.get(c, 0.0), 4) for c in COMPOUND},
+        **{f"c_{_slug(c)}": round(p.compound.get(c, 0.0), 4) for c in labels.compound},
         "modalities": "+".join(p.modalities),
         "model_version": p.model_version_id, "extractor": p.extractor,
     }  # fmt: skip
-    for m in ("audio", "face", "text"):
-        probs = {k: v for k, v in p.modalities.get(m, {}).items() if k in BASIC}
+    for m in MODALITIES:
+        probs = {k: v for k, v in p.modalities.get(m, {}).items() if k in labels.basic}
         row[f"{m}_top"] = max(probs, key=probs.get) if probs else ""
     return row
 
@@ -48,23 +53,19 @@ def _round(x: float | None):
     return "" if x is None else round(x, 4)
 
 
-def write_predictions_csv(path: str | Path, rows: Iterable[dict]) -> int:
-    """Write rows with ``PREDICTION_COLUMNS``; returns how many were written."""
-    return write_csv(path, rows, PREDICTION_COLUMNS)
+def annotation_columns(labels: LabelSpace = LABELS) -> tuple[str, ...]:
+    return (
+        "annotation_id", "media_id", "media", "source", "annotator", "label", "raw_label",
+        "start", "end", *labels.dimensions, "confidence", "corrects_prediction_id", "model_version", "origin",
+        "created_at",
+    )  # fmt: skip
 
 
-ANNOTATION_COLUMNS: tuple[str, ...] = (
-    "annotation_id", "media_id", "media", "source", "annotator", "label", "raw_label",
-    "start", "end", *DIMENSIONS, "confidence", "corrects_prediction_id", "model_version", "origin", "created_at",
-)  # fmt: skip
-
-
-def annotation_row(media: Media, a: Annotation) -> dict:
+def annotation_row(media: Media, a: Annotation, labels: LabelSpace = LABELS) -> dict:
     return {
         "annotation_id": a.id, "media_id": a.media_id, "media": media.path, "source": a.source,
         "annotator": a.annotator, "label": a.label or "", "raw_label": a.raw_label or "",
-        "start": _round(a.start), "end": _round(a.end),
-        "arousal": _round(a.arousal), "valence": _round(a.valence), "dominance": _round(a.dominance),
+        "start": _round(a.start), "end": _round(a.end), **{d: _round(getattr(a, d, None)) for d in labels.dimensions},
         "confidence": _round(a.confidence), "corrects_prediction_id": a.corrects_prediction_id or "",
         "model_version": a.model_version_id or "", "origin": a.origin or "",
         "created_at": a.created_at.isoformat() if a.created_at else "",
@@ -74,29 +75,31 @@ def annotation_row(media: Media, a: Annotation) -> dict:
 EXPORT_KINDS = ("clips", "segments", "chunks", "annotations")
 
 
-def export_rows(repo, kind: str, *, media_ids=None, model_version: str | None = None,
-                annotator: str | None = None, source: str | None = None, paths: bool = True) -> list[dict]:  # fmt: skip
-    """Rows for ``kind`` = clips | segments | chunks | annotations, filtered as the user asked.
+def export_table(repo, kind: str, *, media_ids=None, model_version: str | None = None, annotator: str | None = None,
+                 source: str | None = None, paths: bool = True) -> tuple[tuple[str, ...], list[dict]]:  # fmt: skip
+    """The columns and rows for ``kind`` = clips | segments | chunks | annotations,
+    filtered as the user asked.
 
-    Predictions default to the active model version; every annotation is exported,
-    corrections included, oldest first (the history, not just the latest label). The
-    ``media`` column holds the file's path on the server, or with ``paths=False`` (what
-    the web page exports, to visitors who need not know the server's folders) its name.
+    Predictions default to the active model version, in that version's label space;
+    every annotation is exported, corrections included, oldest first (the history, not
+    just the latest label). The ``media`` column holds the file's path on the server, or
+    with ``paths=False`` (what the web page exports, to visitors who need not know the
+    server's folders) its name.
     """
     media = {m.media.id: m.media for m in repo.list_media()}
     if not paths:
         media = {k: replace(m, path=m.name) for k, m in media.items()}
     wanted = set(media_ids) if media_ids else set(media)
+    version = repo.get_model_version(model_version) if model_version else repo.active_model_version()
+    labels = LabelSpace.from_json(version.label_space) if version is not None else LABELS
     if kind == "annotations":
         rows = [a for a in repo.annotations(source=source, annotator=annotator) if a.media_id in wanted]
-        return [annotation_row(media[a.media_id], a) for a in rows]
+        return annotation_columns(labels), [annotation_row(media[a.media_id], a, labels) for a in rows]
     if kind not in EXPORT_KINDS:
         raise ValueError(f"unknown export {kind!r} ({', '.join(EXPORT_KINDS)})")
-    if model_version is None:
-        active = repo.active_model_version()
-        model_version = active.id if active else None
-    preds = repo.predictions(model_version_id=model_version, level=kind[:-1]) if model_version else []
-    return [prediction_row(media[p.media_id], p) for p in preds if p.media_id in wanted]
+    preds = repo.predictions(model_version_id=version.id, level=kind[:-1]) if version is not None else []
+    return prediction_columns(labels), [prediction_row(media[p.media_id], p, labels) for p in preds
+                                        if p.media_id in wanted]  # fmt: skip
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -141,9 +144,8 @@ def export_files(repo, folder: str | Path, kinds: Iterable[str], **filters) -> l
     written = []
     try:
         for kind in kinds:
-            rows = export_rows(repo, kind, paths=False, **filters)
+            columns, rows = export_table(repo, kind, paths=False, **filters)
             path = folder / f"emostudio-{kind}-{stamp}.csv"
-            columns = ANNOTATION_COLUMNS if kind == "annotations" else PREDICTION_COLUMNS
             written.append((path, write_csv(path, rows, columns)))
     except OSError as err:
         for path, _ in written:

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from emostudio.core.domain import Annotation, Caption, Media, Prediction, Segment
-from emostudio.core.labels import AVD_PROTOTYPES, BASIC, COMPOUND_PAIRS
+from emostudio.core.labels import COMPOUND_PAIRS, LABELS, LabelSpace, avd_prototype
 from emostudio.features.base import FeatureInput, Features
-
-MODALITY_NAMES = ("audio", "face", "text")
+from emostudio.model.network import MODALITIES
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,8 @@ class ClipView:
     captions: list[Caption] = field(default_factory=list)
     kept_corrections: int = 0
     """Corrections made on an earlier analysis run of this version (kept beside the current one)."""
+    labels: LabelSpace = LABELS
+    """The label space of the model version shown."""
 
     @property
     def units(self) -> list[Prediction]:
@@ -44,6 +45,12 @@ def active_version_id(repo) -> str | None:
     return active.id if active else None
 
 
+def active_labels(repo) -> LabelSpace:
+    """The label space of the active model version (the studio's own when there is none)."""
+    active = repo.active_model_version()
+    return LabelSpace.from_json(active.label_space) if active is not None else LABELS
+
+
 def load_clip_view(repo, media_id: str, model_version: str | None = None, cache=None, thumbnails_root=None) -> ClipView:
     """A media's stored predictions (active model version by default), segments, span
     annotations, captions, and the waveform peaks and thumbnails analysis saved."""
@@ -54,6 +61,7 @@ def load_clip_view(repo, media_id: str, model_version: str | None = None, cache=
     if media is None:
         raise KeyError(f"no media {media_id!r}")
     model_version = model_version or active_version_id(repo)
+    version = repo.get_model_version(model_version) if model_version else None
     preds = repo.predictions(media_id, model_version_id=model_version) if model_version else []
     by_level: dict[str, list[Prediction]] = {"clip": [], "segment": [], "chunk": []}
     for p in preds:
@@ -71,6 +79,7 @@ def load_clip_view(repo, media_id: str, model_version: str | None = None, cache=
         thumbnails=saved_thumbnails(thumbnails_root, media),
         captions=repo.captions(media_id),
         kept_corrections=repo.corrections_of_earlier_runs(media_id, model_version) if model_version else 0,
+        labels=LabelSpace.from_json(version.label_space) if version is not None else LABELS,
     )
 
 
@@ -92,23 +101,24 @@ def chunk_at(view: ClipView, t: float) -> Prediction | None:
     return view.chunks[i] if 0 <= i < len(view.chunks) and t < view.chunks[i].end + 1e-9 else None
 
 
-def avd_spreads(probs: np.ndarray) -> np.ndarray:
+def avd_spreads(probs: np.ndarray, labels: LabelSpace = LABELS) -> np.ndarray:
     """How far the A/V/D prototypes of the emotions the model weighs spread around their
-    mean: per row of ``probs`` ([n, 7], BASIC order), the standard deviation of each
-    dimension under that class distribution. It is 0 when the model is sure of one
-    emotion and grows as it hesitates between emotions far apart on the dimension."""
-    proto = np.array([AVD_PROTOTYPES[b] for b in BASIC])
+    mean: per row of ``probs`` ([n, classes] in ``labels.basic`` order), the standard
+    deviation of each dimension under that class distribution. It is 0 when the model
+    is sure of one emotion and grows as it hesitates between emotions far apart on the
+    dimension."""
+    proto = np.array([avd_prototype(b) for b in labels.basic])
     mean = probs @ proto
     second = probs @ proto**2
     return np.sqrt(np.maximum(second - mean**2, 0.0))
 
 
-def avd_spread(basic: dict[str, float]) -> tuple[float, float, float]:
+def avd_spread(basic: dict[str, float], labels: LabelSpace = LABELS) -> tuple[float, float, float]:
     """``avd_spreads`` of one prediction's basic-emotion probabilities."""
-    return tuple(avd_spreads(np.array([[basic.get(b, 0.0) for b in BASIC]]))[0].tolist())
+    return tuple(avd_spreads(np.array([[basic.get(b, 0.0) for b in labels.basic]]), labels)[0].tolist())
 
 
-UNIT_COLUMNS = ("kind", "emotion", "score", *MODALITY_NAMES)
+UNIT_COLUMNS = ("kind", "emotion", "score", *MODALITIES)
 
 
 def ranked_emotions(prediction: Prediction | None) -> list[tuple]:
@@ -119,11 +129,11 @@ def ranked_emotions(prediction: Prediction | None) -> list[tuple]:
     """
     if prediction is None:
         return []
-    per_modality = {m: prediction.modalities.get(m) for m in MODALITY_NAMES}
+    per_modality = {m: prediction.modalities.get(m) for m in MODALITIES}
 
     def contributions(pair: tuple[str, ...]) -> list:
         out = []
-        for m in MODALITY_NAMES:
+        for m in MODALITIES:
             probs = per_modality[m]
             out.append("" if not probs else round(math.prod(probs.get(k, 0.0) for k in pair) ** (1 / len(pair)), 3))
         return out

@@ -54,14 +54,15 @@ def build_app(ctx: StudioContext) -> gr.Blocks:
 
         library.table.select(open_from_library, outputs=[*inspect.outputs, tabs])
 
-        # what this person may do decides what they see (the callbacks check again)
+        # what this person may do decides what they see (the callbacks check again), and the
+        # active model version's label space decides the label choices
         role_views = [library, annotate, train]
-        outputs = [who] + [c for page in role_views for c in page.role_outputs]
+        outputs = [who] + [c for page in role_views for c in page.load_outputs]
 
         def on_load(request: gr.Request):
             updates = [who_markdown(ctx, request)]
             for page in role_views:
-                updates += page.role_updates(request)
+                updates += page.load_updates(request)
             return updates
 
         app.load(on_load, outputs=outputs)

@@ -14,7 +14,7 @@ from pathlib import Path
 import gradio as gr
 
 from emostudio.core.errors import StudioError
-from emostudio.core.labels import BASIC, COMPOUND
+from emostudio.core.labels import LABELS
 from emostudio.services.annotate import save_caption, save_correction, uncertainty_queue
 from emostudio.services.inspect import (
     UNIT_COLUMNS,
@@ -134,7 +134,7 @@ class ClipWorkspace:
 
     def _annotation_form(self) -> None:
         gr.HTML(KEYS_HELP, js_on_load=None)
-        self.label = gr.Radio(list(BASIC) + list(COMPOUND), label="Label (basic 1–7, or compound)",
+        self.label = gr.Radio(list(LABELS.labels), label="Label (basic 1–7, or compound)",
                               elem_id="es-annotate-label")  # fmt: skip
         with gr.Row():
             self.start = gr.Number(label="from (s)", elem_id="es-annotate-start", precision=3)
@@ -179,12 +179,12 @@ class ClipWorkspace:
                                 outputs=self.outputs)  # fmt: skip
 
     @property
-    def role_outputs(self) -> list:
+    def load_outputs(self) -> list:
         if not self.annotate:
             return []
         return [self.save, self.save_next, self.save_caption]
 
-    def role_updates(self, request: gr.Request) -> list:
+    def load_updates(self, request: gr.Request) -> list:
         if not self.annotate:
             return []
         may = self.ctx.may(request, "annotate")
@@ -220,6 +220,8 @@ class ClipWorkspace:
             out[self.thumbnails] = thumbnails_html(view)
         index = unit_index_at(view, t or 0.0) if view.units else None
         out.update(self.select(view, index))
+        if self.annotate:  # the labels this clip's model version knows
+            out[self.label] = gr.Radio(choices=list(view.labels.labels), value=None)
         return out
 
     def select(self, view: ClipView | None, index: int | None, t: float | None = None) -> dict:

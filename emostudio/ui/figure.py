@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from emostudio.core.domain import Annotation
-from emostudio.core.labels import BASIC, DIMENSIONS
+from emostudio.core.labels import DIMENSIONS
 from emostudio.services.inspect import ClipView, avd_spreads
 
 # one colour per basic emotion, the same in every plot
@@ -36,9 +36,11 @@ def curves_figure(view: ClipView):
                         subplot_titles=titles)  # fmt: skip
     chunks = view.chunks
     t = np.array([p.start + p.duration / 2 for p in chunks], dtype=np.float64)
-    probs = np.array([[p.basic.get(b, 0.0) for b in BASIC] for p in chunks], dtype=np.float64).reshape(len(chunks), -1)
-    spreads = avd_spreads(probs)
-    for d, dim in enumerate(DIMENSIONS):
+    labels = view.labels
+    probs = np.array([[p.basic.get(b, 0.0) for b in labels.basic] for p in chunks], dtype=np.float64)
+    probs = probs.reshape(len(chunks), len(labels.basic))
+    spreads = avd_spreads(probs, labels)
+    for d, dim in enumerate(labels.dimensions):
         y = np.array([np.nan if getattr(p, dim) is None else getattr(p, dim) for p in chunks], dtype=np.float64)
         hi, lo = np.clip(y + spreads[:, d], -1, 1), np.clip(y - spreads[:, d], -1, 1)
         fig.add_trace(go.Scatter(x=np.concatenate([t, t[::-1]]), y=np.concatenate([hi, lo[::-1]]), fill="toself",
@@ -46,9 +48,10 @@ def curves_figure(view: ClipView):
                                  name=f"{dim} band", legendgroup=dim, showlegend=False), row=1, col=1)  # fmt: skip
         fig.add_trace(go.Scatter(x=t, y=y, name=dim, mode="lines", line={"color": DIMENSION_COLOURS[dim]},
                                  legendgroup=dim), row=1, col=1)  # fmt: skip
-    for k, emotion in enumerate(BASIC):
+    for k, emotion in enumerate(labels.basic):
         fig.add_trace(go.Scatter(x=t, y=probs[:, k], name=emotion, stackgroup="basic", mode="none",
-                                 fillcolor=EMOTION_COLOURS[emotion], legendgroup="basic"), row=2, col=1)  # fmt: skip
+                                 fillcolor=EMOTION_COLOURS.get(emotion, "#bdbdbd"), legendgroup="basic"),
+                      row=2, col=1)  # fmt: skip
     row = 3
     if has_wave:
         x = (np.arange(len(view.peaks)) + 0.5) / view.peaks.frame_rate

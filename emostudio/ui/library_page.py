@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from emostudio.core.labels import BASIC
+from emostudio.core.labels import LABELS
+from emostudio.services.inspect import active_labels
 from emostudio.services.library import (
     UI_COLUMNS,
     LibraryFilter,
@@ -50,7 +51,7 @@ class LibraryPage:
         with gr.Row():
             text = gr.Textbox(label="Search name or id", scale=2)
             status = gr.Dropdown(STATUSES, value="", label="Status", scale=1)
-            top = gr.Dropdown([ANY, *BASIC], value="", label="Top emotion", scale=1)
+            self.top = top = gr.Dropdown([ANY, *LABELS.basic], value="", label="Top emotion", scale=1)
             annotated = gr.Dropdown([ANY, "yes", "no"], value="", label="Annotated", scale=1)
             self.reanalyse = gr.Button("Analyse what the active model has not", scale=1, size="sm", visible=False)
         self.table = gr.Dataframe(headers=list(UI_COLUMNS), value=lambda: studio_rows(ctx.repo), interactive=False,
@@ -112,15 +113,16 @@ class LibraryPage:
         delete.click(remove, inputs=[delete_id, *filters], outputs=[self.report, self.table, delete_id])
 
     @property
-    def role_outputs(self) -> list:
-        return [self.server_import, self.reanalyse, self.delete_row, self.upload]
+    def load_outputs(self) -> list:
+        return [self.server_import, self.reanalyse, self.delete_row, self.upload, self.top]
 
-    def role_updates(self, request: gr.Request) -> list:
+    def load_updates(self, request: gr.Request) -> list:
         may = self.ctx.may
         return [gr.Column(visible=may(request, "import_server_folder")),
                 gr.Button(visible=may(request, "queue_analysis")),
                 gr.Row(visible=may(request, "delete_media")),
-                gr.File(interactive=may(request, "upload"))]  # fmt: skip
+                gr.File(interactive=may(request, "upload")),
+                gr.Dropdown(choices=[ANY, *active_labels(self.ctx.repo).basic])]  # fmt: skip
 
 
 def _progress_hook(progress: gr.Progress):

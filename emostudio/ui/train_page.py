@@ -106,9 +106,9 @@ class TrainPage:
         rollback_button.click(rollback, outputs=[status, versions, chosen])
 
     @property
-    def role_outputs(self) -> list:
+    def load_outputs(self) -> list:
         return [self.analyse, self.version_controls]
 
-    def role_updates(self, request: gr.Request) -> list:
+    def load_updates(self, request: gr.Request) -> list:
         return [gr.Button(visible=self.ctx.may(request, "queue_analysis")),
                 gr.Row(visible=self.ctx.may(request, "activate_model"))]  # fmt: skip
