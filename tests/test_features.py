@@ -140,3 +140,15 @@ def test_text_cache_key_changes_with_the_transcript(tmp_path, speech_media):
     a = (Segment(None, speech_media.id, "transcript", 0.0, 1.0, text="hello"),)
     b = (Segment(None, speech_media.id, "transcript", 0.0, 1.0, text="goodbye"),)
     assert cache.path(text, FeatureInput(speech_media, transcript=a)) != cache.path(text, FeatureInput(speech_media, transcript=b))
+
+
+def test_an_extractor_has_the_same_version_in_every_process():
+    """The server reads what the worker cached: both must name a feature the same way."""
+    import os
+    import subprocess
+    import sys
+
+    probe = "from emostudio.features import get_extractor; print(get_extractor('waveform-peaks').version)"
+    seen = {subprocess.run([sys.executable, "-c", probe], env={**os.environ, "PYTHONHASHSEED": str(seed)},
+                           capture_output=True, text=True, check=True).stdout.strip() for seed in (1, 2, 3)}  # fmt: skip
+    assert seen == {get_extractor("waveform-peaks").version}
