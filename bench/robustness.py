@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emostudio.core.domain import ANALYZE_JOB
 from emostudio.testing import StudioProcess, add_user, signed_in_client, speech, write_audio
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -192,7 +193,7 @@ def load(root: Path, clients: int = 20, saves: int = 50, analyse: int = 3) -> di
 
         repo = _repo(data)
         if analyse:  # what an admin's "Analyse" button queues: the worker writes predictions during the load
-            repo.enqueue_job("analyze", {"media_ids": None, "force": True})
+            repo.enqueue_job(ANALYZE_JOB, {"media_ids": None, "force": True})
         threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
         t0 = time.perf_counter()
         for t in threads:

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     from emostudio.services.inspect import load_clip_view
     from emostudio.services.store import open_repository
     from emostudio.services.versions import load_analyzer
-    from emostudio.ui.clip_page import ClipWorkspace
+    from emostudio.ui.annotate_page import AnnotatePanel
     from emostudio.ui.context import StudioContext
     from emostudio.ui.figure import curves_figure
 
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"stored {len(result.chunks)} chunks, {len(result.segments)} segments", flush=True)
 
         with gr.Blocks():
-            page = ClipWorkspace(ctx, "annotate", annotate=True)
+            page = AnnotatePanel(ctx)
         plot = gr.Plot()
 
         def open_page():  # the Inspect/Annotate callback, and the figure as Gradio sends it
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
 
         def save_callback():
             out = page.save_label(view, len(view.units) // 2, "bench", "fear", unit.start, unit.end, None, None, None,
-                                  advance=True)  # fmt: skip
+                                  None, advance=True)  # fmt: skip
             plot.postprocess(out[page.plot])
 
         def save_naive():  # the alternative: append, then reload the whole clip from the database and redraw

@@ -301,7 +301,7 @@ def test_reanalysing_a_corrected_media_keeps_the_corrected_run_and_says_so(tmp_p
     assert repo.get_prediction(chunk.id) == chunk and chunk.id not in {p.id for p in repo.predictions(media.id)}
     assert repo.get_media(media.id).status == "analysed"
     from emostudio.services.inspect import load_clip_view
-    from emostudio.ui.clip_page import player_html
+    from emostudio.ui.clip_panel import player_html
 
     page = player_html(load_clip_view(repo, media.id), "inspect")  # what the Inspect page says about it
     assert "1 correction was made on an earlier analysis of this clip; that run is kept" in page

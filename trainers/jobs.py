@@ -8,12 +8,12 @@ from __future__ import annotations
 import logging
 
 from emostudio.core.config import get_settings
+from emostudio.core.domain import ANALYZE_JOB
 from emostudio.core.errors import StudioError
 from emostudio.features import FeatureCache
 from emostudio.media.decode import MediaError
 from emostudio.model.network import MODALITIES
 from emostudio.services.analysis import analyze_stored
-from emostudio.services.library import ANALYZE_JOB
 from emostudio.services.versions import active_version, load_analyzer
 from emostudio.trainers.worker import SWEEPERS, register, visitor_reason
 

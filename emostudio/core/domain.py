@@ -45,6 +45,11 @@ class MediaInfo:
         return "video" if self.has_video else "audio"
 
 
+def media_id(content_hash: str) -> str:
+    """A media's id: the first 16 hex digits of the SHA-256 of its bytes (same bytes, same id)."""
+    return content_hash[:16]
+
+
 @dataclass(frozen=True)
 class Media:
     """One imported file, identified by the SHA-256 of its bytes.
@@ -203,6 +208,10 @@ class ModelVersion:
     job_id: int | None = None
     active: bool = False
     created_at: datetime | None = None
+
+
+ANALYZE_JOB = "analyze"
+"""The job kind that analyses media with the active model version (more kinds come with the trainers)."""
 
 
 @dataclass(frozen=True)

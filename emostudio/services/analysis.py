@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from emostudio.core.config import torch_device
-from emostudio.core.domain import Chunk, Media, Prediction, Segment
+from emostudio.core.domain import Chunk, Media, Prediction, Segment, media_id
 from emostudio.core.errors import StudioError
 from emostudio.core.timegrid import FrameRate
 from emostudio.features import FeatureCache, FeatureExtractor, FeatureInput, Features, get_extractor
@@ -54,7 +54,7 @@ def media_for_path(path: str | Path) -> Media:
     """A ``Media`` for a file outside any database (training corpora, benchmarks)."""
     path = Path(path)
     digest = content_hash(path)
-    return Media(digest[:16], str(path), path.name, digest, path.stat().st_size, probe(path))
+    return Media(media_id(digest), str(path), path.name, digest, path.stat().st_size, probe(path))
 
 
 def audio_features(

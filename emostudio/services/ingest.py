@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
-from emostudio.core.domain import Annotation, Media, Segment
+from emostudio.core.domain import Annotation, Media, Segment, media_id
 from emostudio.core.errors import PathRefused, StudioError
 from emostudio.core.files import atomic_copy, printable
 from emostudio.core.paths import PathPolicy, database_files, sqlite_file
@@ -195,7 +195,7 @@ def _import_file(repo: Repository, path: Path, options: ImportOptions, report: I
     if known is None:
         info, note = usable_streams(path, probe(path))
         media = Media(
-            id=digest[:16], path=str(path), name=printable(path.name), content_hash=digest,
+            id=media_id(digest), path=str(path), name=printable(path.name), content_hash=digest,
             size_bytes=stat.st_size, info=info,
         )  # fmt: skip
         if note:

@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from emostudio.core.domain import Media
+from emostudio.core.domain import ANALYZE_JOB, Media
 from emostudio.core.errors import redact
 from emostudio.core.files import printable
 from emostudio.core.paths import PathPolicy, is_inside, real
@@ -19,7 +19,6 @@ from emostudio.services.ingest import ImportOptions, ImportReport, import_paths
 
 LIBRARY_COLUMNS = ("id", "name", "duration", "modality", "status", "speech segments", "transcript", "labels")
 UI_COLUMNS = ("name", "duration", "modality", "status", "top emotion", "annotated", "model version", "id")
-ANALYZE_JOB = "analyze"
 
 
 def library_rows(repo: Repository) -> list[tuple]:

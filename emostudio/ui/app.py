@@ -6,9 +6,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from emostudio.ui.clip_page import ClipWorkspace
+from emostudio.ui.annotate_page import AnnotatePanel
 from emostudio.ui.context import StudioContext
 from emostudio.ui.export_page import ExportPage
+from emostudio.ui.inspect_page import InspectPanel
 from emostudio.ui.library_page import LibraryPage
 from emostudio.ui.train_page import TrainPage
 
@@ -35,9 +36,9 @@ def build_app(ctx: StudioContext) -> gr.Blocks:
             with gr.Tab("Library", id="library"):
                 library = LibraryPage(ctx)
             with gr.Tab("Inspect", id="inspect") as inspect_tab:
-                inspect = ClipWorkspace(ctx, "inspect", annotate=False)
+                inspect = InspectPanel(ctx)
             with gr.Tab("Annotate", id="annotate") as annotate_tab:
-                annotate = ClipWorkspace(ctx, "annotate", annotate=True)
+                annotate = AnnotatePanel(ctx)
             with gr.Tab("Train", id="train"):
                 train = TrainPage(ctx)
             with gr.Tab("Export", id="export") as export_tab:

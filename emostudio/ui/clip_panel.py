@@ -1,0 +1,195 @@
+"""What the Inspect and Annotate pages share: a clip's player, its curves on one time axis
+(clicking them moves the player), the selected segment and its emotions, stepping
+through segments. ``studio.js`` ties the plot and the player together (click-to-seek, a
+cursor following playback) and adds the keyboard shortcuts.
+
+``ClipPanel`` lays the shared parts out and leaves three places to each page: the side
+of the player (``side``), below the figure (``below``), and what opening a clip or
+selecting a segment fills in there (``opened``, ``selected``).
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+import gradio as gr
+
+from emostudio.services.inspect import (
+    UNIT_COLUMNS,
+    ClipView,
+    chunk_at,
+    fusion_shares,
+    load_clip_view,
+    media_choices,
+    ranked_emotions,
+    unit_index_at,
+)
+from emostudio.ui.context import StudioContext
+from emostudio.ui.figure import curves_figure
+
+# Containers browsers do not play; their curves still show, the player says why it is silent.
+UNPLAYABLE = {".flv", ".avi", ".wmv", ".mpg", ".mpeg", ".3gp", ".ts"}
+
+
+def player_html(view: ClipView | None, page: str) -> str:
+    if view is None:
+        return "<p>Choose a media above.</p>"
+    media = view.media
+    tag = "video" if media.info.has_video else "audio"
+    note = ""
+    if Path(media.path).suffix.lower() in UNPLAYABLE:
+        note = f"<p><em>{escape(Path(media.path).suffix)} files do not play in browsers; the curves are still shown.</em></p>"
+    if view.kept_corrections:
+        n = view.kept_corrections
+        note += (f"<p class='es-note' id='es-{page}-earlier-run'>{n} correction{'s were' if n != 1 else ' was'} made on "
+                 "an earlier analysis of this clip; that run is kept beside the current one, and the corrections "
+                 "show on the figure.</p>")  # fmt: skip
+    return (f"<{tag} id='es-{page}-media' src='media/{media.id}' controls preload='metadata'></{tag}>{note}"
+            f"<p><b>{escape(media.name)}</b> · {media.duration:.1f} s · {media.info.modality}</p>")  # fmt: skip
+
+
+def thumbnails_html(view: ClipView) -> str:
+    """Face thumbnails, served by the studio's checked ``/thumbnails`` route."""
+    if not view.thumbnails:
+        return "<p class='es-faces-empty'>No face thumbnails (audio only, or no face found).</p>"
+    images = "".join(f"<figure><img src='thumbnails/{view.media.id}/{Path(path).name}' alt='face at {t:.1f} s'>"
+                     f"<figcaption>{t:.1f} s</figcaption></figure>" for path, t in view.thumbnails)  # fmt: skip
+    return f"<div class='es-faces'>{images}</div>"
+
+
+def unit_title(view: ClipView, index: int | None, t: float | None = None) -> str:
+    units = view.units
+    if index is None or not units:
+        return "No predictions for this media yet: analysis is queued or failed (see the Library page)."
+    u = units[index]
+    kind = "segment" if view.segments else "clip"
+    shares = fusion_shares(u)
+    lines = [f"**Selected {kind} {index + 1} of {len(units)}**: {u.start:.2f}–{u.end:.2f} s, top **{u.top_label}**"]
+    if shares:
+        lines.append(shares)
+    chunk = chunk_at(view, t) if t is not None else None
+    if chunk is not None:  # what the click landed on, at the curves' own resolution
+        dims = ", ".join(f"{d} {getattr(chunk, d):+.2f}" for d in ("arousal", "valence", "dominance")
+                         if getattr(chunk, d) is not None)  # fmt: skip
+        lines.append(f"at {t:.2f} s (chunk {chunk.start:.2f}–{chunk.end:.2f} s): {chunk.top_label} "
+                     f"{chunk.basic[chunk.top_label]:.2f}; {dims}")  # fmt: skip
+    return "  \n".join(lines)
+
+
+class ClipPanel:
+    """The parts of one clip's page that Inspect and Annotate share (see the module)."""
+
+    page = "clip"
+
+    def __init__(self, ctx: StudioContext):
+        self.ctx = ctx
+        p = f"es-{self.page}"
+        with gr.Row():
+            self.picker = gr.Dropdown(choices=media_choices(ctx.repo), label="Media", elem_id=f"{p}-picker", scale=4)
+            refresh = gr.Button("Refresh list", scale=1, size="sm")
+            self.header()
+        self.header_rows()
+        with gr.Row():
+            with gr.Column(scale=2):
+                self.player = gr.HTML(player_html(None, self.page), elem_id=f"{p}-player")
+            with gr.Column(scale=3):
+                self.unit_title = gr.Markdown(elem_id=f"{p}-unit-title")
+                self.side()
+        self.plot = gr.Plot(show_label=False, elem_id=f"{p}-plot")
+        with gr.Row():
+            self.below()
+        self.click = gr.Textbox(elem_id=f"{p}-click", elem_classes="es-hidden", show_label=False)
+        self.span = gr.Textbox(elem_id=f"{p}-span", elem_classes="es-hidden", show_label=False)
+        self.view = gr.State(None)
+        self.index = gr.State(None)
+
+        refresh.click(self.refresh_choices, outputs=self.picker)
+        self.picker.input(self.open, inputs=self.picker, outputs=self.outputs)
+        self.click.change(self.select_time, inputs=[self.view, self.click], outputs=self.outputs)
+        self.wire()
+
+    # -- what a page adds ------------------------------------------------------------------
+
+    def header(self) -> None:
+        """Beside the media picker."""
+
+    def header_rows(self) -> None:
+        """Rows under the media picker."""
+
+    def side(self) -> None:
+        """Beside the player, under the selected segment's title."""
+
+    def below(self) -> None:
+        """Under the figure."""
+
+    def wire(self) -> None:
+        """The page's own events."""
+
+    @property
+    def page_outputs(self) -> list:
+        return []
+
+    def opened(self, view: ClipView) -> dict:
+        """What the page fills in when a clip opens."""
+        return {}
+
+    def selected(self, view: ClipView, index: int | None) -> dict:
+        """What the page fills in when a segment is selected."""
+        return {}
+
+    @property
+    def load_outputs(self) -> list:
+        return []
+
+    def load_updates(self, request: gr.Request) -> list:
+        return []
+
+    def unit_table(self) -> None:
+        self.units = gr.Dataframe(headers=list(UNIT_COLUMNS), interactive=False, elem_id=f"es-{self.page}-unit",
+                                  label="Selected segment: fused score, and each modality alone")  # fmt: skip
+
+    # -- shared callbacks: each loads through a service, then formats ---------------------
+
+    @property
+    def outputs(self) -> list:
+        return [self.view, self.index, self.picker, self.player, self.plot, self.unit_title, self.units, self.span,
+                *self.page_outputs]  # fmt: skip
+
+    def refresh_choices(self):
+        return gr.Dropdown(choices=media_choices(self.ctx.repo))
+
+    def open(self, media_id: str | None, t: float | None = None) -> dict:
+        if not media_id:
+            return {self.view: None, self.player: player_html(None, self.page), self.plot: None}
+        view = load_clip_view(self.ctx.repo, media_id, cache=self.ctx.feature_cache,
+                              thumbnails_root=self.ctx.thumbnails_root)  # fmt: skip
+        out = {self.view: view, self.picker: gr.Dropdown(value=media_id, choices=media_choices(self.ctx.repo)),
+               self.player: player_html(view, self.page), self.plot: curves_figure(view)}  # fmt: skip
+        index = unit_index_at(view, t or 0.0) if view.units else None
+        out.update(self.select(view, index))
+        out.update(self.opened(view))
+        return out
+
+    def select(self, view: ClipView | None, index: int | None, t: float | None = None) -> dict:
+        if view is None:
+            return {}
+        out = {self.view: view, self.index: index, self.unit_title: unit_title(view, index, t)}
+        if index is None:
+            return {**out, self.units: [], self.span: ""}
+        unit = view.units[index]
+        out.update({self.units: ranked_emotions(unit), self.span: f"{unit.start:.3f},{unit.end:.3f}"})
+        out.update(self.selected(view, index))
+        return out
+
+    def select_time(self, view: ClipView | None, click: str) -> dict:
+        if view is None or not click:
+            return {}
+        t = float(click.split("@")[0])
+        return self.select(view, unit_index_at(view, t), t)
+
+    def step(self, view: ClipView | None, index: int | None, delta: int) -> dict:
+        if view is None or not view.units:
+            return {}
+        index = 0 if index is None else min(max(index + delta, 0), len(view.units) - 1)
+        return self.select(view, index)

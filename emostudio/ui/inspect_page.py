@@ -1,0 +1,37 @@
+"""The Inspect page: a clip's curves, the selected segment's and the whole clip's
+emotions per modality, its caption and face thumbnails."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from emostudio.services.inspect import UNIT_COLUMNS, ClipView, current_caption, ranked_emotions
+from emostudio.ui.clip_panel import ClipPanel, thumbnails_html
+
+
+class InspectPanel(ClipPanel):
+    page = "inspect"
+
+    def side(self) -> None:
+        self.unit_table()
+
+    def below(self) -> None:
+        self.clip_table = gr.Dataframe(headers=list(UNIT_COLUMNS), interactive=False, label="Whole clip",
+                                       elem_id="es-inspect-clip")  # fmt: skip
+        with gr.Column():
+            self.caption = gr.Markdown(elem_id="es-inspect-caption")
+            self.thumbnails = gr.HTML(label="Face", elem_id="es-inspect-faces")
+
+    @property
+    def page_outputs(self) -> list:
+        return [self.clip_table, self.caption, self.thumbnails]
+
+    def opened(self, view: ClipView) -> dict:
+        caption = current_caption(view.captions)
+        by = f", {caption.annotator}" if caption and caption.annotator else ""
+        return {
+            self.clip_table: ranked_emotions(view.clip),
+            self.caption: f"**Caption** ({caption.source}{by}): {caption.text}" if caption
+            else "**Caption:** none yet for this clip.",
+            self.thumbnails: thumbnails_html(view),
+        }
