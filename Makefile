@@ -6,13 +6,18 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATA ?= ../shared/data
 
-.PHONY: run test install bench defaults clean-venv
+.PHONY: run test lint install bench defaults clean-venv
 
 run: install
 	$(PY) launch.py
 
-test: install
+test: install lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The code follows its formatter and lint rules (pyproject.toml [tool.ruff]).
+lint: install
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
 
 install: $(STAMP)
 

@@ -67,8 +67,11 @@ def run_project(examples, folds, classes, epochs: int) -> np.ndarray:
         train_items = items_from_examples([e for e, t in zip(examples, test) if not t], classes, lambda e: e.raw_label)
         test_items = items_from_examples([e for e, t in zip(examples, test) if t], classes, lambda e: e.raw_label)
         # each corpus's own classes (EmoDB boredom, RAVDESS calm), no compounds
-        config = ChunkModelConfig(audio_dim=train_items[0].audio.shape[1], audio_extractors=AUDIO_EXTRACTORS,
-                                  labels=LabelSpace(basic=tuple(classes), compound=()))  # fmt: skip
+        config = ChunkModelConfig(
+            audio_dim=train_items[0].audio.shape[1],
+            audio_extractors=AUDIO_EXTRACTORS,
+            labels=LabelSpace(basic=tuple(classes), compound=()),
+        )
         model = train_audio(config, train_items, TrainConfig(epochs=epochs, seed=k))
         pred[test] = predict_audio(model, test_items).argmax(1)
         print(f"  project fold {k + 1}/{len(folds)} done", flush=True)
@@ -108,13 +111,19 @@ def main(argv: list[str] | None = None) -> None:
         examples = load_speech_corpus(args.data, corpus, extractors, cache)
         rows = read_labels(args.data / corpus)
         baseline_x = np.concatenate(
-            [cache.get(baseline_extractor, FeatureInput(media_for_path(args.data / corpus / r["path"]))).values for r in rows]
+            [
+                cache.get(baseline_extractor, FeatureInput(media_for_path(args.data / corpus / r["path"]))).values
+                for r in rows
+            ]
         )
         classes = sorted({e.raw_label for e in examples})
         y = np.array([classes.index(e.raw_label) for e in examples])
         folds = folds_for(corpus, np.array([e.group for e in examples]))
-        print(f"{corpus}: {len(examples)} clips, {len(classes)} classes, {len(folds)} folds "
-              f"(features ready in {time.time() - t0:.0f} s)", flush=True)  # fmt: skip
+        print(
+            f"{corpus}: {len(examples)} clips, {len(classes)} classes, {len(folds)} folds "
+            f"(features ready in {time.time() - t0:.0f} s)",
+            flush=True,
+        )
         t1 = time.time()
         project = uar_wa(y, run_project(examples, folds, classes, args.epochs))
         t2 = time.time()

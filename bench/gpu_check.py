@@ -48,8 +48,12 @@ def main() -> None:
     figures["face_model_max_abs_diff"] = float((cpu_p - gpu_p).abs().max())
 
     rng = np.random.default_rng(0)
-    items = [TrainItem(rng.normal(size=(rng.integers(20, 80), 64)).astype(np.float32) + (k % 7) * 0.1, k % 7,
-                       (0.0, 0.0, 0.0)) for k in range(512)]  # fmt: skip
+    items = [
+        TrainItem(
+            rng.normal(size=(rng.integers(20, 80), 64)).astype(np.float32) + (k % 7) * 0.1, k % 7, (0.0, 0.0, 0.0)
+        )
+        for k in range(512)
+    ]
     from emostudio.model.network import ChunkModelConfig
 
     for where in ("cpu", None):  # None: the device setting decides

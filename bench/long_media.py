@@ -49,8 +49,12 @@ def measure(path: Path, *extra: str) -> dict:
     shutil.rmtree(data, ignore_errors=True)  # cold: no database, feature cache or transcript from an earlier run
     env = {**os.environ, "EMOSTUDIO_DATA_DIR": str(data)}
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "emostudio.cli", "analyze", str(path), "--out", str(data / "p.csv"), *extra],
-                   env=env, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "emostudio.cli", "analyze", str(path), "--out", str(data / "p.csv"), *extra],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"seconds": round(wall, 1), "peak_rss_mb": round(peak)}
@@ -73,13 +77,19 @@ def main(argv: list[str] | None = None) -> None:
     silence = build_silence(7200, args.workdir / "silence_2h.flac")
     speech = build_speech(args.data, 7200, args.workdir / "speech_2h.flac")
     speech20 = build_speech(args.data, 1200, args.workdir / "speech_20min.flac")
-    cases = [("2-hour near-silence, default path (ASR on)", silence, ()),
-             ("2-hour speech, --no-asr", speech, ("--no-asr",)),
-             ("20-minute speech, default path (ASR on)", speech20, ())]  # fmt: skip
+    cases = [
+        ("2-hour near-silence, default path (ASR on)", silence, ()),
+        ("2-hour speech, --no-asr", speech, ("--no-asr",)),
+        ("20-minute speech, default path (ASR on)", speech20, ()),
+    ]
     figures = {}
     for label, path, extra in cases:
-        out = subprocess.run([sys.executable, "-m", "bench.long_media", "--measure", str(path),
-                              f"--extra={' '.join(extra)}"], check=True, capture_output=True, text=True)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.long_media", "--measure", str(path), f"--extra={' '.join(extra)}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         r = json.loads(out.stdout.strip().splitlines()[-1])
         r["media_seconds"] = 7200 if "2-hour" in label else 1200
         r["under_goal"] = r["peak_rss_mb"] < GOAL_MB

@@ -35,8 +35,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "EMOSTUDIO_DATA_DIR": str(data_dir)}
-    return subprocess.run([sys.executable, "-m", "emostudio.cli", *args], env=env, capture_output=True, text=True,
-                          check=True, cwd=REPO_ROOT, timeout=600)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "emostudio.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+        timeout=600,
+    )
 
 
 def _repo(data_dir: Path):
@@ -81,9 +88,14 @@ def kill_worker_mid_job(root: Path, n_media: int = 4, seconds: float = 15.0) -> 
         worker = _wait(lambda: next((p for p in repo.processes(role="worker") if p.name == job.worker), None), 30)
         os.kill(worker.pid, signal.SIGKILL)
         killed = time.monotonic()
-        _wait(lambda: next((j for j in repo.list_jobs(status="running") if j.id == job.id
-                                      and j.worker != job.worker), None) or repo.get_job(job.id).status == "succeeded",
-                        120, every=0.05)  # fmt: skip
+        _wait(
+            lambda: (
+                next((j for j in repo.list_jobs(status="running") if j.id == job.id and j.worker != job.worker), None)
+                or repo.get_job(job.id).status == "succeeded"
+            ),
+            120,
+            every=0.05,
+        )
         resumed_after = time.monotonic() - killed
         done = _wait(lambda: repo.get_job(job.id).status in ("succeeded", "failed"), 300)
         finished_after = time.monotonic() - killed
@@ -92,12 +104,17 @@ def kill_worker_mid_job(root: Path, n_media: int = 4, seconds: float = 15.0) -> 
         statuses = [s.media.status for s in repo.list_media()]
         reaped = not Path(f"/proc/{worker.pid}").exists()  # no zombie left behind by the studio
     return {
-        "media": n_media, "job_status": final.status, "attempts": final.attempts,
-        "resumed_after_s": round(resumed_after, 2), "finished_after_s": round(finished_after, 2),
-        "media_analysed": statuses.count("analysed"), "media_stuck_analysing": statuses.count("analysing"),
-        "new_worker_alive": bool(live) and all(p.pid != worker.pid for p in live), "done": bool(done),
+        "media": n_media,
+        "job_status": final.status,
+        "attempts": final.attempts,
+        "resumed_after_s": round(resumed_after, 2),
+        "finished_after_s": round(finished_after, 2),
+        "media_analysed": statuses.count("analysed"),
+        "media_stuck_analysing": statuses.count("analysing"),
+        "new_worker_alive": bool(live) and all(p.pid != worker.pid for p in live),
+        "done": bool(done),
         "killed_worker_reaped": reaped,
-    }  # fmt: skip
+    }
 
 
 def _saver(url: str, media_id: str, name: str, acknowledged: list, stop: threading.Event, login=None):
@@ -122,8 +139,10 @@ def kill_server_mid_save(root: Path, clients: int = 4, seconds: float = 3.0) -> 
     media_id = signed_in_client(studio.url).get("api/media").json()[0]["id"]
     acknowledged: list[int] = []
     stop = threading.Event()
-    threads = [threading.Thread(target=_saver, args=(studio.url, media_id, f"c{k}", acknowledged, stop))
-               for k in range(clients)]  # fmt: skip
+    threads = [
+        threading.Thread(target=_saver, args=(studio.url, media_id, f"c{k}", acknowledged, stop))
+        for k in range(clients)
+    ]
     for t in threads:
         t.start()
     time.sleep(seconds)
@@ -135,8 +154,12 @@ def kill_server_mid_save(root: Path, clients: int = 4, seconds: float = 3.0) -> 
     with StudioProcess(data, worker=False) as again:
         restart = time.monotonic() - started
         stored = {a["id"] for a in signed_in_client(again.url).get("api/annotations").json()}
-    return {"acknowledged": len(acknowledged), "acknowledged_and_stored": len(set(acknowledged) & stored),
-            "lost": len(set(acknowledged) - stored), "restart_s": round(restart, 2)}  # fmt: skip
+    return {
+        "acknowledged": len(acknowledged),
+        "acknowledged_and_stored": len(set(acknowledged) & stored),
+        "lost": len(set(acknowledged) - stored),
+        "restart_s": round(restart, 2),
+    }
 
 
 def kill_server_mid_job(root: Path, n_media: int = 3, seconds: float = 15.0) -> dict:
@@ -154,9 +177,13 @@ def kill_server_mid_job(root: Path, n_media: int = 3, seconds: float = 15.0) -> 
         settled = time.monotonic() - killed
         statuses = [s.media.status for s in repo.list_media()]
         jobs = [j.status for j in repo.list_jobs()]
-    return {"jobs": jobs, "jobs_stuck": sum(s in ("running", "queued") for s in jobs),
-            "media_analysed": statuses.count("analysed"), "media_stuck_analysing": statuses.count("analysing"),
-            "all_done_after_s": round(settled, 2)}  # fmt: skip
+    return {
+        "jobs": jobs,
+        "jobs_stuck": sum(s in ("running", "queued") for s in jobs),
+        "media_analysed": statuses.count("analysed"),
+        "media_stuck_analysing": statuses.count("analysing"),
+        "all_done_after_s": round(settled, 2),
+    }
 
 
 def load(root: Path, clients: int = 20, saves: int = 50, analyse: int = 3) -> dict:
@@ -204,10 +231,18 @@ def load(root: Path, clients: int = 20, saves: int = 50, analyse: int = 3) -> di
         stored = len([a for a in repo.annotations(source="human") if a.annotator.startswith("ann")])
         analysing = [j.status for j in repo.list_jobs()]
     ms = np.array(latencies) * 1000
-    return {"clients": clients, "attempted": clients * saves, "stored": stored, "failures": len(failures),
-            "failure_reasons": sorted(set(failures))[:5], "p50_ms": round(float(np.percentile(ms, 50)), 1),
-            "p95_ms": round(float(np.percentile(ms, 95)), 1), "max_ms": round(float(ms.max()), 1),
-            "saves_per_s": round(clients * saves / wall, 1), "jobs_during_load": analysing}  # fmt: skip
+    return {
+        "clients": clients,
+        "attempted": clients * saves,
+        "stored": stored,
+        "failures": len(failures),
+        "failure_reasons": sorted(set(failures))[:5],
+        "p50_ms": round(float(np.percentile(ms, 50)), 1),
+        "p95_ms": round(float(np.percentile(ms, 95)), 1),
+        "max_ms": round(float(ms.max()), 1),
+        "saves_per_s": round(clients * saves / wall, 1),
+        "jobs_during_load": analysing,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -220,8 +255,12 @@ def main(argv: list[str] | None = None) -> None:
 
     shutil.rmtree(args.workdir, ignore_errors=True)
     figures = {}
-    for name, scenario in [("kill_worker_mid_job", kill_worker_mid_job), ("kill_server_mid_save", kill_server_mid_save),
-                           ("kill_server_mid_job", kill_server_mid_job), ("load", load)]:  # fmt: skip
+    for name, scenario in [
+        ("kill_worker_mid_job", kill_worker_mid_job),
+        ("kill_server_mid_save", kill_server_mid_save),
+        ("kill_server_mid_job", kill_server_mid_job),
+        ("load", load),
+    ]:
         figures[name] = scenario(args.workdir / name)
         print(name, figures[name], flush=True)
     print(write_results("robustness", figures))

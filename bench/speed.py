@@ -30,7 +30,9 @@ def build_speech(data: Path, seconds: float, out: Path) -> Path:
 
     if out.exists():
         return out
-    files = sorted(glob.glob(str(data / "ravdess_speech/Actor_*/*.flac"))) + sorted(glob.glob(str(data / "emodb/wav/*.flac")))
+    files = sorted(glob.glob(str(data / "ravdess_speech/Actor_*/*.flac"))) + sorted(
+        glob.glob(str(data / "emodb/wav/*.flac"))
+    )
     with sf.SoundFile(out, "w", samplerate=16000, channels=1, format="FLAC") as f:
         written, i = 0, 0
         while written < seconds * 16000:
@@ -111,14 +113,21 @@ def measure(what: str, path: str, modalities: str, asr: bool) -> dict:
 
         from emostudio.media.decode import load_audio
 
-        smile = opensmile.Smile(feature_set=opensmile.FeatureSet.ComParE_2016, feature_level=opensmile.FeatureLevel.Functionals)
+        smile = opensmile.Smile(
+            feature_set=opensmile.FeatureSet.ComParE_2016, feature_level=opensmile.FeatureLevel.Functionals
+        )
         loaded = time.perf_counter()
         smile.process_signal(load_audio(path), 16000)
         chunks = 1
     done = time.perf_counter()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": done - loaded, "load_seconds": loaded - t0, "duration": media.duration,
-            "peak_rss_mb": rss_mb, "chunks": chunks}  # fmt: skip
+    return {
+        "seconds": done - loaded,
+        "load_seconds": loaded - t0,
+        "duration": media.duration,
+        "peak_rss_mb": rss_mb,
+        "chunks": chunks,
+    }
 
 
 def run(what: str, path: Path, modalities: str = "audio,face,text", asr: bool = False) -> dict:
@@ -162,8 +171,11 @@ def main(argv: list[str] | None = None) -> None:
         r = run(what, path, modalities or "audio", asr)
         r["x_real_time"] = r["duration"] / r["seconds"]
         figures[label] = r
-        print(f"{label:50} {r['duration']:8.0f} {r['seconds']:8.1f} {r['x_real_time']:11.1f} "
-              f"{r['peak_rss_mb']:11.0f} {r['load_seconds']:7.1f}", flush=True)  # fmt: skip
+        print(
+            f"{label:50} {r['duration']:8.0f} {r['seconds']:8.1f} {r['x_real_time']:11.1f} "
+            f"{r['peak_rss_mb']:11.0f} {r['load_seconds']:7.1f}",
+            flush=True,
+        )
     print(write_results("speed", figures))
 
 

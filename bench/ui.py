@@ -96,8 +96,9 @@ def main(argv: list[str] | None = None) -> None:
             save_correction(repo, media, "bench", unit.start, unit.end, "anger", corrects=unit)
 
         def save_callback():
-            out = page.save_label(view, len(view.units) // 2, "bench", "fear", unit.start, unit.end, None, None, None,
-                                  None, advance=True)  # fmt: skip
+            out = page.save_label(
+                view, len(view.units) // 2, "bench", "fear", unit.start, unit.end, None, None, None, None, advance=True
+            )
             plot.postprocess(out[page.plot])
 
         def save_naive():  # the alternative: append, then reload the whole clip from the database and redraw

@@ -51,14 +51,18 @@ class StorageError(DatabaseError):
 def storage_error(err: OperationalError) -> StorageError:
     reason = str(err.orig).splitlines()[0].lower() if err.orig is not None else ""
     if "full" in reason or "no space" in reason or "could not extend" in reason:
-        return StorageError("the disk holding the studio's database is full: nothing was saved; free some space "
-                            "and save again")  # fmt: skip
+        return StorageError(
+            "the disk holding the studio's database is full: nothing was saved; free some space and save again"
+        )
     if "readonly" in reason or "read-only" in reason or "read only" in reason:
         return StorageError("the studio's database is read-only on this machine: nothing was saved")
     if "locked" in reason or "busy" in reason:
         return StorageError("the database stayed busy for too long: nothing was saved; save again")
-    return StorageError("the database could not store this: nothing was saved; save again, and if it goes on, "
-                        "tell the studio's administrator (the server log has the details)")  # fmt: skip
+    return StorageError(
+        "the database could not store this: nothing was saved; save again, and if it goes on, "
+        "tell the studio's administrator (the server log has the details)"
+    )
+
 
 _INFO_FIELDS = tuple(MediaInfo.__dataclass_fields__)
 _ANNOTATION_FIELDS = tuple(f for f in Annotation.__dataclass_fields__ if f not in ("id", "created_at"))
@@ -81,9 +85,15 @@ def _media(row: MediaRow) -> Media:
 
 def _segment(row: SegmentRow) -> Segment:
     return Segment(
-        id=str(row.id), media_id=row.media_id, kind=row.kind, start=row.start, duration=row.duration,
-        text=row.text, source=row.source, speaker=row.speaker,
-    )  # fmt: skip
+        id=str(row.id),
+        media_id=row.media_id,
+        kind=row.kind,
+        start=row.start,
+        duration=row.duration,
+        text=row.text,
+        source=row.source,
+        speaker=row.speaker,
+    )
 
 
 def _annotation(row: AnnotationRow) -> Annotation:
@@ -91,16 +101,35 @@ def _annotation(row: AnnotationRow) -> Annotation:
 
 
 def _model_version(row: ModelVersionRow) -> ModelVersion:
-    return ModelVersion(id=row.id, kind=row.kind, path=row.path, label_space=row.label_space or {},
-                        metrics=row.metrics or {}, parent_id=row.parent_id, job_id=row.job_id, active=row.active,
-                        created_at=row.created_at)  # fmt: skip
+    return ModelVersion(
+        id=row.id,
+        kind=row.kind,
+        path=row.path,
+        label_space=row.label_space or {},
+        metrics=row.metrics or {},
+        parent_id=row.parent_id,
+        job_id=row.job_id,
+        active=row.active,
+        created_at=row.created_at,
+    )
 
 
 def _prediction(row: PredictionRow) -> Prediction:
-    return Prediction(id=row.id, media_id=row.media_id, model_version_id=row.model_version_id,
-                      extractor=row.extractor, level=row.level, start=row.start, duration=row.duration,
-                      basic=row.basic or {}, compound=row.compound or {}, arousal=row.arousal, valence=row.valence,
-                      dominance=row.dominance, modalities=row.modalities or {})  # fmt: skip
+    return Prediction(
+        id=row.id,
+        media_id=row.media_id,
+        model_version_id=row.model_version_id,
+        extractor=row.extractor,
+        level=row.level,
+        start=row.start,
+        duration=row.duration,
+        basic=row.basic or {},
+        compound=row.compound or {},
+        arousal=row.arousal,
+        valence=row.valence,
+        dominance=row.dominance,
+        modalities=row.modalities or {},
+    )
 
 
 _CAPTION_FIELDS = tuple(f for f in Caption.__dataclass_fields__ if f not in ("id", "created_at"))
@@ -112,13 +141,25 @@ def _caption(row: CaptionRow) -> Caption:
 
 def _job(row: JobRow) -> Job:
     return Job(
-        id=row.id, kind=row.kind, status=row.status, config=row.config or {},
-        progress_completed=row.progress_completed, progress_total=row.progress_total,
-        metrics=row.metrics or {}, log=row.log or "", error=row.error, worker=row.worker,
-        model_version_id=row.model_version_id, created_at=row.created_at,
-        started_at=row.started_at, finished_at=row.finished_at, heartbeat_at=_utc(row.heartbeat_at),
-        attempts=row.attempts or 0, current_item=row.current_item, requested_by=row.requested_by,
-    )  # fmt: skip
+        id=row.id,
+        kind=row.kind,
+        status=row.status,
+        config=row.config or {},
+        progress_completed=row.progress_completed,
+        progress_total=row.progress_total,
+        metrics=row.metrics or {},
+        log=row.log or "",
+        error=row.error,
+        worker=row.worker,
+        model_version_id=row.model_version_id,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        heartbeat_at=_utc(row.heartbeat_at),
+        attempts=row.attempts or 0,
+        current_item=row.current_item,
+        requested_by=row.requested_by,
+    )
 
 
 def _utc(t: datetime | None) -> datetime | None:
@@ -127,8 +168,16 @@ def _utc(t: datetime | None) -> datetime | None:
 
 
 def _process(row: ProcessRow) -> Process:
-    return Process(name=row.name, role=row.role, host=row.host, pid=row.pid, started_at=_utc(row.started_at),
-                   heartbeat_at=_utc(row.heartbeat_at), job_id=row.job_id, stopped_at=_utc(row.stopped_at))  # fmt: skip
+    return Process(
+        name=row.name,
+        role=row.role,
+        host=row.host,
+        pid=row.pid,
+        started_at=_utc(row.started_at),
+        heartbeat_at=_utc(row.heartbeat_at),
+        job_id=row.job_id,
+        stopped_at=_utc(row.stopped_at),
+    )
 
 
 def _user(row: UserRow) -> User:
@@ -202,10 +251,16 @@ class Repository:
         with self.writing() as s:
             s.add(
                 MediaRow(
-                    id=media.id, content_hash=media.content_hash, path=media.path, name=media.name,
-                    size_bytes=media.size_bytes, stored=media.stored, status=media.status,
-                    speaker=media.speaker, **{f: getattr(media.info, f) for f in _INFO_FIELDS},
-                )  # fmt: skip
+                    id=media.id,
+                    content_hash=media.content_hash,
+                    path=media.path,
+                    name=media.name,
+                    size_bytes=media.size_bytes,
+                    stored=media.stored,
+                    status=media.status,
+                    speaker=media.speaker,
+                    **{f: getattr(media.info, f) for f in _INFO_FIELDS},
+                )
             )
             s.flush()
             s.add_all(_segment_rows(segments))
@@ -226,12 +281,26 @@ class Repository:
 
     def set_media_speaker(self, media_id: str, speaker: str) -> None:
         with self.writing() as s:
-            s.execute(update(MediaRow).where(MediaRow.id == media_id, MediaRow.speaker.is_(None)).values(speaker=speaker))
+            s.execute(
+                update(MediaRow).where(MediaRow.id == media_id, MediaRow.speaker.is_(None)).values(speaker=speaker)
+            )
 
     def list_media(self) -> list[MediaSummary]:
         with self.session() as s:
-            seg = dict(s.execute(select(SegmentRow.media_id, func.count()).where(SegmentRow.kind == "speech").group_by(SegmentRow.media_id)).all())
-            txt = dict(s.execute(select(SegmentRow.media_id, func.count()).where(SegmentRow.kind == "transcript").group_by(SegmentRow.media_id)).all())
+            seg = dict(
+                s.execute(
+                    select(SegmentRow.media_id, func.count())
+                    .where(SegmentRow.kind == "speech")
+                    .group_by(SegmentRow.media_id)
+                ).all()
+            )
+            txt = dict(
+                s.execute(
+                    select(SegmentRow.media_id, func.count())
+                    .where(SegmentRow.kind == "transcript")
+                    .group_by(SegmentRow.media_id)
+                ).all()
+            )
             lab = dict(s.execute(select(AnnotationRow.media_id, func.count()).group_by(AnnotationRow.media_id)).all())
             rows = s.scalars(select(MediaRow).order_by(MediaRow.created_at, MediaRow.name)).all()
             return [MediaSummary(_media(r), seg.get(r.id, 0), txt.get(r.id, 0), lab.get(r.id, 0)) for r in rows]
@@ -267,7 +336,10 @@ class Repository:
         with self.writing() as s:
             if s.get(MediaRow, values["media_id"]) is None:
                 raise DatabaseError("this media was deleted from the library; the annotation cannot be attached to it")
-            if values["corrects_prediction_id"] is not None and s.get(PredictionRow, values["corrects_prediction_id"]) is None:
+            if (
+                values["corrects_prediction_id"] is not None
+                and s.get(PredictionRow, values["corrects_prediction_id"]) is None
+            ):
                 values["corrects_prediction_id"] = None
             if values["model_version_id"] is not None and s.get(ModelVersionRow, values["model_version_id"]) is None:
                 values["model_version_id"] = None
@@ -280,8 +352,9 @@ class Repository:
         (also when another process imports the same file at the same moment)."""
         values = {f: getattr(annotation, f) for f in _ANNOTATION_FIELDS}
         with self.writing() as s:
-            stmt = _insert(s)(AnnotationRow).values(**values, dedup_key=import_key(annotation),
-                                                    created_at=datetime.now(UTC))  # fmt: skip
+            stmt = _insert(s)(AnnotationRow).values(
+                **values, dedup_key=import_key(annotation), created_at=datetime.now(UTC)
+            )
             return s.execute(stmt.on_conflict_do_nothing(index_elements=["dedup_key"])).rowcount == 1
 
     def annotations(
@@ -332,8 +405,16 @@ class Repository:
                 )
             )
             if row is None:
-                s.add(FeatureCacheRow(media_id=media_id, extractor=extractor, version=version, path=path,
-                                      frame_rate=frame_rate, shape=shape))  # fmt: skip
+                s.add(
+                    FeatureCacheRow(
+                        media_id=media_id,
+                        extractor=extractor,
+                        version=version,
+                        path=path,
+                        frame_rate=frame_rate,
+                        shape=shape,
+                    )
+                )
             else:
                 row.path, row.frame_rate, row.shape = path, frame_rate, shape
 
@@ -350,9 +431,16 @@ class Repository:
         with self.writing() as s:
             row = s.get(ModelVersionRow, version.id)
             if row is None:
-                row = ModelVersionRow(id=version.id, kind=version.kind, path=version.path,
-                                      label_space=version.label_space, metrics=version.metrics,
-                                      parent_id=version.parent_id, job_id=version.job_id, active=False)  # fmt: skip
+                row = ModelVersionRow(
+                    id=version.id,
+                    kind=version.kind,
+                    path=version.path,
+                    label_space=version.label_space,
+                    metrics=version.metrics,
+                    parent_id=version.parent_id,
+                    job_id=version.job_id,
+                    active=False,
+                )
                 s.add(row)
             if version.active:
                 s.execute(update(ModelVersionRow).where(ModelVersionRow.kind == version.kind).values(active=False))
@@ -395,16 +483,30 @@ class Repository:
         with self.writing() as s:
             s.execute(
                 update(PredictionRow)
-                .where(PredictionRow.media_id == media_id, PredictionRow.model_version_id == model_version_id,
-                       PredictionRow.superseded.is_(False))
+                .where(
+                    PredictionRow.media_id == media_id,
+                    PredictionRow.model_version_id == model_version_id,
+                    PredictionRow.superseded.is_(False),
+                )
                 .values(superseded=True)
-            )  # fmt: skip
+            )
             s.add_all(
-                PredictionRow(media_id=p.media_id, model_version_id=p.model_version_id, extractor=p.extractor,
-                              level=p.level, start=p.start, duration=p.duration, basic=p.basic, compound=p.compound,
-                              arousal=p.arousal, valence=p.valence, dominance=p.dominance, modalities=p.modalities)
+                PredictionRow(
+                    media_id=p.media_id,
+                    model_version_id=p.model_version_id,
+                    extractor=p.extractor,
+                    level=p.level,
+                    start=p.start,
+                    duration=p.duration,
+                    basic=p.basic,
+                    compound=p.compound,
+                    arousal=p.arousal,
+                    valence=p.valence,
+                    dominance=p.dominance,
+                    modalities=p.modalities,
+                )
                 for p in predictions
-            )  # fmt: skip
+            )
 
     def corrections_of_earlier_runs(self, media_id: str, model_version_id: str) -> int:
         """How many annotations correct a superseded prediction of this media and version."""
@@ -412,18 +514,22 @@ class Repository:
             return s.scalar(
                 select(func.count(AnnotationRow.id))
                 .join(PredictionRow, AnnotationRow.corrects_prediction_id == PredictionRow.id)
-                .where(PredictionRow.media_id == media_id, PredictionRow.model_version_id == model_version_id,
-                       PredictionRow.superseded.is_(True))
-            )  # fmt: skip
+                .where(
+                    PredictionRow.media_id == media_id,
+                    PredictionRow.model_version_id == model_version_id,
+                    PredictionRow.superseded.is_(True),
+                )
+            )
 
     def clip_probabilities(self, model_version_id: str) -> dict[str, dict[str, float]]:
         """Media id -> clip-level basic-emotion probabilities by one model version (the
         library table's "top emotion"; reads one JSON column instead of whole predictions)."""
         with self.session() as s:
             q = select(PredictionRow.media_id, PredictionRow.basic).where(
-                PredictionRow.model_version_id == model_version_id, PredictionRow.level == "clip",
+                PredictionRow.model_version_id == model_version_id,
+                PredictionRow.level == "clip",
                 PredictionRow.superseded.is_(False),
-            )  # fmt: skip
+            )
             return {media_id: basic or {} for media_id, basic in s.execute(q)}
 
     def get_prediction(self, prediction_id: int) -> Prediction | None:
@@ -505,8 +611,14 @@ class Repository:
             row.heartbeat_at = self.now()
         return True
 
-    def finish_job(self, job_id: int, status: str, error: str | None = None, model_version_id: str | None = None,
-                   worker: str | None = None) -> bool:  # fmt: skip
+    def finish_job(
+        self,
+        job_id: int,
+        status: str,
+        error: str | None = None,
+        model_version_id: str | None = None,
+        worker: str | None = None,
+    ) -> bool:
         """End a job; with ``worker``, only if that worker still runs it (see ``report_job``)."""
         with self.writing() as s:
             row = s.get(JobRow, job_id)
@@ -534,19 +646,26 @@ class Repository:
             done = s.execute(
                 update(JobRow)
                 .where(JobRow.id == job_id, JobRow.status == "running", JobRow.worker == worker)
-                .values(status="queued", worker=None, attempts=JobRow.attempts + 1,
-                        log=func.coalesce(JobRow.log, "") + log_line.rstrip("\n") + "\n")
-            ).rowcount  # fmt: skip
+                .values(
+                    status="queued",
+                    worker=None,
+                    attempts=JobRow.attempts + 1,
+                    log=func.coalesce(JobRow.log, "") + log_line.rstrip("\n") + "\n",
+                )
+            ).rowcount
             return done == 1
 
     def fail_running_job(self, job_id: int, worker: str | None, error: str) -> bool:
         """Fail a running job of a dead ``worker`` (same guard as ``requeue_job``)."""
         with self.writing() as s:
-            return s.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.status == "running", JobRow.worker == worker)
-                .values(status="failed", error=error, current_item=None, finished_at=datetime.now(UTC))
-            ).rowcount == 1  # fmt: skip
+            return (
+                s.execute(
+                    update(JobRow)
+                    .where(JobRow.id == job_id, JobRow.status == "running", JobRow.worker == worker)
+                    .values(status="failed", error=error, current_item=None, finished_at=datetime.now(UTC))
+                ).rowcount
+                == 1
+            )
 
     def get_job(self, job_id: int) -> Job | None:
         with self.session() as s:
@@ -560,22 +679,31 @@ class Repository:
                 q = q.where(JobRow.status == status)
             return [_job(r) for r in s.scalars(q)]
 
-
     def release_stuck_media(self) -> int:
         """No media stays 'analysing' unless a running job is on it right now: one
         conditional UPDATE, so a media a worker starts meanwhile is not touched."""
         busy = select(JobRow.current_item).where(JobRow.status == "running", JobRow.current_item.is_not(None))
         with self.writing() as s:
             return s.execute(
-                update(MediaRow).where(MediaRow.status == "analysing", MediaRow.id.not_in(busy)).values(status="imported")
+                update(MediaRow)
+                .where(MediaRow.status == "analysing", MediaRow.id.not_in(busy))
+                .values(status="imported")
             ).rowcount
 
     # -- processes (server and workers) and their heartbeats ----------------------
 
     def register_process(self, name: str, role: str, host: str, pid: int) -> None:
         now = self.now()
-        values = {"name": name, "role": role, "host": host, "pid": pid, "started_at": now, "heartbeat_at": now,
-                  "job_id": None, "stopped_at": None}  # fmt: skip
+        values = {
+            "name": name,
+            "role": role,
+            "host": host,
+            "pid": pid,
+            "started_at": now,
+            "heartbeat_at": now,
+            "job_id": None,
+            "stopped_at": None,
+        }
         with self.writing() as s:
             stmt = _insert(s)(ProcessRow).values(**values)
             s.execute(stmt.on_conflict_do_update(index_elements=["name"], set_=values))
@@ -590,7 +718,9 @@ class Repository:
 
     def stop_process(self, name: str) -> None:
         with self.writing() as s:
-            s.execute(update(ProcessRow).where(ProcessRow.name == name).values(stopped_at=datetime.now(UTC), job_id=None))
+            s.execute(
+                update(ProcessRow).where(ProcessRow.name == name).values(stopped_at=datetime.now(UTC), job_id=None)
+            )
 
     def processes(self, role: str | None = None, since: timedelta | None = None) -> list[Process]:
         """Registered processes, newest first; ``since`` keeps those seen alive that recently."""
@@ -617,8 +747,9 @@ class Repository:
             s.add(row)
         return _user(row)
 
-    def update_user(self, name: str, *, role: str | None = None, password_hash: str | None = None,
-                    disabled: bool | None = None) -> User:  # fmt: skip
+    def update_user(
+        self, name: str, *, role: str | None = None, password_hash: str | None = None, disabled: bool | None = None
+    ) -> User:
         with self.writing() as s:
             row = s.get(UserRow, name)
             if row is None:
@@ -665,7 +796,9 @@ class Repository:
                 if row is None:
                     raise DatabaseError(f"there is no media {media_id}")
                 media = _media(row)
-                s.execute(delete(AnnotationRow).where(AnnotationRow.media_id == media_id, AnnotationRow.source != "human"))
+                s.execute(
+                    delete(AnnotationRow).where(AnnotationRow.media_id == media_id, AnnotationRow.source != "human")
+                )
                 s.execute(delete(CaptionRow).where(CaptionRow.media_id == media_id, CaptionRow.source != "human"))
                 for table in (SegmentRow, FeatureCacheRow, MediaFileRow):
                     s.execute(delete(table).where(table.media_id == media_id))
@@ -679,7 +812,14 @@ class Repository:
 
 def _segment_rows(segments: Iterable[Segment]) -> list[SegmentRow]:
     return [
-        SegmentRow(media_id=g.media_id, kind=g.kind, start=g.start, duration=g.duration,
-                   text=g.text, source=g.source, speaker=g.speaker)
+        SegmentRow(
+            media_id=g.media_id,
+            kind=g.kind,
+            start=g.start,
+            duration=g.duration,
+            text=g.text,
+            source=g.source,
+            speaker=g.speaker,
+        )
         for g in segments
-    ]  # fmt: skip
+    ]

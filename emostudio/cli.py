@@ -50,8 +50,14 @@ def _tqdm_hook(desc: str):
 @app.command("import")
 def import_command(
     paths: Annotated[list[Path], typer.Argument(help="Media files and folders (searched recursively).")] = None,
-    labels: Annotated[Path | None, typer.Option(help="Label file: CSV (path,emotion[,arousal,valence,dominance,speaker]) or Kaldi .scp.")] = None,
-    copy: Annotated[bool | None, typer.Option("--copy/--in-place", help="Copy files into the store instead of referencing them in place.")] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(help="Label file: CSV (path,emotion[,arousal,valence,dominance,speaker]) or Kaldi .scp."),
+    ] = None,
+    copy: Annotated[
+        bool | None,
+        typer.Option("--copy/--in-place", help="Copy files into the store instead of referencing them in place."),
+    ] = None,
     transcript_encoding: Annotated[str, typer.Option(help="Text encoding of sidecar transcripts.")] = "utf-8",
     vad: Annotated[bool, typer.Option(help="Run voice activity detection on new media.")] = True,
 ) -> None:
@@ -80,8 +86,9 @@ def import_command(
 
 def print_report(report) -> None:
     for alias, media in report.aliases:
-        typer.echo(f"note: {alias}: same bytes as {printable(media.path)} (media {media.id}); recorded as an alias",
-                   err=True)  # fmt: skip
+        typer.echo(
+            f"note: {alias}: same bytes as {printable(media.path)} (media {media.id}); recorded as an alias", err=True
+        )
     for warning in report.warnings:
         typer.echo(f"warning: {warning}", err=True)
     for error in report.errors:
@@ -94,7 +101,9 @@ def analyze_command(
     paths: Annotated[list[Path], typer.Argument(help="Media files and folders (searched recursively).")],
     out: Annotated[Path, typer.Option(help="CSV with one row per clip.")] = Path("predictions.csv"),
     chunks: Annotated[Path | None, typer.Option(help="CSV with one row per chunk (0.25 s).")] = None,
-    model: Annotated[Path | None, typer.Option(help="Model folder (default: the active version, else the shipped default).")] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="Model folder (default: the active version, else the shipped default).")
+    ] = None,
     modalities: Annotated[str, typer.Option(help="Comma-separated subset of audio,face,text.")] = "audio,face,text",
     asr: Annotated[bool, typer.Option(help="Transcribe media that have no transcript (Whisper tiny.en).")] = True,
     vad: Annotated[bool, typer.Option(help="Run voice activity detection on new media.")] = True,
@@ -126,9 +135,13 @@ def export_command(
     chunks: Annotated[Path | None, typer.Option(help="CSV of chunk-level predictions.")] = None,
     annotations: Annotated[Path | None, typer.Option(help="CSV of annotations (labels and corrections).")] = None,
     media: Annotated[list[str] | None, typer.Option(help="Only these media ids (repeatable).")] = None,
-    model_version: Annotated[str | None, typer.Option(help="Predictions of this model version (default: the active one).")] = None,
+    model_version: Annotated[
+        str | None, typer.Option(help="Predictions of this model version (default: the active one).")
+    ] = None,
     annotator: Annotated[str | None, typer.Option(help="Only this annotator's annotations.")] = None,
-    source: Annotated[str | None, typer.Option(help="Only annotations from this source: human, import or pseudo.")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Only annotations from this source: human, import or pseudo.")
+    ] = None,
 ) -> None:
     """Export stored predictions and annotations as CSV (what the app's Export page downloads)."""
     from emostudio.services.export import export_table, write_csv
@@ -145,13 +158,15 @@ def export_command(
         policy.check_output(path)
     repo = open_repository(write=False)
     for kind, path in targets:
-        columns, rows = export_table(repo, kind, media_ids=media, model_version=model_version, annotator=annotator,
-                                     source=source)  # fmt: skip
+        columns, rows = export_table(
+            repo, kind, media_ids=media, model_version=model_version, annotator=annotator, source=source
+        )
         try:
             n = write_csv(path, rows, columns)
         except OSError as err:
-            raise StudioError(f"{path}: cannot be written ({err.strerror or type(err).__name__}); nothing was left "
-                              "there") from None  # fmt: skip
+            raise StudioError(
+                f"{path}: cannot be written ({err.strerror or type(err).__name__}); nothing was left there"
+            ) from None
         typer.echo(f"{path}: {n} {kind}")
 
 
@@ -167,7 +182,9 @@ def ls_command() -> None:
 
 
 @app.command("rm")
-def rm_command(media_ids: Annotated[list[str], typer.Argument(help="Ids of the media to delete (see `emostudio ls`).")]) -> None:
+def rm_command(
+    media_ids: Annotated[list[str], typer.Argument(help="Ids of the media to delete (see `emostudio ls`).")],
+) -> None:
     """Delete media and what was derived from them (predictions, features, copies in the store).
     Media someone annotated or captioned are kept: what people entered is never deleted."""
     from emostudio.services.library import delete_media
@@ -203,9 +220,14 @@ def worker_command(
     if once:
         run_once(repo, redactions=redactions)
     else:
-        run_forever(repo, poll_seconds=settings.worker_poll_seconds, parent_pid=parent_pid,
-                    heartbeat_seconds=settings.heartbeat_seconds, stale_seconds=settings.worker_stale_seconds,
-                    redactions=redactions)  # fmt: skip
+        run_forever(
+            repo,
+            poll_seconds=settings.worker_poll_seconds,
+            parent_pid=parent_pid,
+            heartbeat_seconds=settings.heartbeat_seconds,
+            stale_seconds=settings.worker_stale_seconds,
+            redactions=redactions,
+        )
 
 
 def freeze_startup_objects() -> None:
@@ -230,15 +252,19 @@ def check_binding(host: str, has_users: bool) -> str | None:
             f"the studio has no users, so it only listens on 127.0.0.1 (asked: {host}); anyone who can reach "
             f"{host} could read and change everything. Add an admin first: emostudio users add NAME --role admin"
         )
-    return (f"listening on {host}: sign-in is required, but over plain HTTP passwords and recordings travel in "
-            "clear; put the studio behind an HTTPS reverse proxy")  # fmt: skip
+    return (
+        f"listening on {host}: sign-in is required, but over plain HTTP passwords and recordings travel in "
+        "clear; put the studio behind an HTTPS reverse proxy"
+    )
 
 
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on (default from settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
-    worker: Annotated[bool | None, typer.Option("--worker/--no-worker", help="Start a background worker process.")] = None,
+    worker: Annotated[
+        bool | None, typer.Option("--worker/--no-worker", help="Start a background worker process.")
+    ] = None,
 ) -> None:
     """Start the studio web app (and, by default, one background worker it keeps alive)."""
     import uvicorn
@@ -281,7 +307,9 @@ def _password(prompt_twice: bool, from_stdin: bool) -> str:
 @users_app.command("add")
 def users_add(
     name: str,
-    role: Annotated[str, typer.Option(help="viewer (look, export), annotator (also correct, upload) or admin.")] = "annotator",
+    role: Annotated[
+        str, typer.Option(help="viewer (look, export), annotator (also correct, upload) or admin.")
+    ] = "annotator",
     password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input (for scripts).")] = False,
 ) -> None:
     """Add a person who signs in. The first user switches the studio to sign-in mode

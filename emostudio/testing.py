@@ -144,8 +144,15 @@ class StudioProcess:
     ``worker=False``); ``url`` is where it answers. Stop it with ``stop()`` (SIGTERM, as a
     process manager would) or ``kill()`` (SIGKILL: a crash)."""
 
-    def __init__(self, data_dir: Path, *, worker: bool = True, env: dict | None = None, timeout: float = 120.0,
-                 args: tuple[str, ...] = ()):  # fmt: skip
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        worker: bool = True,
+        env: dict | None = None,
+        timeout: float = 120.0,
+        args: tuple[str, ...] = (),
+    ):
         import os
         import subprocess
         import sys
@@ -154,14 +161,20 @@ class StudioProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
-        self.env = {**os.environ, "EMOSTUDIO_DATA_DIR": str(self.data_dir), "EMOSTUDIO_WORKER_POLL_SECONDS": "0.3",
-                    "EMOSTUDIO_HEARTBEAT_SECONDS": "1", **(env or {})}  # fmt: skip
+        self.env = {
+            **os.environ,
+            "EMOSTUDIO_DATA_DIR": str(self.data_dir),
+            "EMOSTUDIO_WORKER_POLL_SECONDS": "0.3",
+            "EMOSTUDIO_HEARTBEAT_SECONDS": "1",
+            **(env or {}),
+        }
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - open for the process's lifetime
         cmd = [sys.executable, "-m", "emostudio.cli", "serve", "--port", str(self.port), *args]
         if not worker:
             cmd.append("--no-worker")
-        self.proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1], env=self.env, stdout=self._log,
-                                     stderr=subprocess.STDOUT)  # fmt: skip
+        self.proc = subprocess.Popen(
+            cmd, cwd=Path(__file__).resolve().parents[1], env=self.env, stdout=self._log, stderr=subprocess.STDOUT
+        )
         self._wait_ready(timeout)
 
     def _wait_ready(self, timeout: float) -> None:
@@ -212,8 +225,14 @@ def add_user(data_dir: Path, name: str, role: str, password: str) -> None:
     import sys
 
     env = {**os.environ, "EMOSTUDIO_DATA_DIR": str(data_dir)}
-    subprocess.run([sys.executable, "-m", "emostudio.cli", "users", "add", name, "--role", role, "--password-stdin"],
-                   input=password + "\n", text=True, env=env, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "emostudio.cli", "users", "add", name, "--role", role, "--password-stdin"],
+        input=password + "\n",
+        text=True,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 def signed_in_client(url: str, name: str | None = None, password: str | None = None):

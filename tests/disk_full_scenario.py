@@ -39,7 +39,9 @@ def main(disk: Path, outside: Path) -> dict:
     settings = Settings(data_dir=disk / "data")
     repo = open_repository(settings)
     first = write_audio(outside / "first.wav", speech(1.0))
-    (media,) = import_paths(repo, [first], options=ImportOptions(copy=True, media_dir=settings.media_dir, vad=False)).added
+    (media,) = import_paths(
+        repo, [first], options=ImportOptions(copy=True, media_dir=settings.media_dir, vad=False)
+    ).added
     save_correction(repo, media, "ana", 0.0, 0.5, "anger")
     big = write_audio(outside / "big.wav", speech(30.0))
     filler = fill(disk)
@@ -69,7 +71,9 @@ def main(disk: Path, outside: Path) -> dict:
     filler.unlink()
     save_correction(repo, media, "ana", 0.5, 1.0, "fear")  # with room again, the same save goes through
     out["annotations_after"] = [a.label for a in repo.annotations(source="human")]
-    out["integrity"] = sqlite3.connect(settings.data_dir / "emostudio.db").execute("PRAGMA integrity_check").fetchone()[0]
+    out["integrity"] = (
+        sqlite3.connect(settings.data_dir / "emostudio.db").execute("PRAGMA integrity_check").fetchone()[0]
+    )
     return out
 
 

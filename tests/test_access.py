@@ -24,8 +24,15 @@ ROLES = {"ada": "admin", "ann": "annotator", "vic": "viewer", "tim": "annotator"
 
 def _cli(data_dir: Path, *args: str, **kw) -> subprocess.CompletedProcess:
     env = {**os.environ, "EMOSTUDIO_DATA_DIR": str(data_dir), **kw.pop("env", {})}
-    return subprocess.run([sys.executable, "-m", "emostudio.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=300, cwd=REPO_ROOT, **kw)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "emostudio.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -38,7 +45,9 @@ def local_studio(tmp_path):
     settings = Settings(data_dir=tmp_path / "data")
     repo = open_repository(settings)
     clip = write_audio(tmp_path / "voice.wav", speech(2.0))
-    (media,) = import_paths(repo, [clip], options=ImportOptions(copy=True, media_dir=settings.media_dir, vad=False)).added
+    (media,) = import_paths(
+        repo, [clip], options=ImportOptions(copy=True, media_dir=settings.media_dir, vad=False)
+    ).added
     (settings.cache_dir / "features").mkdir(parents=True)
     (settings.cache_dir / "features" / "x.npy").write_bytes(b"\x93NUMPY")
     client = TestClient(create_server(repo, settings), base_url="http://127.0.0.1")
@@ -48,13 +57,23 @@ def local_studio(tmp_path):
 def test_nothing_in_the_data_folder_downloads_but_through_checked_routes(local_studio):
     client, settings, repo, media = local_studio
     data = settings.data_dir.resolve()
-    secrets = [data / "emostudio.db", data / "emostudio.db-wal", data / "emostudio.db-shm", Path(media.path),
-               settings.cache_dir.resolve() / "features" / "x.npy"]  # fmt: skip
+    secrets = [
+        data / "emostudio.db",
+        data / "emostudio.db-wal",
+        data / "emostudio.db-shm",
+        Path(media.path),
+        settings.cache_dir.resolve() / "features" / "x.npy",
+    ]
     assert all(p.exists() for p in secrets[:2])
     attempts = []
     for p in secrets:
-        attempts += [f"/gradio_api/file={p}", f"/file={p}", f"/gradio_api/file={os.path.relpath(p)}",
-                     f"/gradio_api/file={str(p).replace('/', '%2F')}", f"/gradio_api/file=/tmp/../{p}"]  # fmt: skip
+        attempts += [
+            f"/gradio_api/file={p}",
+            f"/file={p}",
+            f"/gradio_api/file={os.path.relpath(p)}",
+            f"/gradio_api/file={str(p).replace('/', '%2F')}",
+            f"/gradio_api/file=/tmp/../{p}",
+        ]
     for url in attempts:
         r = client.get(url)
         assert r.status_code in (403, 404, 401), url  # (Gradio's refusal echoes the path the visitor sent)
@@ -90,12 +109,22 @@ def test_a_plain_open_of_the_database_in_a_process_that_holds_it_loses_writes(tm
     con.execute("CREATE TABLE t (x)")
     con.execute("INSERT INTO t VALUES (1)")
     open(db, "rb").close()  # what serving the file, or reading it as a label file, did
-    reader = f"import sqlite3; c = sqlite3.connect({str(db)!r}); c.execute('SELECT count(*) FROM t').fetchone(); c.close()"
+    reader = (
+        f"import sqlite3; c = sqlite3.connect({str(db)!r}); c.execute('SELECT count(*) FROM t').fetchone(); c.close()"
+    )
     subprocess.run([sys.executable, "-c", reader], check=True)  # another process reads, then closes
     for i in range(2, 5):
         con.execute(f"INSERT INTO t VALUES ({i})")
-    seen = subprocess.run([sys.executable, "-c", f"import sqlite3; print(sqlite3.connect({str(db)!r}).execute('SELECT count(*) FROM t').fetchone()[0])"],
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    seen = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import sqlite3; print(sqlite3.connect({str(db)!r}).execute('SELECT count(*) FROM t').fetchone()[0])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert seen == "1"  # three committed rows gone: the failure the studio must never trigger
 
 
@@ -111,7 +140,9 @@ def team_studio(tmp_path_factory):
     (outside / "secret.csv").write_text("path,emotion\nsecret.wav,anger\n")
     for name, role in ROLES.items():
         add_user(data, name, role, PASSWORDS[name])
-    studio = StudioProcess(data, env={"EMOSTUDIO_IMPORT_ROOTS": f'["{allowed}"]', "GRADIO_TEMP_DIR": str(root / "gradio")})
+    studio = StudioProcess(
+        data, env={"EMOSTUDIO_IMPORT_ROOTS": f'["{allowed}"]', "GRADIO_TEMP_DIR": str(root / "gradio")}
+    )
     yield studio, allowed, outside
     studio.stop()
 
@@ -126,11 +157,22 @@ def test_signed_out_visitors_get_nothing(team_studio):
     studio, *_ = team_studio
     anon = signed_in_client(studio.url)
     db = studio.data_dir / "emostudio.db"
-    for url in ["config", "gradio_api/info", "gradio_api/file=" + str(db), "media/x", "thumbnails/x/1.0.jpg",
-                "exports/x/y.csv", "api/media", "api/annotations", "gradio_api/upload"]:  # fmt: skip
+    for url in [
+        "config",
+        "gradio_api/info",
+        "gradio_api/file=" + str(db),
+        "media/x",
+        "thumbnails/x/1.0.jpg",
+        "exports/x/y.csv",
+        "api/media",
+        "api/annotations",
+        "gradio_api/upload",
+    ]:
         r = anon.get(url) if url != "gradio_api/upload" else anon.post(url, files={"files": ("a.wav", b"x")})
         assert r.status_code == 401, url
-    assert anon.post("api/annotations", json={"media_id": "x", "start": 0, "end": 1, "label": "anger"}).status_code == 401
+    assert (
+        anon.post("api/annotations", json={"media_id": "x", "start": 0, "end": 1, "label": "anger"}).status_code == 401
+    )
     assert anon.post("login", data={"username": "ada", "password": "wrong-password"}).status_code == 400
 
 
@@ -154,8 +196,12 @@ def test_each_role_may_do_what_it_should_and_nothing_more(team_studio):
     saved = annotator.post("api/annotations", json=body)
     assert saved.status_code == 201 and saved.json()["annotator"] == "ann"  # the login, not what the body says
     ann = _gradio(studio, "ann")
-    for endpoint, args in [("/imported", (str(allowed), "", False, "", "", "", "")), ("/analyse_all", ()),
-                           ("/rollback", ()), ("/remove", (inside["id"], "", "", "", ""))]:  # fmt: skip
+    for endpoint, args in [
+        ("/imported", (str(allowed), "", False, "", "", "", "")),
+        ("/analyse_all", ()),
+        ("/rollback", ()),
+        ("/remove", (inside["id"], "", "", "", "")),
+    ]:
         with pytest.raises(AppError, match="needs the admin role"):
             ann.predict(*args, api_name=endpoint)
 
@@ -224,7 +270,9 @@ def test_an_event_cannot_be_handed_a_server_path_as_an_uploaded_file(team_studio
     for name in ("vic", "ann"):
         client = signed_in_client(studio.url, name, PASSWORDS[name])
         for path in (db, allowed / "inside.wav"):
-            stream = _call(client, "uploaded", [[{"path": str(path), "meta": {"_type": "gradio.FileData"}}], "", "", "", ""])
+            stream = _call(
+                client, "uploaded", [[{"path": str(path), "meta": {"_type": "gradio.FileData"}}], "", "", "", ""]
+            )
             assert "event: error" in stream, stream
     copies = [p for p in (studio.data_dir.parent / "gradio").rglob("*") if p.is_file()]
     assert not any(p.read_bytes()[:15] == b"SQLite format 3" for p in copies)
@@ -241,7 +289,10 @@ def test_a_disabled_user_is_signed_out_at_once(team_studio):
     for url in ("api/whoami", "config", "gradio_api/info", "gradio_api/heartbeat/x"):
         assert tim.get(url).status_code == 401, url
     assert tim.post("gradio_api/cancel", json={"event_id": "x", "session_hash": "y", "fn_index": 0}).status_code == 401
-    assert signed_in_client(studio.url).post("login", data={"username": "tim", "password": PASSWORDS["tim"]}).status_code == 400
+    assert (
+        signed_in_client(studio.url).post("login", data={"username": "tim", "password": PASSWORDS["tim"]}).status_code
+        == 400
+    )
 
 
 def test_the_command_line_never_writes_over_the_database(tmp_path):

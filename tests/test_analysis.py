@@ -22,7 +22,9 @@ from emostudio.testing import face_picture, speech, write_audio, write_av
 
 def _run(args, data_dir):
     env = {**os.environ, "EMOSTUDIO_DATA_DIR": str(data_dir)}
-    return subprocess.run([sys.executable, "-m", "emostudio.cli", *args], env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "emostudio.cli", *args], env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def _rows(path):
@@ -51,7 +53,10 @@ def test_analyze_writes_clip_and_chunk_csv_for_every_modality(tmp_path):
     write_av(media / "silent.mp4", video_seconds=1.5, size=(256, 256), picture=face_picture())
     (media / "broken.wav").write_bytes(b"RIFF" + b"\x00" * 200)
 
-    result = _run(["analyze", str(media), "--out", str(tmp_path / "p.csv"), "--chunks", str(tmp_path / "c.csv")], tmp_path / "data")
+    result = _run(
+        ["analyze", str(media), "--out", str(tmp_path / "p.csv"), "--chunks", str(tmp_path / "c.csv")],
+        tmp_path / "data",
+    )
     assert result.returncode == 1, result.stderr  # one bad file ...
     assert "broken.wav" in result.stderr
     clips = {os.path.basename(r["media"]): r for r in _rows(tmp_path / "p.csv")}
@@ -119,9 +124,19 @@ def test_a_corrected_run_is_kept_and_exported(tmp_path, analyzer):
     (media,) = import_paths(repo, [path], options=ImportOptions(vad=False)).added
     _store(repo, analyzer, media)
     chunk = repo.predictions(media.id, level="chunk")[2]
-    repo.add_annotation(Annotation(None, media.id, "human", "ana", label="fear", start=chunk.start,
-                                   duration=chunk.duration, corrects_prediction_id=chunk.id,
-                                   model_version_id=chunk.model_version_id))  # fmt: skip
+    repo.add_annotation(
+        Annotation(
+            None,
+            media.id,
+            "human",
+            "ana",
+            label="fear",
+            start=chunk.start,
+            duration=chunk.duration,
+            corrects_prediction_id=chunk.id,
+            model_version_id=chunk.model_version_id,
+        )
+    )
     before = [p.id for p in repo.predictions(media.id)]
     _store(repo, analyzer, media)
     after = [p.id for p in repo.predictions(media.id)]
@@ -130,8 +145,18 @@ def test_a_corrected_run_is_kept_and_exported(tmp_path, analyzer):
     (saved,) = repo.annotations(media.id)
     assert saved.corrects_prediction_id == chunk.id
 
-    out = _run(["export", "--clips", str(tmp_path / "clips.csv"), "--annotations", str(tmp_path / "ann.csv"),
-                "--annotator", "ana"], tmp_path / "data")  # fmt: skip
+    out = _run(
+        [
+            "export",
+            "--clips",
+            str(tmp_path / "clips.csv"),
+            "--annotations",
+            str(tmp_path / "ann.csv"),
+            "--annotator",
+            "ana",
+        ],
+        tmp_path / "data",
+    )
     assert out.returncode == 0, out.stderr
     assert "1 clips" in out.stdout and "1 annotations" in out.stdout
     (row,) = _rows(tmp_path / "ann.csv")
@@ -231,11 +256,14 @@ def test_exported_text_never_runs_as_a_spreadsheet_formula(tmp_path, repo):
     from emostudio.core.domain import Annotation
     from emostudio.services.export import export_table, write_csv
 
-    (media,) = import_paths(repo, [write_audio(tmp_path / "a.wav", speech(1.0))], options=ImportOptions(vad=False)).added
-    names = ["=1+1", "+cmd", "-2+3", "@SUM(A1)", "\tx", "\rx", "=HYPERLINK(\"http://x\")", "ana"]
+    (media,) = import_paths(
+        repo, [write_audio(tmp_path / "a.wav", speech(1.0))], options=ImportOptions(vad=False)
+    ).added
+    names = ["=1+1", "+cmd", "-2+3", "@SUM(A1)", "\tx", "\rx", '=HYPERLINK("http://x")', "ana"]
     for name in names:
-        repo.add_annotation(Annotation(None, media.id, "human", name, label="anger", valence=-0.5, start=0.0,
-                                       duration=0.5))  # fmt: skip
+        repo.add_annotation(
+            Annotation(None, media.id, "human", name, label="anger", valence=-0.5, start=0.0, duration=0.5)
+        )
     write_csv(tmp_path / "a.csv", *reversed(export_table(repo, "annotations")))
     rows = _rows(tmp_path / "a.csv")
     assert [r["annotator"] for r in rows] == ["'" + n for n in names[:-1]] + ["ana"]
@@ -291,9 +319,19 @@ def test_reanalysing_a_corrected_media_keeps_the_corrected_run_and_says_so(tmp_p
     queue_analysis(repo, [media.id])
     assert run_once(repo, "w").status == "succeeded"
     chunk = repo.predictions(media.id, level="chunk")[3]
-    repo.add_annotation(Annotation(None, media.id, "human", "ana", label="fear", start=chunk.start,
-                                   duration=chunk.duration, corrects_prediction_id=chunk.id,
-                                   model_version_id=chunk.model_version_id))  # fmt: skip
+    repo.add_annotation(
+        Annotation(
+            None,
+            media.id,
+            "human",
+            "ana",
+            label="fear",
+            start=chunk.start,
+            duration=chunk.duration,
+            corrects_prediction_id=chunk.id,
+            model_version_id=chunk.model_version_id,
+        )
+    )
     queue_analysis(repo, [media.id], force=True)
     job = run_once(repo, "w")
     assert job.status == "succeeded"
@@ -318,14 +356,26 @@ def test_an_unavailable_extractor_is_one_warning_and_the_batch_goes_on(tmp_path,
     monkeypatch.setenv("EMOSTUDIO_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()
     try:
-        clip = write_av(tmp_path / "talk.mp4", video_seconds=2.0, size=(128, 128), picture=face_picture(), audio=speech(2.0))
-        errors = analyze_paths([clip], out=tmp_path / "p.csv", chunks=None, model=None,
-                               modalities=("audio", "face", "text"), asr=False, vad=True)  # fmt: skip
+        clip = write_av(
+            tmp_path / "talk.mp4", video_seconds=2.0, size=(128, 128), picture=face_picture(), audio=speech(2.0)
+        )
+        errors = analyze_paths(
+            [clip],
+            out=tmp_path / "p.csv",
+            chunks=None,
+            model=None,
+            modalities=("audio", "face", "text"),
+            asr=False,
+            vad=True,
+        )
     finally:
         get_settings.cache_clear()
     assert errors == []
     (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("warning:")]
-    assert line == "warning: face analysis is off: the face model's weights are missing from the installation (missing.safetensors)"
+    assert (
+        line == "warning: face analysis is off: the face model's weights are missing from the installation "
+        "(missing.safetensors)"
+    )
     (row,) = _rows(tmp_path / "p.csv")
     assert row["modalities"] == "audio" and row["top_emotion"] in BASIC
 
@@ -342,10 +392,13 @@ def test_a_version_s_label_space_drives_its_columns_and_the_annotate_choices(tmp
     repo = temp_repository(tmp_path)
     labels = LabelSpace(basic=("neutral", "anger", "boredom"), compound=())
     repo.add_model_version(ModelVersion("emodb-3", "emotion", str(tmp_path), label_space=labels.to_json(), active=True))
-    (media,) = import_paths(repo, [write_audio(tmp_path / "a.wav", speech(1.0))], options=ImportOptions(vad=False)).added
+    (media,) = import_paths(
+        repo, [write_audio(tmp_path / "a.wav", speech(1.0))], options=ImportOptions(vad=False)
+    ).added
     basic = {"neutral": 0.2, "anger": 0.7, "boredom": 0.1}
-    repo.replace_predictions(media.id, "emodb-3", [Prediction(None, media.id, "emodb-3", "x", "clip", 0.0, 1.0,
-                                                              basic=basic, arousal=0.5)])  # fmt: skip
+    repo.replace_predictions(
+        media.id, "emodb-3", [Prediction(None, media.id, "emodb-3", "x", "clip", 0.0, 1.0, basic=basic, arousal=0.5)]
+    )
     columns, (row,) = export_table(repo, "clips")
     assert [c for c in columns if c.startswith(("p_", "c_"))] == ["p_neutral", "p_anger", "p_boredom"]
     assert row["p_boredom"] == 0.1 and row["top_emotion"] == "anger"

@@ -218,7 +218,10 @@ def _(s: Studio):
 def _(s: Studio):
     report = s.import_(labels=_labels(s, "path,emotion,arousal\ngood.wav,,1.5\ngood.wav,,high\ngood.wav,,nan\n"))
     assert [e.split(": ", 1)[1] for e in report.errors] == [
-        "arousal 1.5 is outside [-1, 1]", "arousal 'high' is not a number", "arousal is not a number (NaN)"]  # fmt: skip
+        "arousal 1.5 is outside [-1, 1]",
+        "arousal 'high' is not a number",
+        "arousal is not a number (NaN)",
+    ]
     return "; ".join(report.errors)
 
 
@@ -265,7 +268,9 @@ def _(s: Studio):
 
 @case("labels", "row naming the studio's database")
 def _(s: Studio):
-    report = s.import_(labels=_labels(s, f"path,emotion\n{s.settings.data_dir / 'emostudio.db'},anger\ngood.wav,fear\n"))
+    report = s.import_(
+        labels=_labels(s, f"path,emotion\n{s.settings.data_dir / 'emostudio.db'},anger\ngood.wav,fear\n")
+    )
     return s.check(report, "labels.csv:2", "is not inside a folder this studio imports from")
 
 
@@ -276,8 +281,9 @@ def _(s: Studio):
     write_audio(outside / "secret.wav", speech(1.0))
     _labels(s, f"path,emotion\n../outside/secret.wav,anger\n{outside / 'secret.wav'},fear\ngood.wav,sadness\n")
     policy = studio_policy(s.settings, [s.folder])
-    report = import_server_paths(s.repo, "", str(s.folder / "labels.csv"), False, s.settings.media_dir, policy,
-                                 vad=False)  # fmt: skip
+    report = import_server_paths(
+        s.repo, "", str(s.folder / "labels.csv"), False, s.settings.media_dir, policy, vad=False
+    )
     assert [m.name for m in report.added] == ["good.wav"] and report.labels_added == 1
     assert len(report.errors) == 2 and all(str(outside) not in e for e in report.errors)
     return "; ".join(report.errors)
@@ -285,13 +291,20 @@ def _(s: Studio):
 
 @case("labels", "the same label file imported by two processes at once")
 def _(s: Studio):
-    labels = _labels(s, "path,emotion\ngood.wav,anger\n" + "".join(
-        f"c{i}.wav,{e}\n" for i, e in enumerate(["fear", "sadness", "neutral", "happiness", "disgust", "surprise"])))
+    labels = _labels(
+        s,
+        "path,emotion\ngood.wav,anger\n"
+        + "".join(
+            f"c{i}.wav,{e}\n" for i, e in enumerate(["fear", "sadness", "neutral", "happiness", "disgust", "surprise"])
+        ),
+    )
     for i in range(6):
         write_audio(s.folder / f"c{i}.wav", speech(0.55 + 0.13 * i))  # none as long as seed.wav or good.wav
     env = {**os.environ, "EMOSTUDIO_DATA_DIR": str(s.settings.data_dir)}
     cmd = [sys.executable, "-m", "emostudio.cli", "import", "--labels", str(labels), "--no-vad"]
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], outs
     imported = s.repo.annotations(source="import")
@@ -333,8 +346,10 @@ def _upload(s: Studio, name: str, data: bytes) -> str:
 @case("upload", "label file naming absolute and ../ paths on the server")
 def _(s: Studio):
     secret = write_audio(s.tmp / "private.wav", speech(1.0))
-    files = [_upload(s, "good.wav", s.good.read_bytes()),
-             _upload(s, "labels.csv", f"path,emotion\n{secret},anger\n../../private.wav,fear\ngood.wav,sad\n".encode())]  # fmt: skip
+    files = [
+        _upload(s, "good.wav", s.good.read_bytes()),
+        _upload(s, "labels.csv", f"path,emotion\n{secret},anger\n../../private.wav,fear\ngood.wav,sad\n".encode()),
+    ]
     report = import_uploads(s.repo, files, s.settings.media_dir, vad=False, policy=studio_policy(s.settings))
     assert [m.name for m in report.added] == ["good.wav"] and report.labels_added == 1
     assert not any(Path(m.media.path).name.startswith(secret.stem) for m in s.repo.list_media())
@@ -369,8 +384,11 @@ def _api_case(name: str, body, status: int, expect: str):
     def _(s: Studio, client):
         good = {"media_id": s.seed.id, "start": 0.0, "end": 0.5, "label": "fear", "annotator": "bob"}
         payload = body(s) if callable(body) else body
-        r = (client.post("/api/annotations", content=payload, headers={"content-type": "application/json"})
-             if isinstance(payload, str) else client.post("/api/annotations", json=payload))  # fmt: skip
+        r = (
+            client.post("/api/annotations", content=payload, headers={"content-type": "application/json"})
+            if isinstance(payload, str)
+            else client.post("/api/annotations", json=payload)
+        )
         assert r.status_code == status, r.text
         error = r.json()["error"]
         assert expect in error and "Traceback" not in error and "SELECT" not in error.upper()
@@ -405,7 +423,10 @@ def test_bad_input(name, studio, request):
     args = (studio, request.getfixturevalue("api")) if name.startswith("api:") else (studio,)
     outcome = fn(*args)
     OUTCOMES.append((*name.split(": ", 1), outcome))
-    assert sqlite3.connect(studio.settings.data_dir / "emostudio.db").execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert (
+        sqlite3.connect(studio.settings.data_dir / "emostudio.db").execute("PRAGMA integrity_check").fetchone()[0]
+        == "ok"
+    )
 
 
 def test_the_matrix_has_at_least_25_cases():

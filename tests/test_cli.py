@@ -15,7 +15,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def _run(args, data_dir, **kw):
     env = {**os.environ, "EMOSTUDIO_DATA_DIR": str(data_dir)}
-    return subprocess.run([sys.executable, "-m", "emostudio.cli", *args], env=env, capture_output=True, text=True, timeout=300, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "emostudio.cli", *args], env=env, capture_output=True, text=True, timeout=300, **kw
+    )
 
 
 def test_import_then_ls(tmp_path):
@@ -55,8 +57,15 @@ def _children(pid: int) -> list[int]:
 
 def test_launch_serves_the_studio_and_starts_a_worker(tmp_path):
     port = _free_port()
-    env = {**os.environ, "EMOSTUDIO_DATA_DIR": str(tmp_path / "data"), "EMOSTUDIO_PORT": str(port), "EMOSTUDIO_WORKER_POLL_SECONDS": "0.2"}
-    proc = subprocess.Popen([sys.executable, "launch.py"], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "EMOSTUDIO_DATA_DIR": str(tmp_path / "data"),
+        "EMOSTUDIO_PORT": str(port),
+        "EMOSTUDIO_WORKER_POLL_SECONDS": "0.2",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "launch.py"], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     try:
         deadline = time.time() + 90
         page = None
@@ -102,8 +111,10 @@ def test_rm_deletes_what_nobody_annotated_and_keeps_the_rest(tmp_path):
     out = _run(["rm", ids["drop.wav"], ids["keep.wav"], "nope"], data)
     assert out.returncode == 1
     assert out.stdout.strip() == f"deleted {ids['drop.wav']} (drop.wav)"
-    assert out.stderr.splitlines() == ["error: keep.wav has annotations or captions made by people; it is kept",
-                                       "error: there is no media nope"]  # fmt: skip
+    assert out.stderr.splitlines() == [
+        "error: keep.wav has annotations or captions made by people; it is kept",
+        "error: there is no media nope",
+    ]
     assert [s.media.name for s in repo.list_media()] == ["keep.wav"]
     assert not any(Path(p).exists() for p in cached) and (folder / "drop.wav").exists()  # read in place: kept
     assert repo.predictions(ids["drop.wav"]) == [] and len(repo.predictions(ids["keep.wav"])) > 0

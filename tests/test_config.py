@@ -14,7 +14,9 @@ def test_defaults_put_everything_under_the_data_dir(monkeypatch, tmp_path):
 
 def test_env_overrides_toml_which_overrides_defaults(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "emostudio.toml").write_text('data_dir = "/srv/emo"\nport = 8080\ndatabase_url = "postgresql+psycopg://u@h/db"\n')
+    (tmp_path / "emostudio.toml").write_text(
+        'data_dir = "/srv/emo"\nport = 8080\ndatabase_url = "postgresql+psycopg://u@h/db"\n'
+    )
     monkeypatch.setenv("EMOSTUDIO_PORT", "9000")
     s = Settings()
     assert s.data_dir == Path("/srv/emo") and s.port == 9000

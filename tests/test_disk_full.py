@@ -22,11 +22,18 @@ def test_a_full_disk_stops_saves_imports_exports_and_backups_cleanly(tmp_path):
     disk, outside = tmp_path / "disk", tmp_path / "outside"
     disk.mkdir()
     outside.mkdir()
-    script = (f"mount -t tmpfs -o size=6m tmpfs {disk} && "
-              f"exec {sys.executable} {REPO_ROOT / 'tests' / 'disk_full_scenario.py'} {disk} {outside}")  # fmt: skip
+    script = (
+        f"mount -t tmpfs -o size=6m tmpfs {disk} && "
+        f"exec {sys.executable} {REPO_ROOT / 'tests' / 'disk_full_scenario.py'} {disk} {outside}"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    run = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script], capture_output=True,
-                         text=True, env=env, timeout=300)  # fmt: skip
+    run = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     if run.returncode != 0 and "unshare" in run.stderr and "Operation not permitted" in run.stderr:
         pytest.skip(f"no user namespaces here: {run.stderr.strip()}")
     assert run.returncode == 0, run.stderr

@@ -20,7 +20,13 @@ from emostudio.features.face_model import (
 
 @pytest.mark.parametrize(
     "size,kernel,stride,expected_pads",
-    [(60, 3, 2, [0, 1, 0, 1]), (15, 3, 2, [1, 1, 1, 1]), (8, 3, 2, [0, 1, 0, 1]), (60, 1, 2, [0, 0, 0, 0]), (15, 1, 2, [0, 0, 0, 0])],
+    [
+        (60, 3, 2, [0, 1, 0, 1]),
+        (15, 3, 2, [1, 1, 1, 1]),
+        (8, 3, 2, [0, 1, 0, 1]),
+        (60, 1, 2, [0, 0, 0, 0]),
+        (15, 1, 2, [0, 0, 0, 0]),
+    ],
 )
 def test_tensorflow_same_padding_puts_the_extra_pixel_last(size, kernel, stride, expected_pads):
     x = torch.zeros(1, 1, size, size)

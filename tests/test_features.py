@@ -53,9 +53,13 @@ def test_opensmile_lld_when_installed(speech_media):
 def test_hugging_face_encoder_from_a_local_folder(tmp_path, speech_media):
     transformers = pytest.importorskip("transformers")
     config = transformers.Wav2Vec2Config(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        conv_dim=(16, 16, 16, 16, 16, 16, 16), num_feat_extract_layers=7,
-    )  # fmt: skip
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=(16, 16, 16, 16, 16, 16, 16),
+        num_feat_extract_layers=7,
+    )
     folder = tmp_path / "tiny-wav2vec2"
     transformers.Wav2Vec2Model(config).save_pretrained(folder)
     transformers.Wav2Vec2FeatureExtractor().save_pretrained(folder)
@@ -139,7 +143,9 @@ def test_text_cache_key_changes_with_the_transcript(tmp_path, speech_media):
     cache, text = FeatureCache(tmp_path), get_extractor("text-minilm")
     a = (Segment(None, speech_media.id, "transcript", 0.0, 1.0, text="hello"),)
     b = (Segment(None, speech_media.id, "transcript", 0.0, 1.0, text="goodbye"),)
-    assert cache.path(text, FeatureInput(speech_media, transcript=a)) != cache.path(text, FeatureInput(speech_media, transcript=b))
+    assert cache.path(text, FeatureInput(speech_media, transcript=a)) != cache.path(
+        text, FeatureInput(speech_media, transcript=b)
+    )
 
 
 def test_an_extractor_has_the_same_version_in_every_process():
@@ -149,6 +155,14 @@ def test_an_extractor_has_the_same_version_in_every_process():
     import sys
 
     probe = "from emostudio.features import get_extractor; print(get_extractor('waveform-peaks').version)"
-    seen = {subprocess.run([sys.executable, "-c", probe], env={**os.environ, "PYTHONHASHSEED": str(seed)},
-                           capture_output=True, text=True, check=True).stdout.strip() for seed in (1, 2, 3)}  # fmt: skip
+    seen = {
+        subprocess.run(
+            [sys.executable, "-c", probe],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in (1, 2, 3)
+    }
     assert seen == {get_extractor("waveform-peaks").version}

@@ -76,8 +76,17 @@ def test_audio_without_speech_has_no_segments_and_no_error(repo, tmp_path):
 @pytest.mark.parametrize(
     "suffix,content,spans",
     [
-        (".srt", "1\n00:00:00,200 --> 00:00:01,500\nThe dogs are\n\n2\n00:00:01,600 --> 00:00:03,000\nsitting by the <i>door</i>\n", [(0.2, 1.3, "The dogs are"), (1.6, 1.4, "sitting by the door")]),
-        (".vtt", "WEBVTT\n\n00:00.200 --> 00:01.500\nThe dogs are\n\n00:01.600 --> 00:03.000\nsitting by the door\n", [(0.2, 1.3, "The dogs are"), (1.6, 1.4, "sitting by the door")]),
+        (
+            ".srt",
+            "1\n00:00:00,200 --> 00:00:01,500\nThe dogs are\n\n"
+            "2\n00:00:01,600 --> 00:00:03,000\nsitting by the <i>door</i>\n",
+            [(0.2, 1.3, "The dogs are"), (1.6, 1.4, "sitting by the door")],
+        ),
+        (
+            ".vtt",
+            "WEBVTT\n\n00:00.200 --> 00:01.500\nThe dogs are\n\n00:01.600 --> 00:03.000\nsitting by the door\n",
+            [(0.2, 1.3, "The dogs are"), (1.6, 1.4, "sitting by the door")],
+        ),
         (".txt", "The dogs are\nsitting by the door.\n", [(0.0, None, "The dogs are sitting by the door.")]),
     ],
 )
@@ -99,7 +108,10 @@ def test_csv_labels_with_dimensions_and_speaker(repo, tmp_path):
     write_audio(tmp_path / "a.wav", speech())
     write_audio(tmp_path / "b.wav", speech(2.0))
     labels = tmp_path / "labels.csv"
-    labels.write_text("path,emotion,arousal,valence,dominance,speaker\na.wav,Boredom,-0.6,-0.3,-0.2,spk1\nb.wav,happily surprised,,,,spk2\n")
+    labels.write_text(
+        "path,emotion,arousal,valence,dominance,speaker\n"
+        "a.wav,Boredom,-0.6,-0.3,-0.2,spk1\nb.wav,happily surprised,,,,spk2\n"
+    )
     report = import_paths(repo, [], labels=labels)  # the label file names the media to import
     assert report.errors == [] and len(report.added) == 2 and report.labels_added == 2
     by_name = {s.media.name: s.media for s in repo.list_media()}
@@ -134,7 +146,10 @@ def test_bad_inputs_get_one_line_errors_and_the_batch_goes_on(repo, tmp_path):
     sub = write_audio(d / "latin.wav", speech(2.0)).with_suffix(".srt")
     sub.write_bytes("1\n00:00:00,000 --> 00:00:01,000\nCaf\xe9 ol\xe9\n".encode("latin-1"))
     labels = tmp_path / "labels.csv"
-    labels.write_text("path,emotion\nbatch/good.wav,happy\nbatch/silence.wav,happyy\nbatch/missing.wav,sad\nbatch/no_audio.mp4,angry\n")
+    labels.write_text(
+        "path,emotion\nbatch/good.wav,happy\nbatch/silence.wav,happyy\n"
+        "batch/missing.wav,sad\nbatch/no_audio.mp4,angry\n"
+    )
 
     report = import_paths(repo, [d], labels=labels)
 
@@ -172,7 +187,10 @@ def test_label_file_that_cannot_be_read_is_reported(repo, tmp_path):
 def test_unsupported_and_missing_paths(repo, tmp_path):
     (tmp_path / "notes.docx").write_text("x")
     report = import_paths(repo, [tmp_path / "notes.docx", tmp_path / "gone.wav"])
-    assert report.errors == [f"{tmp_path / 'notes.docx'}: unsupported file type '.docx'", f"{tmp_path / 'gone.wav'}: file not found"]
+    assert report.errors == [
+        f"{tmp_path / 'notes.docx'}: unsupported file type '.docx'",
+        f"{tmp_path / 'gone.wav'}: file not found",
+    ]
 
 
 def test_vad_in_blocks_joins_speech_across_block_boundaries(repo, tmp_path, monkeypatch):

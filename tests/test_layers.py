@@ -12,9 +12,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ["core", "media", "features", "model", "db", "services", "trainers", "ui", "entry"]
-FOLDERS = {"emostudio/core": "core", "emostudio/media": "media", "emostudio/features": "features",
-           "emostudio/model": "model", "db": "db", "emostudio/services": "services", "trainers": "trainers",
-           "emostudio/ui": "ui"}  # fmt: skip
+FOLDERS = {
+    "emostudio/core": "core",
+    "emostudio/media": "media",
+    "emostudio/features": "features",
+    "emostudio/model": "model",
+    "db": "db",
+    "emostudio/services": "services",
+    "trainers": "trainers",
+    "emostudio/ui": "ui",
+}
 
 
 def layer_of_file(path: Path) -> str:
@@ -52,8 +59,11 @@ def imports() -> list[tuple[Path, str, str]]:
 
 
 def test_every_import_points_down():
-    upward = [f"{p.relative_to(ROOT)} ({src}) imports {dst}" for p, src, dst in imports()
-              if LAYERS.index(dst) > LAYERS.index(src)]  # fmt: skip
+    upward = [
+        f"{p.relative_to(ROOT)} ({src}) imports {dst}"
+        for p, src, dst in imports()
+        if LAYERS.index(dst) > LAYERS.index(src)
+    ]
     assert upward == []
 
 
@@ -70,8 +80,10 @@ def test_nothing_generic_lands_in_site_packages(tmp_path):
     import subprocess
     import sys
 
-    probe = "import emostudio.db.repository, emostudio.trainers.worker\nfor name in ('db', 'trainers'):\n" \
-            "    try:\n        __import__(name)\n        print('found', name)\n    except ModuleNotFoundError:\n" \
-            "        pass\n"  # fmt: skip
+    probe = (
+        "import emostudio.db.repository, emostudio.trainers.worker\nfor name in ('db', 'trainers'):\n"
+        "    try:\n        __import__(name)\n        print('found', name)\n    except ModuleNotFoundError:\n"
+        "        pass\n"
+    )
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout == ""

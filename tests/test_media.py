@@ -10,7 +10,10 @@ from emostudio.testing import speech, write_audio, write_av
 def _lag(a: np.ndarray, b: np.ndarray, max_lag: int = 2000) -> int:
     """Lag of b against a (samples) by cross-correlation of their envelopes."""
     n = min(len(a), len(b)) - max_lag
-    scores = [np.dot(np.abs(a[max_lag + k : max_lag + k + n - max_lag]), np.abs(b[max_lag : n])) for k in range(-max_lag, max_lag, 8)]
+    scores = [
+        np.dot(np.abs(a[max_lag + k : max_lag + k + n - max_lag]), np.abs(b[max_lag:n]))
+        for k in range(-max_lag, max_lag, 8)
+    ]
     return (int(np.argmax(scores)) * 8) - max_lag
 
 
@@ -58,7 +61,11 @@ def test_stereo_48k_is_downmixed_and_resampled(tmp_path):
 @pytest.mark.parametrize("ext", [".wav", ".mp3", ".mp4"])
 @pytest.mark.parametrize("start,duration", [(0.0, 1.0), (0.7, 1.2), (2.0, 0.5)])
 def test_load_audio_window_matches_full_decode(tmp_path, ext, start, duration):
-    path = write_av(tmp_path / "v.mp4", audio=speech(), video_seconds=4.0) if ext == ".mp4" else write_audio(tmp_path / f"a{ext}", speech())
+    path = (
+        write_av(tmp_path / "v.mp4", audio=speech(), video_seconds=4.0)
+        if ext == ".mp4"
+        else write_audio(tmp_path / f"a{ext}", speech())
+    )
     full = load_audio(path)
     part = load_audio(path, start=start, duration=duration)
     assert len(part) == round(duration * 16000)

@@ -38,7 +38,9 @@ def test_save_and_load_round_trip_gives_identical_outputs(tmp_path):
     model = tiny_model()
     with torch.no_grad():
         model.fusion_logits.copy_(torch.tensor([0.5, -0.2, 0.1]))
-    inputs = ModelInputs.of(audio=torch.randn(2, 6, 12), face=face_inputs(6).repeat(2, 1, 1), text=torch.randn(2, 6, 385))
+    inputs = ModelInputs.of(
+        audio=torch.randn(2, 6, 12), face=face_inputs(6).repeat(2, 1, 1), text=torch.randn(2, 6, 385)
+    )
     folder = save_model(model, tmp_path / "m")
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
     loaded = load_model(folder)
@@ -54,7 +56,10 @@ def test_load_names_the_missing_file(tmp_path):
 
 def test_one_training_step_changes_the_output():
     model = tiny_model()
-    items = [TrainItem(np.random.default_rng(i).normal(size=(5, 12)).astype(np.float32), i % N, (0.5, 0.5, 0.0)) for i in range(8)]
+    items = [
+        TrainItem(np.random.default_rng(i).normal(size=(5, 12)).astype(np.float32), i % N, (0.5, 0.5, 0.0))
+        for i in range(8)
+    ]
     inputs, *_ = collate(items)
     before = model(inputs).clip_log_probs.detach().clone()
     trained = train_audio(model.config, items, TrainConfig(epochs=1, batch_size=8), model=model)
@@ -75,8 +80,11 @@ def test_clip_labels_teach_the_chunks_that_carry_the_emotion():
             where = rng.choice(10, 2, replace=False)
             x[where, 0] += 3.0
         items.append(TrainItem(x, label, (0.0, 0.0, 0.0)))
-    model = train_audio(ChunkModelConfig(audio_dim=12, hidden=16, dropout=0.0, input_dropout=0.0), items,
-                        TrainConfig(epochs=40, batch_size=16, lr=5e-3))  # fmt: skip
+    model = train_audio(
+        ChunkModelConfig(audio_dim=12, hidden=16, dropout=0.0, input_dropout=0.0),
+        items,
+        TrainConfig(epochs=40, batch_size=16, lr=5e-3),
+    )
     x = rng.normal(0, 0.1, size=(10, 12)).astype(np.float32)
     x[[2, 7], 0] += 3.0
     out = model(ModelInputs.of(audio=torch.from_numpy(x)[None]))
@@ -90,7 +98,15 @@ def test_clip_labels_teach_the_chunks_that_carry_the_emotion():
 
 @pytest.mark.parametrize(
     "present",
-    [("audio",), ("face",), ("text",), ("audio", "face"), ("audio", "text"), ("face", "text"), ("audio", "face", "text")],
+    [
+        ("audio",),
+        ("face",),
+        ("text",),
+        ("audio", "face"),
+        ("audio", "text"),
+        ("face", "text"),
+        ("audio", "face", "text"),
+    ],
 )
 def test_missing_modalities_drop_out_of_the_fusion(present):
     model, t = tiny_model(), 5
@@ -132,10 +148,14 @@ def test_compound_labels_train_the_learned_compound_head():
     rng = np.random.default_rng(0)
     target = COMPOUND.index("happily surprised")
     items = [
-        TrainItem(rng.normal(size=(6, 12)).astype(np.float32) + (2.0 if i % 2 else 0.0), BASIC.index("happiness"),
-                  (0.5, 0.8, 0.4), compound=target if i % 2 else COMPOUND.index("sadly angry"))
+        TrainItem(
+            rng.normal(size=(6, 12)).astype(np.float32) + (2.0 if i % 2 else 0.0),
+            BASIC.index("happiness"),
+            (0.5, 0.8, 0.4),
+            compound=target if i % 2 else COMPOUND.index("sadly angry"),
+        )
         for i in range(32)
-    ]  # fmt: skip
+    ]
     config = ChunkModelConfig(audio_dim=12, hidden=16)
     model = train_audio(config, items, TrainConfig(epochs=30, batch_size=8, lr=5e-3))
     assert model.config.compound_trained

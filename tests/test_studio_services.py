@@ -42,10 +42,14 @@ def test_annotation_units(speech_spans, duration, expected):
 def test_a_segment_pools_its_chunks_by_overlap_and_modalities_by_presence():
     chunks = [
         _chunk(0, _probs(anger=0.9), arousal=0.8, modalities={"audio": {"anger": 0.9, "weight": 1.0}}),
-        _chunk(1, _probs(anger=0.9), arousal=0.8, modalities={"audio": {"anger": 0.9, "weight": 0.5},
-                                                             "face": {"anger": 0.1, "weight": 0.5}}),
+        _chunk(
+            1,
+            _probs(anger=0.9),
+            arousal=0.8,
+            modalities={"audio": {"anger": 0.9, "weight": 0.5}, "face": {"anger": 0.1, "weight": 0.5}},
+        ),
         _chunk(2, _probs(sadness=0.9), arousal=-0.4, modalities={"audio": {"anger": 0.1, "weight": 1.0}}),
-    ]  # fmt: skip
+    ]
     seg = pool_chunks(chunks, 0.125, 0.5)  # half of chunk 0, all of chunk 1, half of chunk 2
     assert (seg.level, seg.start, seg.duration) == ("segment", 0.125, 0.5)
     assert seg.basic["anger"] == pytest.approx(0.25 * 0.9 + 0.5 * 0.9 + 0.25 * (0.1 / 6))
@@ -76,7 +80,10 @@ def analysed(tmp_path, repo):
         path = write_audio(tmp_path / name, tone(2.0, freq))
         (m,) = import_paths(repo, [path], options=ImportOptions(vad=False)).added
         media[name] = m
-        sure, hesitant = _probs(neutral=0.9), _probs(anger=0.45, fear=0.4) if name == "torn.wav" else _probs(neutral=0.8)
+        sure, hesitant = (
+            _probs(neutral=0.9),
+            _probs(anger=0.45, fear=0.4) if name == "torn.wav" else _probs(neutral=0.8),
+        )
         chunks = [_chunk(i, sure if i < 4 else hesitant, m.id) for i in range(8)]
         segments = [pool_chunks(chunks, 0.0, 1.0), pool_chunks(chunks, 1.0, 1.0)]
         clip = Prediction(None, m.id, "v1", "x", "clip", 0.0, 2.0, basic=hesitant)
@@ -129,8 +136,9 @@ def test_a_correction_is_appended_with_what_it_corrects(repo, analysed):
         ("ana", 0.0, 1.0, None, None, "nothing to save"),
     ],
 )
-def test_a_correction_that_cannot_be_saved_says_why_and_stores_nothing(repo, analysed, annotator, start, end, label,
-                                                                      avd, problem):  # fmt: skip
+def test_a_correction_that_cannot_be_saved_says_why_and_stores_nothing(
+    repo, analysed, annotator, start, end, label, avd, problem
+):
     with pytest.raises(CorrectionError, match=problem):
         save_correction(repo, analysed["torn.wav"], annotator, start, end, label, avd)
     assert repo.annotations() == []
@@ -156,8 +164,9 @@ def test_library_rows_show_top_emotion_and_annotation_and_filter(repo, analysed)
 
 
 def test_ranked_emotions_give_each_modality_alone():
-    p = _chunk(0, _probs(anger=0.6), compound={"sadly angry": 0.2},
-               modalities={"audio": {**_probs(anger=0.8), "weight": 0.7}})  # fmt: skip
+    p = _chunk(
+        0, _probs(anger=0.6), compound={"sadly angry": 0.2}, modalities={"audio": {**_probs(anger=0.8), "weight": 0.7}}
+    )
     rows = ranked_emotions(p)
     assert rows[0][:4] == ("basic", "anger", 0.6, 0.8) and rows[0][4:] == ("", "")  # no face, no text
     sadly_angry = next(r for r in rows if r[1] == "sadly angry")
@@ -223,7 +232,9 @@ def test_the_server_streams_media_by_id_with_ranges(tmp_path, repo):
     from emostudio.core.config import Settings
     from emostudio.ui.server import create_server
 
-    (m,) = import_paths(repo, [write_audio(tmp_path / "voice.wav", speech(2.0))], options=ImportOptions(vad=False)).added
+    (m,) = import_paths(
+        repo, [write_audio(tmp_path / "voice.wav", speech(2.0))], options=ImportOptions(vad=False)
+    ).added
     client = TestClient(create_server(repo, Settings(data_dir=tmp_path / "data")), base_url="http://127.0.0.1")
     whole = client.get(f"/media/{m.id}")
     assert whole.status_code == 200 and whole.headers["content-type"] == "audio/wav"

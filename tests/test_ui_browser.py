@@ -43,8 +43,13 @@ def studio(tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "EMOSTUDIO_DATA_DIR": str(root / "data"), "EMOSTUDIO_WORKER_POLL_SECONDS": "0.3"}
     log = open(root / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "emostudio.cli", "serve", "--port", str(port)], cwd=REPO_ROOT,
-                            env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emostudio.cli", "serve", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 120
     while True:
@@ -80,19 +85,23 @@ def _plot_traces(page, which: str) -> list[dict]:
 
 def _plot_point(page, which: str, t: float) -> tuple[float, float]:
     """Where on screen time ``t`` is, on the figure's top row."""
-    return tuple(page.evaluate(
-        """([sel, t]) => { const gd = document.querySelector(sel); const xa = gd._fullLayout.xaxis;
-        const r = gd.getBoundingClientRect(); return [r.left + xa._offset + xa.l2p(t), r.top + gd._fullLayout.margin.t + 60]; }""",
-        [PLOT.format(page=which), t],
-    ))  # fmt: skip
+    return tuple(
+        page.evaluate(
+            """([sel, t]) => { const gd = document.querySelector(sel); const xa = gd._fullLayout.xaxis;
+        const r = gd.getBoundingClientRect();
+        return [r.left + xa._offset + xa.l2p(t), r.top + gd._fullLayout.margin.t + 60]; }""",
+            [PLOT.format(page=which), t],
+        )
+    )
 
 
 def test_upload_analyse_inspect_correct_by_keyboard_and_export(studio, browser, tmp_path):
     from playwright.sync_api import expect
 
     url, root = studio
-    clip = write_av(tmp_path / "interview.mp4", video_seconds=6.0, size=(256, 256), picture=face_picture(),
-                    audio=speech(6.0))  # fmt: skip
+    clip = write_av(
+        tmp_path / "interview.mp4", video_seconds=6.0, size=(256, 256), picture=face_picture(), audio=speech(6.0)
+    )
     page = browser.new_page(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
     requested = []
     page.on("request", lambda r: requested.append(r.url))
@@ -122,7 +131,9 @@ def test_upload_analyse_inspect_correct_by_keyboard_and_export(studio, browser, 
     page.mouse.click(*_plot_point(page, "inspect", t))
     expect(title).to_contain_text("Selected segment 2 of")
     expect(title).to_contain_text(f"at {t:.2f} s (chunk")  # and the chunk under the click
-    assert page.evaluate("() => document.querySelector('#es-inspect-player video').currentTime") == pytest.approx(t, abs=0.1)
+    assert page.evaluate("() => document.querySelector('#es-inspect-player video').currentTime") == pytest.approx(
+        t, abs=0.1
+    )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "inspect.png"), full_page=True)
 
@@ -187,8 +198,13 @@ def test_sign_in_roles_in_the_browser(tmp_path_factory, browser):
     add_user(data, "vic", "viewer", "viewer-pass-1")
     clip = write_av(root / "clip.mp4", video_seconds=3.0, size=(128, 128), audio=speech(3.0))
     env = {**os.environ, "EMOSTUDIO_DATA_DIR": str(data)}
-    subprocess.run([sys.executable, "-m", "emostudio.cli", "analyze", str(clip), "--out", str(root / "p.csv"),
-                    "--no-asr"], env=env, check=True, capture_output=True, cwd=REPO_ROOT)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "emostudio.cli", "analyze", str(clip), "--out", str(root / "p.csv"), "--no-asr"],
+        env=env,
+        check=True,
+        capture_output=True,
+        cwd=REPO_ROOT,
+    )
     with StudioProcess(data, worker=False) as studio:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(studio.url)
@@ -211,8 +227,13 @@ def test_sign_in_roles_in_the_browser(tmp_path_factory, browser):
         expect(page.locator("#es-annotate-save")).to_be_hidden()
         expect(page.locator("#es-annotate-save-next")).to_be_hidden()
         page.close()
-    repo_rows = subprocess.run([sys.executable, "-m", "emostudio.cli", "export", "--annotations", str(root / "a.csv")],
-                               env=env, capture_output=True, text=True, cwd=REPO_ROOT)  # fmt: skip
+    repo_rows = subprocess.run(
+        [sys.executable, "-m", "emostudio.cli", "export", "--annotations", str(root / "a.csv")],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+    )
     assert repo_rows.returncode == 0
     rows = list(csv.DictReader(open(root / "a.csv", encoding="utf-8")))
     assert [(r["annotator"], r["label"]) for r in rows] == [("ann", "sadness")]

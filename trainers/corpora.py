@@ -61,13 +61,20 @@ def load_speech_corpus(
         feats = audio_features(media, extractors, cache)
         chunks = grid.chunks(media.duration)
         examples.append(
-            Example(row["path"], build_chunk_inputs(chunks, audio=feats), canonical_label(row[label_col]),
-                    row[label_col].lower(), f"{corpus}:{row[speaker_col]}")  # fmt: skip
+            Example(
+                row["path"],
+                build_chunk_inputs(chunks, audio=feats),
+                canonical_label(row[label_col]),
+                row[label_col].lower(),
+                f"{corpus}:{row[speaker_col]}",
+            )
         )
     return examples
 
 
-def load_meld_text(data_root: str | Path, split: str, embed: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, list[str]]:
+def load_meld_text(
+    data_root: str | Path, split: str, embed: Callable[[list[str]], np.ndarray]
+) -> tuple[np.ndarray, list[str]]:
     """MELD utterance embeddings and canonical labels for ``split`` (train / dev / test)."""
     path = Path(data_root) / "meld" / "data" / "MELD" / f"{split}_sent_emo.csv"
     with open(path, newline="", encoding="utf-8") as f:

@@ -77,11 +77,14 @@ def main(argv: list[str] | None = None) -> None:
         model.fusion_logits.copy_(torch.tensor(fusion_logits(uars)))
     share = torch.softmax(model.fusion_logits, 0).tolist()
     model.config.metrics = {
-        "meld_test_text_uar": round(text_uar, 4), "meld_test_text_wa": round(text_wa, 4),
-        "fer2013_private_test_face_uar": FACE_UAR, "audio_cross_validated_uar": audio_uar,
+        "meld_test_text_uar": round(text_uar, 4),
+        "meld_test_text_wa": round(text_wa, 4),
+        "fer2013_private_test_face_uar": FACE_UAR,
+        "audio_cross_validated_uar": audio_uar,
         "fusion_weights": dict(zip(MODALITIES, [round(w, 3) for w in share])),
-        "training_clips": len(items), "epochs": args.epochs,
-    }  # fmt: skip
+        "training_clips": len(items),
+        "epochs": args.epochs,
+    }
     save_model(model, args.out)
     size = sum(p.stat().st_size for p in args.out.iterdir()) / 1e6
     print(f"saved {args.out} ({size:.1f} MB); fusion weights {model.config.metrics['fusion_weights']}")

@@ -71,8 +71,12 @@ def analyze_job(repo, job, hook) -> None:
     ids = job.config.get("media_ids") or [s.media.id for s in repo.list_media()]
     done = set() if job.config.get("force") else set(repo.clip_probabilities(analyzer.model_version_id))
     todo = [i for i in ids if i not in done]
-    hook(ANALYZE_JOB, completed=0, total=len(todo),
-         message=f"model {analyzer.model_version_id}: {len(todo)} to analyse, {len(ids) - len(todo)} already analysed")  # fmt: skip
+    hook(
+        ANALYZE_JOB,
+        completed=0,
+        total=len(todo),
+        message=f"model {analyzer.model_version_id}: {len(todo)} to analyse, {len(ids) - len(todo)} already analysed",
+    )
     for note in analyzer.unavailable:
         hook(ANALYZE_JOB, message=f"warning: {note}")
     failed = 0
@@ -88,8 +92,10 @@ def analyze_job(repo, job, hook) -> None:
                 result = analyze_stored(repo, analyzer, media)
                 message = f"{media.name}: analysed"
                 if result.kept_corrections:
-                    message += (f" (a new run; the earlier run, which {result.kept_corrections} correction"
-                                f"{'s' if result.kept_corrections != 1 else ''} point to, is kept beside it)")  # fmt: skip
+                    message += (
+                        f" (a new run; the earlier run, which {result.kept_corrections} correction"
+                        f"{'s' if result.kept_corrections != 1 else ''} point to, is kept beside it)"
+                    )
             except Exception as err:  # noqa: BLE001 - one bad file must not stop the batch
                 failed += 1
                 repo.set_media_status(media_id, "failed")

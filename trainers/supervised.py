@@ -48,10 +48,7 @@ class TrainItem:
 
 
 def items_from_examples(examples, classes: Sequence[str], label_of=lambda e: e.label) -> list[TrainItem]:
-    return [
-        TrainItem(e.inputs.audio, classes.index(label_of(e)), avd_prototype(e.raw_label))
-        for e in examples
-    ]
+    return [TrainItem(e.inputs.audio, classes.index(label_of(e)), avd_prototype(e.raw_label)) for e in examples]
 
 
 def collate(items: Sequence[TrainItem], max_chunks: int | None = None, rng: random.Random | None = None):
@@ -123,8 +120,16 @@ def train_audio(
     return model.eval().to("cpu")
 
 
-def audio_loss(model, inputs: ModelInputs, labels, avd, weights, class_weight, avd_weight: float,
-               compound: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+def audio_loss(
+    model,
+    inputs: ModelInputs,
+    labels,
+    avd,
+    weights,
+    class_weight,
+    avd_weight: float,
+    compound: torch.Tensor | None = None,
+) -> torch.Tensor:
     out = model(inputs)
     ce = F.cross_entropy(out.modality_clip_logits["audio"], labels, weight=class_weight, reduction="none")
     mse = F.mse_loss(out.clip_avd, avd, reduction="none").mean(-1)
@@ -157,8 +162,15 @@ def uar_wa(y_true: Sequence[int], y_pred: Sequence[int]) -> tuple[float, float]:
     return float(recall_score(y_true, y_pred, average="macro")), float(accuracy_score(y_true, y_pred))
 
 
-def train_text(model: ChunkEmotionModel, embeddings: np.ndarray, labels: Sequence[int], epochs: int = 8,
-               lr: float = 1e-3, seed: int = 0, hook: Hook | None = None) -> ChunkEmotionModel:  # fmt: skip
+def train_text(
+    model: ChunkEmotionModel,
+    embeddings: np.ndarray,
+    labels: Sequence[int],
+    epochs: int = 8,
+    lr: float = 1e-3,
+    seed: int = 0,
+    hook: Hook | None = None,
+) -> ChunkEmotionModel:
     """Train the text head on utterance embeddings (class-balanced)."""
     torch.manual_seed(seed)
     x = torch.from_numpy(np.asarray(embeddings, np.float32))

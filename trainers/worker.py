@@ -72,17 +72,29 @@ def job_hook(repo: Repository, job_id: int, worker: str | None = None) -> Callab
     """The progress hook a trainer calls; it writes to the job row the UI polls. When the
     job is no longer ``worker``'s, it raises ``JobLost`` so the trainer stops."""
 
-    def hook(step: str, *, completed=None, total=None, metrics=None, message: str | None = None,
-             current: str | None = None) -> None:  # fmt: skip
-        if not repo.report_job(job_id, completed=completed, total=total, metrics=metrics, log_line=message,
-                               current_item=current, worker=worker):  # fmt: skip
+    def hook(
+        step: str, *, completed=None, total=None, metrics=None, message: str | None = None, current: str | None = None
+    ) -> None:
+        if not repo.report_job(
+            job_id,
+            completed=completed,
+            total=total,
+            metrics=metrics,
+            log_line=message,
+            current_item=current,
+            worker=worker,
+        ):
             raise JobLost(f"job {job_id} was given to another worker")
 
     return hook
 
 
-def run_once(repo: Repository, name: str | None = None, state: WorkerState | None = None,
-             redactions: dict[str, str] | None = None) -> Job | None:  # fmt: skip
+def run_once(
+    repo: Repository,
+    name: str | None = None,
+    state: WorkerState | None = None,
+    redactions: dict[str, str] | None = None,
+) -> Job | None:
     """Claim and run the oldest queued job, if any; return it as it ended."""
     job = repo.claim_next_job(name or worker_name())
     if job is None:
@@ -161,11 +173,16 @@ def recover_dead_jobs(repo: Repository, stale_seconds: float = 30.0, max_attempt
         where = f" while on {job.current_item}" if job.current_item else ""
         gave_up = job.attempts + 1 >= max_attempts
         if gave_up:
-            done = repo.fail_running_job(job.id, job.worker, f"the worker stopped {job.attempts + 1} times while "
-                                                             f"running this job (last{where})")  # fmt: skip
+            done = repo.fail_running_job(
+                job.id, job.worker, f"the worker stopped {job.attempts + 1} times while running this job (last{where})"
+            )
         else:
-            done = repo.requeue_job(job.id, job.worker, f"worker {job.worker} stopped{where}; the job goes back to "
-                                                        f"the queue (attempt {job.attempts + 2} of {max_attempts})")  # fmt: skip
+            done = repo.requeue_job(
+                job.id,
+                job.worker,
+                f"worker {job.worker} stopped{where}; the job goes back to "
+                f"the queue (attempt {job.attempts + 2} of {max_attempts})",
+            )
         if not done:
             continue  # another process recovered it first
         log.warning("job %s: worker %s is gone; %s", job.id, job.worker, "failed" if gave_up else "re-queued")
@@ -206,8 +223,9 @@ def run_forever(
             signal.signal(sig, lambda *_: stop.set())
     state = WorkerState(worker_name())
     repo.register_process(state.name, "worker", socket.gethostname(), os.getpid())
-    beats = threading.Thread(target=_heartbeat, args=(repo, state, heartbeat_seconds, stop), daemon=True,
-                             name="heartbeat")  # fmt: skip
+    beats = threading.Thread(
+        target=_heartbeat, args=(repo, state, heartbeat_seconds, stop), daemon=True, name="heartbeat"
+    )
     beats.start()
     log.info("worker %s polling for jobs every %.1f s", state.name, poll_seconds)
     try:

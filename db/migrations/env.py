@@ -53,8 +53,13 @@ def run_migrations_online() -> None:
     with connectable.connect() as connection:
         # batch mode: SQLite can only change a table's columns by copying it.
         # transactional_ddl: SQLite does roll DDL back, once the driver stops committing on its own
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                          transactional_ddl=True, transaction_per_migration=False)  # fmt: skip
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            transactional_ddl=True,
+            transaction_per_migration=False,
+        )
         with context.begin_transaction():
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})

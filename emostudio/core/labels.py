@@ -77,14 +77,29 @@ LABELS = LabelSpace()
 SOURCE_TO_BASIC: dict[str, str] = {
     # canonical names and their spellings across corpora (no one-letter codes: EmoDB's "A"
     # is Angst = fear, where other corpora would read anger)
-    "neutral": "neutral", "neu": "neutral",
-    "happiness": "happiness", "happy": "happiness", "hap": "happiness", "joy": "happiness",
+    "neutral": "neutral",
+    "neu": "neutral",
+    "happiness": "happiness",
+    "happy": "happiness",
+    "hap": "happiness",
+    "joy": "happiness",
     "joyful": "happiness",
-    "sadness": "sadness", "sad": "sadness",
-    "anger": "anger", "angry": "anger", "ang": "anger", "mad": "anger",
-    "fear": "fear", "fearful": "fear", "fea": "fear", "scared": "fear",
-    "disgust": "disgust", "disgusted": "disgust", "dis": "disgust",
-    "surprise": "surprise", "surprised": "surprise", "sur": "surprise",
+    "sadness": "sadness",
+    "sad": "sadness",
+    "anger": "anger",
+    "angry": "anger",
+    "ang": "anger",
+    "mad": "anger",
+    "fear": "fear",
+    "fearful": "fear",
+    "fea": "fear",
+    "scared": "fear",
+    "disgust": "disgust",
+    "disgusted": "disgust",
+    "dis": "disgust",
+    "surprise": "surprise",
+    "surprised": "surprise",
+    "sur": "surprise",
     # corpus-specific classes, see the module docstring
     "boredom": "neutral",  # EmoDB
     "calm": "neutral",  # RAVDESS

@@ -86,7 +86,8 @@ class PathPolicy:
 
     def is_protected(self, resolved: Path) -> bool:
         return any(same_file(resolved, f) for f in self.protected_files) or any(
-            is_inside(resolved, d) for d in self.protected_dirs)  # fmt: skip
+            is_inside(resolved, d) for d in self.protected_dirs
+        )
 
     def check_output(self, path: str | Path) -> Path:
         """A file the studio is asked to write (an export, a backup): never its own

@@ -45,8 +45,11 @@ class FrameRate:
 
     def first_centred_at_or_after(self, t):
         """The first frame whose centre is at or after ``t`` (numbers or NumPy arrays)."""
-        return np.ceil(np.asarray(t) * self.rate - 0.5 - EPS).astype(int) if np.ndim(t) else math.ceil(
-            t * self.rate - 0.5 - EPS)  # fmt: skip
+        return (
+            np.ceil(np.asarray(t) * self.rate - 0.5 - EPS).astype(int)
+            if np.ndim(t)
+            else math.ceil(t * self.rate - 0.5 - EPS)
+        )
 
     def span(self, start: float, duration: float, n_frames: int | None = None) -> slice:
         """Frames whose centres fall in ``[start, start + duration)``; a window narrower than

@@ -59,6 +59,7 @@ def transcribe(media: Media, audio: np.ndarray | None, speech: Sequence[tuple[fl
                 start = max(0.0, lo + float(p.start))
                 end = min(hi, lo + float(p.end))
                 if end > start:
-                    spans.append(Segment(None, media.id, "transcript", start, end - start, text=text,
-                                         source=ASR_SOURCE))  # fmt: skip
+                    spans.append(
+                        Segment(None, media.id, "transcript", start, end - start, text=text, source=ASR_SOURCE)
+                    )
     return spans

@@ -81,6 +81,7 @@ class LogMel(FeatureExtractor):
         n = self.n_frames(inputs)
         if len(y) == 0:
             return np.zeros((n, self.dim), np.float32)
+
         def compute(block):
             mel = librosa.feature.melspectrogram(
                 y=block, sr=SAMPLE_RATE, n_fft=400, win_length=400, hop_length=160, n_mels=self.dim, fmax=8000
@@ -114,8 +115,9 @@ class Prosody(FeatureExtractor):
 
         def compute(block):
             # pitch on a 20 ms hop, repeated to 10 ms: YIN is the costly part and pitch moves slowly
-            f0 = np.repeat(librosa.yin(block, fmin=60, fmax=500, sr=SAMPLE_RATE, frame_length=1024,
-                                       hop_length=2 * self.HOP), 2)  # fmt: skip
+            f0 = np.repeat(
+                librosa.yin(block, fmin=60, fmax=500, sr=SAMPLE_RATE, frame_length=1024, hop_length=2 * self.HOP), 2
+            )
             rms = librosa.feature.rms(y=block, frame_length=400, hop_length=self.HOP)[0]
             m = min(len(f0), len(rms))
             return np.stack([f0[:m], rms[:m]], axis=1)

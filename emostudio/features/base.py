@@ -138,7 +138,9 @@ def fingerprint(cls: type, params: dict, weights: list[Path]) -> str:
     from emostudio.core import timegrid
 
     h = hashlib.sha256(cls.__qualname__.encode())
-    for module in sorted({inspect.getsourcefile(cls), __file__, timegrid.__file__}):  # sets iterate in a per-process order
+    for module in sorted(
+        {inspect.getsourcefile(cls), __file__, timegrid.__file__}
+    ):  # sets iterate in a per-process order
         h.update(file_digest(module).encode())
     h.update(json.dumps(params, sort_keys=True, default=str).encode())
     for w in sorted(map(str, weights)):

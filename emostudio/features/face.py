@@ -88,8 +88,15 @@ def detect_faces(rgb: np.ndarray, near=None) -> list[tuple[int, int, int, int]]:
     small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
     small = cv2.equalizeHist(small)
     boxes = face_detector().detectMultiScale(small, scaleFactor=1.15, minNeighbors=5, minSize=(min_size, min_size))
-    return [(int(round(b[0] / scale)) + ox, int(round(b[1] / scale)) + oy, int(round(b[2] / scale)), int(round(b[3] / scale)))
-            for b in boxes]  # fmt: skip
+    return [
+        (
+            int(round(b[0] / scale)) + ox,
+            int(round(b[1] / scale)) + oy,
+            int(round(b[2] / scale)),
+            int(round(b[3] / scale)),
+        )
+        for b in boxes
+    ]
 
 
 def face_crop(rgb: np.ndarray, box) -> np.ndarray:

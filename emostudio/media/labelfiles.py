@@ -28,7 +28,6 @@ LABEL_COLUMNS = ("emotion", "label", "intended_emotion")
 SPEAKER_COLUMNS = ("speaker", "actor", "speaker_id")
 
 
-
 @dataclass(frozen=True)
 class LabelRow:
     path: Path
@@ -176,9 +175,12 @@ def _read_scp(r: _Reader, text: str) -> tuple[list[LabelRow], list[str]]:
         try:
             rows.append(
                 LabelRow(
-                    path=r.resolve(media_path), label=_label(raw), raw_label=raw[:128],
-                    origin=f"{printable(r.path.name)}:{line_no}", utt_id=utt_id[:128],
-                )  # fmt: skip
+                    path=r.resolve(media_path),
+                    label=_label(raw),
+                    raw_label=raw[:128],
+                    origin=f"{printable(r.path.name)}:{line_no}",
+                    utt_id=utt_id[:128],
+                )
             )
         except (ValueError, UnknownLabelError) as err:
             errors.append(f"{r.shown}:{line_no}: {printable(str(err))}")

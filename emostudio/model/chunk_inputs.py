@@ -139,5 +139,7 @@ def build_chunk_inputs(
             audio_mask = np.array([c.center < audio_end for c in chunks])
     face_x, face_mask = pool_flagged(face, chunks) if face is not None else (None, None)
     # one transcript vector per chunk: the widest window, so short pauses between words don't blank it
-    text_x, text_mask = pool_flagged(text, chunks, scale=len(chunks[0].windows) - 1) if text is not None else (None, None)
+    text_x, text_mask = (
+        pool_flagged(text, chunks, scale=len(chunks[0].windows) - 1) if text is not None else (None, None)
+    )
     return ChunkInputs(audio_x, audio_mask, face_x, face_mask, text_x, text_mask)

@@ -66,9 +66,15 @@ class ChunkModelConfig:
         data = json.loads(text)
         # configs written before the label space and the grid had their own records
         old = {k: data.pop(k) for k in ("classes", "compound", "dimensions", "hop", "scales", "face_fps") if k in data}
-        labels = data.pop("labels", None) or {"basic": old.get("classes", BASIC), "compound": old.get("compound", COMPOUND),
-                                               "dimensions": old.get("dimensions", DIMENSIONS)}  # fmt: skip
-        grid = data.pop("grid", None) or {"step": old.get("hop", CHUNKS.step), "scales": old.get("scales", CHUNKS.scales)}
+        labels = data.pop("labels", None) or {
+            "basic": old.get("classes", BASIC),
+            "compound": old.get("compound", COMPOUND),
+            "dimensions": old.get("dimensions", DIMENSIONS),
+        }
+        grid = data.pop("grid", None) or {
+            "step": old.get("hop", CHUNKS.step),
+            "scales": old.get("scales", CHUNKS.scales),
+        }
         data["audio_extractors"] = tuple(data.get("audio_extractors", ()))
         return cls(**data, labels=LabelSpace.from_json(labels), grid=SlidingWindow.from_json(grid))
 
@@ -86,8 +92,9 @@ class ModelInputs:
     audio_mask: torch.Tensor | None = None  # False where the audio track has ended (or not begun)
 
     def to(self, device) -> ModelInputs:
-        return ModelInputs(**{f: None if getattr(self, f) is None else getattr(self, f).to(device)
-                              for f in self.__dataclass_fields__})  # fmt: skip
+        return ModelInputs(
+            **{f: None if getattr(self, f) is None else getattr(self, f).to(device) for f in self.__dataclass_fields__}
+        )
 
     @classmethod
     def of(cls, **kwargs) -> "ModelInputs":
@@ -146,11 +153,13 @@ class ChunkOutputs:
         return ChunkOutputs(
             logits={m: cat([p.logits[m] for p in parts]) for m in first.logits},
             masks={m: cat([p.masks[m] for p in parts]) for m in first.masks},
-            score=cat([p.score for p in parts]), chunk_mask=cat([p.chunk_mask for p in parts]),
-            chunk_log_probs=cat([p.chunk_log_probs for p in parts]), chunk_avd=cat([p.chunk_avd for p in parts]),
+            score=cat([p.score for p in parts]),
+            chunk_mask=cat([p.chunk_mask for p in parts]),
+            chunk_log_probs=cat([p.chunk_log_probs for p in parts]),
+            chunk_avd=cat([p.chunk_avd for p in parts]),
             modality_weights=cat([p.modality_weights for p in parts]),
             chunk_compound=cat([p.chunk_compound for p in parts]),
-        )  # fmt: skip
+        )
 
     def to(self, device) -> ChunkOutputs:
         """The same outputs on ``device`` (the model may run on a GPU; pooling and NumPy on the CPU)."""
@@ -158,9 +167,16 @@ class ChunkOutputs:
         def move(x):
             return None if x is None else x.to(device)
 
-        return ChunkOutputs({m: move(v) for m, v in self.logits.items()}, {m: move(v) for m, v in self.masks.items()},
-                            move(self.score), move(self.chunk_mask), move(self.chunk_log_probs), move(self.chunk_avd),
-                            move(self.modality_weights), move(self.chunk_compound))  # fmt: skip
+        return ChunkOutputs(
+            {m: move(v) for m, v in self.logits.items()},
+            {m: move(v) for m, v in self.masks.items()},
+            move(self.score),
+            move(self.chunk_mask),
+            move(self.chunk_log_probs),
+            move(self.chunk_avd),
+            move(self.modality_weights),
+            move(self.chunk_compound),
+        )
 
     def select(self, index: torch.Tensor) -> "ChunkOutputs":
         """The chunks at ``index`` (along time)."""
@@ -168,9 +184,16 @@ class ChunkOutputs:
         def pick(x):
             return None if x is None else x[:, index]
 
-        return ChunkOutputs({m: pick(v) for m, v in self.logits.items()}, {m: pick(v) for m, v in self.masks.items()},
-                            pick(self.score), pick(self.chunk_mask), pick(self.chunk_log_probs), pick(self.chunk_avd),
-                            pick(self.modality_weights), pick(self.chunk_compound))  # fmt: skip
+        return ChunkOutputs(
+            {m: pick(v) for m, v in self.logits.items()},
+            {m: pick(v) for m, v in self.masks.items()},
+            pick(self.score),
+            pick(self.chunk_mask),
+            pick(self.chunk_log_probs),
+            pick(self.chunk_avd),
+            pick(self.modality_weights),
+            pick(self.chunk_compound),
+        )
 
 
 MODALITIES = ("audio", "face", "text")
@@ -203,7 +226,9 @@ class ChunkEmotionModel(nn.Module):
 
     # -- branches ----------------------------------------------------------------
 
-    def encode_audio(self, audio: torch.Tensor, chunk_mask: torch.Tensor, present: torch.Tensor | None = None) -> torch.Tensor:
+    def encode_audio(
+        self, audio: torch.Tensor, chunk_mask: torch.Tensor, present: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``present`` (default: ``chunk_mask``) marks chunks with audio; the others enter the
         recurrent context as zeros, like padding."""
         x = (audio - self.audio_mean) / self.audio_std
@@ -252,7 +277,9 @@ class ChunkEmotionModel(nn.Module):
         present = torch.stack([masks.get(m, torch.zeros_like(valid)) for m in MODALITIES], -1) * share
         modality_weights = present / present.sum(-1, keepdim=True).clamp(min=1e-9)
         chunk_lp = sum(
-            modality_weights[..., i, None] * F.log_softmax(logits[m], -1) for i, m in enumerate(MODALITIES) if m in logits
+            modality_weights[..., i, None] * F.log_softmax(logits[m], -1)
+            for i, m in enumerate(MODALITIES)
+            if m in logits
         )
         chunk_lp = F.log_softmax(chunk_lp, -1)
         expected_avd = chunk_lp.exp() @ self.prototypes  # from the category mix, where there is no audio
@@ -271,17 +298,37 @@ class ChunkEmotionModel(nn.Module):
             w = w / w.sum(1, keepdim=True).clamp(min=1e-9)
             clip_logits[m] = (w[..., None] * lg).sum(1)
         share = torch.softmax(self.fusion_logits, 0)
-        clip_present = torch.stack(
-            [(masks[m].sum(1) > 0).float() if m in masks else torch.zeros(valid.shape[0], device=valid.device) for m in MODALITIES], -1
-        ) * share
+        clip_present = (
+            torch.stack(
+                [
+                    (masks[m].sum(1) > 0).float() if m in masks else torch.zeros(valid.shape[0], device=valid.device)
+                    for m in MODALITIES
+                ],
+                -1,
+            )
+            * share
+        )
         clip_share = clip_present / clip_present.sum(-1, keepdim=True).clamp(min=1e-9)
         clip_lp = F.log_softmax(
-            sum(clip_share[:, i, None] * F.log_softmax(clip_logits[m], -1) for i, m in enumerate(MODALITIES) if m in clip_logits),
+            sum(
+                clip_share[:, i, None] * F.log_softmax(clip_logits[m], -1)
+                for i, m in enumerate(MODALITIES)
+                if m in clip_logits
+            ),
             -1,
         )
         clip_avd = (weights[..., None] * c.chunk_avd).sum(1)
-        return ModelOutputs(c.chunk_log_probs, c.chunk_avd, weights, clip_lp, clip_avd, logits, clip_logits,
-                            c.modality_weights, c.chunk_compound)  # fmt: skip
+        return ModelOutputs(
+            c.chunk_log_probs,
+            c.chunk_avd,
+            weights,
+            clip_lp,
+            clip_avd,
+            logits,
+            clip_logits,
+            c.modality_weights,
+            c.chunk_compound,
+        )
 
     # -- normalisation ---------------------------------------------------------------
 
@@ -292,7 +339,9 @@ class ChunkEmotionModel(nn.Module):
         self.audio_std.copy_(audio_chunks.std(0).clamp(min=1e-3))
 
 
-def compound_scores(probs: torch.Tensor, learned: torch.Tensor | None = None, labels: LabelSpace = LABELS) -> torch.Tensor:
+def compound_scores(
+    probs: torch.Tensor, learned: torch.Tensor | None = None, labels: LabelSpace = LABELS
+) -> torch.Tensor:
     """Compound-emotion scores ``[..., K]`` from basic probabilities ``[..., C]`` of ``labels``.
 
     Co-activation: the geometric mean of the pair's probabilities (high only when both

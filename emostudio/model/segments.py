@@ -27,8 +27,9 @@ def annotation_units(duration: float, speech: list[Segment]) -> list[tuple[float
     return units or [(0.0, duration)]
 
 
-def pool_chunks(chunks: list[Prediction], start: float, duration: float, level: str = "segment",
-                starts: list[float] | None = None) -> Prediction:  # fmt: skip
+def pool_chunks(
+    chunks: list[Prediction], start: float, duration: float, level: str = "segment", starts: list[float] | None = None
+) -> Prediction:
     """The overlap-weighted mean of the chunk predictions covering ``[start, start + duration)``.
 
     Per-modality probabilities are averaged over the chunks that had the modality;
@@ -64,10 +65,20 @@ def pool_chunks(chunks: list[Prediction], start: float, duration: float, level: 
         return None if any(v is None for v in values) else float(np.dot(w, values))
 
     return Prediction(
-        None, first.media_id, first.model_version_id, first.extractor, level, start, duration,
-        basic=mean([c.basic for c in picked], w), compound=mean([c.compound for c in picked], w),
-        arousal=dim("arousal"), valence=dim("valence"), dominance=dim("dominance"), modalities=modalities,
-    )  # fmt: skip
+        None,
+        first.media_id,
+        first.model_version_id,
+        first.extractor,
+        level,
+        start,
+        duration,
+        basic=mean([c.basic for c in picked], w),
+        compound=mean([c.compound for c in picked], w),
+        arousal=dim("arousal"),
+        valence=dim("valence"),
+        dominance=dim("dominance"),
+        modalities=modalities,
+    )
 
 
 def segment_predictions(chunks: list[Prediction], units: list[tuple[float, float]]) -> list[Prediction]:

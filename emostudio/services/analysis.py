@@ -58,7 +58,10 @@ def media_for_path(path: str | Path) -> Media:
 
 
 def audio_features(
-    media: Media, extractors: list[FeatureExtractor], cache: FeatureCache, audio: np.ndarray | None = None,
+    media: Media,
+    extractors: list[FeatureExtractor],
+    cache: FeatureCache,
+    audio: np.ndarray | None = None,
     span: tuple[float, float] | None = None,
 ) -> list[Features]:
     """Every audio extractor's frames (of ``span`` when given), decoding the track at most
@@ -78,8 +81,7 @@ def _shifted(chunk: Chunk, offset: float) -> Chunk:
     """``chunk`` on the time axis of a block starting at ``offset`` seconds."""
     if not offset:
         return chunk
-    return Chunk(chunk.index, chunk.start - offset, chunk.duration,
-                 tuple((s - offset, d) for s, d in chunk.windows))  # fmt: skip
+    return Chunk(chunk.index, chunk.start - offset, chunk.duration, tuple((s - offset, d) for s, d in chunk.windows))
 
 
 def _window(features: Features | None, start: float, end: float) -> Features | None:
@@ -88,7 +90,9 @@ def _window(features: Features | None, start: float, end: float) -> Features | N
         return features
     rate = features.frame_rate
     frames = FrameRate(rate)
-    return Features(features.extractor, features.version, rate, features.values[frames.index(start) : frames.index(end)])
+    return Features(
+        features.extractor, features.version, rate, features.values[frames.index(start) : frames.index(end)]
+    )
 
 
 @dataclass
@@ -196,8 +200,9 @@ class Analyzer:
         return [(max(0.0, a - CONTEXT), min(d, b + CONTEXT), a, b) for a, b in cores]
 
     @torch.inference_mode()
-    def analyze(self, media: Media, transcript: list[Segment] | None = None,
-                speech: list[Segment] | None = None) -> Analysis:  # fmt: skip
+    def analyze(
+        self, media: Media, transcript: list[Segment] | None = None, speech: list[Segment] | None = None
+    ) -> Analysis:
         """Predictions for every chunk and the clip. ``speech`` (voice activity spans) tells
         ASR where to listen; without it, voice activity detection runs first.
 
@@ -232,9 +237,13 @@ class Analyzer:
                     peaks.append(self._peaks(media, audio, span, core_lo - lo, core_hi - lo))
             inside = np.flatnonzero((centres >= lo) & (centres < hi))
             block_chunks = [_shifted(chunks[k], lo) for k in inside]
-            inputs = build_chunk_inputs(block_chunks, audio_feats, _window(face_feats, lo, hi),
-                                        _window(text_feats, lo, hi),
-                                        audio_end=None if audio is None else len(audio) / SAMPLE_RATE)  # fmt: skip
+            inputs = build_chunk_inputs(
+                block_chunks,
+                audio_feats,
+                _window(face_feats, lo, hi),
+                _window(text_feats, lo, hi),
+                audio_end=None if audio is None else len(audio) / SAMPLE_RATE,
+            )
             out = self.model.chunk_outputs(to_model_inputs(inputs, self.device)).to("cpu")
             core = torch.from_numpy(np.flatnonzero((centres[inside] >= core_lo) & (centres[inside] < core_hi)))
             parts.append(out.select(core))
@@ -257,7 +266,9 @@ class Analyzer:
         classes, compound_names = labels.basic, labels.compound
         present = [m for m in MODALITIES if out.modality_chunk_logits.get(m) is not None]
         probs = out.chunk_log_probs[0].exp()
-        learned = out.chunk_compound[0] if out.chunk_compound is not None and self.model.config.compound_trained else None
+        learned = (
+            out.chunk_compound[0] if out.chunk_compound is not None and self.model.config.compound_trained else None
+        )
         chunk_compound = compound_scores(probs, learned, labels)
         clip_probs = out.clip_log_probs[0].exp()
         clip_compound = (out.chunk_weights[0][:, None] * chunk_compound).sum(0)
@@ -274,19 +285,43 @@ class Analyzer:
                 if share[i, MODALITIES.index(m)] > 0  # the modality had input in this chunk
             }
             rows.append(
-                Prediction(None, media.id, self.model_version_id, self.extractor_id, "chunk", chunk.start, chunk.duration,
-                           basic=dict(zip(classes, map(float, p[i]))), compound=dict(zip(compound_names, map(float, cp[i]))),
-                           arousal=float(avd[i, 0]), valence=float(avd[i, 1]), dominance=float(avd[i, 2]),
-                           modalities=modalities)  # fmt: skip
+                Prediction(
+                    None,
+                    media.id,
+                    self.model_version_id,
+                    self.extractor_id,
+                    "chunk",
+                    chunk.start,
+                    chunk.duration,
+                    basic=dict(zip(classes, map(float, p[i]))),
+                    compound=dict(zip(compound_names, map(float, cp[i]))),
+                    arousal=float(avd[i, 0]),
+                    valence=float(avd[i, 1]),
+                    dominance=float(avd[i, 2]),
+                    modalities=modalities,
+                )
             )
-        clip_modalities = {m: dict(zip(classes, map(float, out.modality_clip_logits[m][0].softmax(-1)))) for m in present
-                           if share[:, MODALITIES.index(m)].any()}  # fmt: skip
+        clip_modalities = {
+            m: dict(zip(classes, map(float, out.modality_clip_logits[m][0].softmax(-1))))
+            for m in present
+            if share[:, MODALITIES.index(m)].any()
+        }
         clip_avd = out.clip_avd[0].numpy()
-        clip = Prediction(None, media.id, self.model_version_id, self.extractor_id, "clip", 0.0, media.duration,
-                          basic=dict(zip(classes, map(float, clip_probs))),
-                          compound=dict(zip(compound_names, map(float, clip_compound))),
-                          arousal=float(clip_avd[0]), valence=float(clip_avd[1]), dominance=float(clip_avd[2]),
-                          modalities=clip_modalities)  # fmt: skip
+        clip = Prediction(
+            None,
+            media.id,
+            self.model_version_id,
+            self.extractor_id,
+            "clip",
+            0.0,
+            media.duration,
+            basic=dict(zip(classes, map(float, clip_probs))),
+            compound=dict(zip(compound_names, map(float, clip_compound))),
+            arousal=float(clip_avd[0]),
+            valence=float(clip_avd[1]),
+            dominance=float(clip_avd[2]),
+            modalities=clip_modalities,
+        )
         return Analysis(media, clip, rows, asr_transcript=asr_spans, modalities=tuple(clip_modalities))
 
 
@@ -318,7 +353,10 @@ def to_model_inputs(inputs: ChunkInputs, device="cpu") -> ModelInputs:
         return None if x is None else torch.from_numpy(np.asarray(x)).to(dtype)[None].to(device)
 
     return ModelInputs.of(
-        audio=t(inputs.audio), audio_mask=t(inputs.audio_mask, torch.bool),
-        face=t(inputs.face), face_mask=t(inputs.face_mask, torch.bool),
-        text=t(inputs.text), text_mask=t(inputs.text_mask, torch.bool),
-    )  # fmt: skip
+        audio=t(inputs.audio),
+        audio_mask=t(inputs.audio_mask, torch.bool),
+        face=t(inputs.face),
+        face_mask=t(inputs.face_mask, torch.bool),
+        text=t(inputs.text),
+        text_mask=t(inputs.text_mask, torch.bool),
+    )

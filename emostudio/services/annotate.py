@@ -75,11 +75,19 @@ def save_correction(
         raise CorrectionError("nothing to save: choose a label or set arousal, valence or dominance")
     return repo.add_annotation(
         Annotation(
-            None, media.id, "human", annotator, label=canonical, raw_label=label if label != canonical else None,
-            start=round(start, 4), duration=round(end - start, 4), **values,
+            None,
+            media.id,
+            "human",
+            annotator,
+            label=canonical,
+            raw_label=label if label != canonical else None,
+            start=round(start, 4),
+            duration=round(end - start, 4),
+            **values,
             corrects_prediction_id=corrects.id if corrects else None,
-            model_version_id=corrects.model_version_id if corrects else model_version_id, origin="studio",
-        )  # fmt: skip
+            model_version_id=corrects.model_version_id if corrects else model_version_id,
+            origin="studio",
+        )
     )
 
 
@@ -93,9 +101,15 @@ def save_caption(repo, media: Media, annotator: str, text: str, previous: Captio
     if previous is not None and previous.text.strip() == text:
         raise CorrectionError("the caption is unchanged")
     return repo.add_caption(
-        Caption(None, media.id, text, "human", annotator=annotator,
-                corrects_caption_id=previous.id if previous else None,
-                model_version_id=previous.model_version_id if previous else None)  # fmt: skip
+        Caption(
+            None,
+            media.id,
+            text,
+            "human",
+            annotator=annotator,
+            corrects_caption_id=previous.id if previous else None,
+            model_version_id=previous.model_version_id if previous else None,
+        )
     )
 
 

@@ -24,8 +24,9 @@ from emostudio.services.store import open_repository
 from emostudio.services.versions import load_analyzer
 
 
-def analyze_paths(paths, *, out: Path, chunks: Path | None, model: Path | None, modalities, asr: bool, vad: bool,
-                  state=None) -> list[str]:  # fmt: skip
+def analyze_paths(
+    paths, *, out: Path, chunks: Path | None, model: Path | None, modalities, asr: bool, vad: bool, state=None
+) -> list[str]:
     """Returns the errors (one line each, naming the file); every other file is analysed."""
     settings = get_settings()
     rank, world = (state.process_index, state.num_processes) if state is not None else (0, 1)
@@ -55,8 +56,12 @@ def analyze_paths(paths, *, out: Path, chunks: Path | None, model: Path | None, 
     media_by_path = {}
     for media in report.added + report.known:
         media_by_path.setdefault(media.path, media)
-    for media in tqdm(list(dict.fromkeys(media_by_path.values())), desc=f"analyse[{rank}]" if world > 1 else "analyse",
-                      unit="file", disable=rank != 0 and world > 1):  # fmt: skip
+    for media in tqdm(
+        list(dict.fromkeys(media_by_path.values())),
+        desc=f"analyse[{rank}]" if world > 1 else "analyse",
+        unit="file",
+        disable=rank != 0 and world > 1,
+    ):
         try:
             result = analyze_stored(repo, analyzer, media)
         except (MediaError, RuntimeError, ValueError) as err:

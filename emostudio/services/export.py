@@ -23,26 +23,42 @@ def _slug(name: str) -> str:
 
 def prediction_columns(labels: LabelSpace = LABELS) -> tuple[str, ...]:
     return (
-        "media_id", "media", "level", "start", "end",
-        *(f"p_{b}" for b in labels.basic), *labels.dimensions,
-        "top_emotion", "top_compound", "top_compound_score", *(f"c_{_slug(c)}" for c in labels.compound),
-        "modalities", *(f"{m}_top" for m in MODALITIES), "model_version", "extractor",
-    )  # fmt: skip
+        "media_id",
+        "media",
+        "level",
+        "start",
+        "end",
+        *(f"p_{b}" for b in labels.basic),
+        *labels.dimensions,
+        "top_emotion",
+        "top_compound",
+        "top_compound_score",
+        *(f"c_{_slug(c)}" for c in labels.compound),
+        "modalities",
+        *(f"{m}_top" for m in MODALITIES),
+        "model_version",
+        "extractor",
+    )
 
 
 def prediction_row(media: Media, p: Prediction, labels: LabelSpace = LABELS) -> dict:
     top_compound = max(p.compound, key=p.compound.get) if p.compound else ""
     row = {
-        "media_id": p.media_id, "media": media.path, "level": p.level,
-        "start": round(p.start, 3), "end": round(p.end, 3),
+        "media_id": p.media_id,
+        "media": media.path,
+        "level": p.level,
+        "start": round(p.start, 3),
+        "end": round(p.end, 3),
         **{f"p_{b}": round(p.basic.get(b, 0.0), 4) for b in labels.basic},
         **{d: _round(getattr(p, d, None)) for d in labels.dimensions},
-        "top_emotion": p.top_label or "", "top_compound": top_compound,
+        "top_emotion": p.top_label or "",
+        "top_compound": top_compound,
         "top_compound_score": round(p.compound.get(top_compound, 0.0), 4) if top_compound else "",
         **{f"c_{_slug(c)}": round(p.compound.get(c, 0.0), 4) for c in labels.compound},
         "modalities": "+".join(p.modalities),
-        "model_version": p.model_version_id, "extractor": p.extractor,
-    }  # fmt: skip
+        "model_version": p.model_version_id,
+        "extractor": p.extractor,
+    }
     for m in MODALITIES:
         probs = {k: v for k, v in p.modalities.get(m, {}).items() if k in labels.basic}
         row[f"{m}_top"] = max(probs, key=probs.get) if probs else ""
@@ -55,28 +71,57 @@ def _round(x: float | None):
 
 def annotation_columns(labels: LabelSpace = LABELS) -> tuple[str, ...]:
     return (
-        "annotation_id", "media_id", "media", "source", "annotator", "label", "raw_label",
-        "start", "end", *labels.dimensions, "confidence", "corrects_prediction_id", "model_version", "origin",
+        "annotation_id",
+        "media_id",
+        "media",
+        "source",
+        "annotator",
+        "label",
+        "raw_label",
+        "start",
+        "end",
+        *labels.dimensions,
+        "confidence",
+        "corrects_prediction_id",
+        "model_version",
+        "origin",
         "created_at",
-    )  # fmt: skip
+    )
 
 
 def annotation_row(media: Media, a: Annotation, labels: LabelSpace = LABELS) -> dict:
     return {
-        "annotation_id": a.id, "media_id": a.media_id, "media": media.path, "source": a.source,
-        "annotator": a.annotator, "label": a.label or "", "raw_label": a.raw_label or "",
-        "start": _round(a.start), "end": _round(a.end), **{d: _round(getattr(a, d, None)) for d in labels.dimensions},
-        "confidence": _round(a.confidence), "corrects_prediction_id": a.corrects_prediction_id or "",
-        "model_version": a.model_version_id or "", "origin": a.origin or "",
+        "annotation_id": a.id,
+        "media_id": a.media_id,
+        "media": media.path,
+        "source": a.source,
+        "annotator": a.annotator,
+        "label": a.label or "",
+        "raw_label": a.raw_label or "",
+        "start": _round(a.start),
+        "end": _round(a.end),
+        **{d: _round(getattr(a, d, None)) for d in labels.dimensions},
+        "confidence": _round(a.confidence),
+        "corrects_prediction_id": a.corrects_prediction_id or "",
+        "model_version": a.model_version_id or "",
+        "origin": a.origin or "",
         "created_at": a.created_at.isoformat() if a.created_at else "",
-    }  # fmt: skip
+    }
 
 
 EXPORT_KINDS = ("clips", "segments", "chunks", "annotations")
 
 
-def export_table(repo, kind: str, *, media_ids=None, model_version: str | None = None, annotator: str | None = None,
-                 source: str | None = None, paths: bool = True) -> tuple[tuple[str, ...], list[dict]]:  # fmt: skip
+def export_table(
+    repo,
+    kind: str,
+    *,
+    media_ids=None,
+    model_version: str | None = None,
+    annotator: str | None = None,
+    source: str | None = None,
+    paths: bool = True,
+) -> tuple[tuple[str, ...], list[dict]]:
     """The columns and rows for ``kind`` = clips | segments | chunks | annotations,
     filtered as the user asked.
 
@@ -98,8 +143,9 @@ def export_table(repo, kind: str, *, media_ids=None, model_version: str | None =
     if kind not in EXPORT_KINDS:
         raise ValueError(f"unknown export {kind!r} ({', '.join(EXPORT_KINDS)})")
     preds = repo.predictions(model_version_id=version.id, level=kind[:-1]) if version is not None else []
-    return prediction_columns(labels), [prediction_row(media[p.media_id], p, labels) for p in preds
-                                        if p.media_id in wanted]  # fmt: skip
+    return prediction_columns(labels), [
+        prediction_row(media[p.media_id], p, labels) for p in preds if p.media_id in wanted
+    ]
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -150,6 +196,7 @@ def export_files(repo, folder: str | Path, kinds: Iterable[str], **filters) -> l
     except OSError as err:
         for path, _ in written:
             path.unlink(missing_ok=True)
-        raise StudioError(f"the export could not be written ({err.strerror or type(err).__name__}); "
-                          "nothing was left half-written") from None  # fmt: skip
+        raise StudioError(
+            f"the export could not be written ({err.strerror or type(err).__name__}); nothing was left half-written"
+        ) from None
     return written

@@ -12,8 +12,10 @@ def worker_status(repo, stale_seconds: float) -> str:
     if not workers:
         queued = len(repo.list_jobs(status="queued"))
         wait = f": {queued} queued job{'s' if queued != 1 else ''} wait" if queued else ""
-        return (f"**No worker is running**{wait}. The studio restarts its worker by itself within seconds; "
-                "if this line stays, the server log says why.")  # fmt: skip
+        return (
+            f"**No worker is running**{wait}. The studio restarts its worker by itself within seconds; "
+            "if this line stays, the server log says why."
+        )
     lines = []
     for w in workers:
         age = (now - w.heartbeat_at).total_seconds() if w.heartbeat_at else float("nan")

@@ -162,8 +162,10 @@ def import_paths(
             break
         except OSError as err:
             if _disk_full(err):
-                report.stopped = f"the disk is full: nothing of {shown} was kept; free some space and import again " \
-                                 f"({len(files) - i} files not imported)"  # fmt: skip
+                report.stopped = (
+                    f"the disk is full: nothing of {shown} was kept; free some space and import again "
+                    f"({len(files) - i} files not imported)"
+                )
                 break
             report.errors.append(f"{shown}: cannot be read ({err.strerror or type(err).__name__})")
         except MediaError as err:
@@ -182,8 +184,11 @@ def _import_file(repo: Repository, path: Path, options: ImportOptions, report: I
     stat = path.stat()
     name_ok = _utf8(str(path))  # the database stores text: a path that is not UTF-8 cannot be recorded
     if not name_ok and not options.copy:
-        raise MediaError(path, "the file name is not valid UTF-8, so the studio cannot record where it is: "
-                               "rename the file, or import it with --copy")  # fmt: skip
+        raise MediaError(
+            path,
+            "the file name is not valid UTF-8, so the studio cannot record where it is: "
+            "rename the file, or import it with --copy",
+        )
     known = repo.media_for_file(str(path), stat.st_size, stat.st_mtime_ns) if name_ok else None
     if known is not None:
         report.known.append(known)
@@ -195,9 +200,13 @@ def _import_file(repo: Repository, path: Path, options: ImportOptions, report: I
     if known is None:
         info, note = usable_streams(path, probe(path))
         media = Media(
-            id=media_id(digest), path=str(path), name=printable(path.name), content_hash=digest,
-            size_bytes=stat.st_size, info=info,
-        )  # fmt: skip
+            id=media_id(digest),
+            path=str(path),
+            name=printable(path.name),
+            content_hash=digest,
+            size_bytes=stat.st_size,
+            info=info,
+        )
         if note:
             report.warnings.append(f"{printable(options.policy.show(path))}: {note}")
         segments = speech_segments(media) if options.vad else []
@@ -239,15 +248,18 @@ def _copy_into_store(media: Media, path: Path, media_dir: Path | None) -> Media:
     return replace(media, path=str(dest), stored=True)
 
 
-def _import_transcript(repo: Repository, media: Media, path: Path, options: ImportOptions, report: ImportReport) -> None:
+def _import_transcript(
+    repo: Repository, media: Media, path: Path, options: ImportOptions, report: ImportReport
+) -> None:
     sidecar = find_sidecar(path)
     if sidecar is None or repo.has_segments(media.id, "transcript", source=printable(sidecar.name)):
         return
     options.policy.check(sidecar)  # a sidecar may be a symlink to what must not be read
     spans = load_transcript(sidecar, media.duration, options.transcript_encoding)
     report.transcripts_added += repo.add_segments(
-        Segment(id=None, media_id=media.id, kind="transcript", start=s, duration=d, text=t,
-                source=printable(sidecar.name))
+        Segment(
+            id=None, media_id=media.id, kind="transcript", start=s, duration=d, text=t, source=printable(sidecar.name)
+        )
         for s, d, t in spans
     )
 
@@ -256,9 +268,16 @@ def _import_label(repo: Repository, media: Media, row: LabelRow, annotator: str,
     if row.speaker:
         repo.set_media_speaker(media.id, row.speaker)
     annotation = Annotation(
-        id=None, media_id=media.id, source="import", annotator=annotator, label=row.label,
-        raw_label=row.raw_label, arousal=row.arousal, valence=row.valence, dominance=row.dominance,
+        id=None,
+        media_id=media.id,
+        source="import",
+        annotator=annotator,
+        label=row.label,
+        raw_label=row.raw_label,
+        arousal=row.arousal,
+        valence=row.valence,
+        dominance=row.dominance,
         origin=row.origin,
-    )  # fmt: skip
+    )
     if repo.import_annotation(annotation):
         report.labels_added += 1

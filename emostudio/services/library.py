@@ -65,16 +65,24 @@ def studio_rows(repo: Repository, flt: LibraryFilter = LibraryFilter()) -> list[
             continue
         if flt.annotated and done != flt.annotated:
             continue
-        rows.append((m.name, round(m.duration, 2), m.info.modality, m.status, top, done,
-                     active.id if clip else "", m.id))  # fmt: skip
+        rows.append(
+            (m.name, round(m.duration, 2), m.info.modality, m.status, top, done, active.id if clip else "", m.id)
+        )
     return rows
 
 
 LABEL_FILE_SUFFIXES = (".csv", ".scp")
 
 
-def import_uploads(repo: Repository, files: list[str], media_dir: Path, vad: bool = True, hook=None,
-                   policy: PathPolicy = PathPolicy(), requested_by: str | None = None) -> ImportReport:  # fmt: skip
+def import_uploads(
+    repo: Repository,
+    files: list[str],
+    media_dir: Path,
+    vad: bool = True,
+    hook=None,
+    policy: PathPolicy = PathPolicy(),
+    requested_by: str | None = None,
+) -> ImportReport:
     """Import files uploaded through the browser, copying them into the store.
 
     Uploads arrive each in its own temporary folder; they are gathered under their
@@ -112,8 +120,10 @@ def _import_uploads(repo, files, media_dir, vad, hook, policy) -> ImportReport:
                 label_files.append(target)
         root = real(staging)
         options = ImportOptions(copy=True, media_dir=media_dir, vad=vad, policy=replace(policy, roots=(root,)))
-        report = _merge(report, import_paths(repo, [staging], labels=label_files[0] if label_files else None,
-                                             options=options, hook=hook))  # fmt: skip
+        report = _merge(
+            report,
+            import_paths(repo, [staging], labels=label_files[0] if label_files else None, options=options, hook=hook),
+        )
         for extra in label_files[1:]:
             report = _merge(report, import_paths(repo, [], labels=extra, options=options, hook=hook))
     hidden = {staging: "", str(root): ""}
@@ -142,8 +152,16 @@ def _merge(report: ImportReport, more: ImportReport) -> ImportReport:
     return report
 
 
-def import_server_paths(repo: Repository, folder: str | None, labels: str | None, copy: bool, media_dir: Path,
-                        policy: PathPolicy, vad: bool = True, hook=None) -> ImportReport:  # fmt: skip
+def import_server_paths(
+    repo: Repository,
+    folder: str | None,
+    labels: str | None,
+    copy: bool,
+    media_dir: Path,
+    policy: PathPolicy,
+    vad: bool = True,
+    hook=None,
+) -> ImportReport:
     """Import a folder (and/or a label file) that already sits on the server, inside the
     folders ``policy`` allows."""
     paths = [folder.strip()] if folder and folder.strip() else []
@@ -172,8 +190,9 @@ def delete_media(repo: Repository, settings, media_id: str) -> Media:
     return media
 
 
-def queue_analysis(repo: Repository, media_ids: list[str] | None = None, force: bool = False,
-                   requested_by: str | None = None):  # fmt: skip
+def queue_analysis(
+    repo: Repository, media_ids: list[str] | None = None, force: bool = False, requested_by: str | None = None
+):
     """Ask the background worker to analyse media (all of them when ``media_ids`` is None).
 
     Media that already have predictions by the active model version are skipped by the

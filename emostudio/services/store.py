@@ -16,8 +16,10 @@ def open_repository(settings: Settings | None = None, *, write: bool = True) -> 
     settings = settings or get_settings()
     writable = _writable(settings)
     if write and not writable:
-        raise DatabaseError(f"the data folder {settings.data_dir} is read-only here, and this command writes to it; "
-                            "`emostudio ls`, `export` and `backup` work on a read-only folder")  # fmt: skip
+        raise DatabaseError(
+            f"the data folder {settings.data_dir} is read-only here, and this command writes to it; "
+            "`emostudio ls`, `export` and `backup` work on a read-only folder"
+        )
     readonly = not write and not writable
     if not readonly:
         settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -36,10 +36,17 @@ ACTIONS: dict[str, Role] = {
     "read_job_logs": "viewer",
 }
 ACTION_TEXT = {
-    "annotate": "saving corrections", "upload": "uploading media", "import_server_folder": "importing server folders",
-    "queue_analysis": "starting analysis jobs", "train": "starting training", "activate_model": "switching model versions",
-    "delete_media": "deleting media", "export": "exporting", "view": "viewing the studio", "read_job_logs": "reading job logs",
-}  # fmt: skip
+    "annotate": "saving corrections",
+    "upload": "uploading media",
+    "import_server_folder": "importing server folders",
+    "queue_analysis": "starting analysis jobs",
+    "train": "starting training",
+    "activate_model": "switching model versions",
+    "delete_media": "deleting media",
+    "export": "exporting",
+    "view": "viewing the studio",
+    "read_job_logs": "reading job logs",
+}
 
 _hasher = PasswordHasher()
 
@@ -69,8 +76,9 @@ def allowed(user: User, action: str) -> bool:
 def require(user: User, action: str) -> User:
     """``user`` if its role allows ``action``, else a ``PermissionDenied`` saying which role is needed."""
     if not allowed(user, action):
-        raise PermissionDenied(f"{ACTION_TEXT[action]} needs the {ACTIONS[action]} role; you are signed in as "
-                               f"{user.name} ({user.role})")  # fmt: skip
+        raise PermissionDenied(
+            f"{ACTION_TEXT[action]} needs the {ACTIONS[action]} role; you are signed in as {user.name} ({user.role})"
+        )
     return user
 
 

@@ -34,8 +34,14 @@ def _metrics_summary(metrics: dict) -> str:
 
 def version_rows(repo) -> list[tuple]:
     return [
-        (v.id, "yes" if v.active else "", f"{v.created_at:%Y-%m-%d %H:%M}" if v.created_at else "",
-         v.parent_id or "", v.job_id or "", _metrics_summary(v.metrics))  # fmt: skip
+        (
+            v.id,
+            "yes" if v.active else "",
+            f"{v.created_at:%Y-%m-%d %H:%M}" if v.created_at else "",
+            v.parent_id or "",
+            v.job_id or "",
+            _metrics_summary(v.metrics),
+        )
         for v in reversed(repo.list_model_versions())
     ]
 
@@ -47,15 +53,30 @@ def folder_version_id(folder: str | Path) -> str:
     return f"{folder.name}-{digest}"
 
 
-def register_folder(repo, folder: str | Path, *, version_id: str | None = None, active: bool = False,
-                    parent_id: str | None = None, job_id: int | None = None, metrics: dict | None = None) -> ModelVersion:  # fmt: skip
+def register_folder(
+    repo,
+    folder: str | Path,
+    *,
+    version_id: str | None = None,
+    active: bool = False,
+    parent_id: str | None = None,
+    job_id: int | None = None,
+    metrics: dict | None = None,
+) -> ModelVersion:
     """Register the model in ``folder`` (idempotent on the id), with the label space and
     metrics its config holds; ``active`` makes it the version analysis uses."""
     folder = Path(folder).resolve()
     config = load_model(folder).config
-    version = ModelVersion(version_id or folder_version_id(folder), EMOTION_MODEL, str(folder),
-                           label_space=config.labels.to_json(), metrics=metrics or config.metrics,
-                           parent_id=parent_id, job_id=job_id, active=active)  # fmt: skip
+    version = ModelVersion(
+        version_id or folder_version_id(folder),
+        EMOTION_MODEL,
+        str(folder),
+        label_space=config.labels.to_json(),
+        metrics=metrics or config.metrics,
+        parent_id=parent_id,
+        job_id=job_id,
+        active=active,
+    )
     return repo.add_model_version(version)
 
 

@@ -16,16 +16,23 @@ from emostudio.ui.clip_panel import ClipPanel
 from emostudio.ui.context import guarded
 from emostudio.ui.figure import curves_figure
 
-KEYS_HELP = ("<span class='es-keys'>Keys: <kbd>1</kbd>–<kbd>7</kbd> basic label · <kbd>space</kbd> play/pause · "
-             "<kbd>←</kbd>/<kbd>→</kbd> previous/next segment · <kbd>Enter</kbd> save and next</span>")  # fmt: skip
+KEYS_HELP = (
+    "<span class='es-keys'>Keys: <kbd>1</kbd>–<kbd>7</kbd> basic label · <kbd>space</kbd> play/pause · "
+    "<kbd>←</kbd>/<kbd>→</kbd> previous/next segment · <kbd>Enter</kbd> save and next</span>"
+)
 
 
 class AnnotatePanel(ClipPanel):
     page = "annotate"
 
     def header(self) -> None:  # with users, the signed-in name is the annotator and this box is hidden
-        self.annotator = gr.Textbox(label="Annotator (required to save)", placeholder="your name",
-                                    elem_id="es-annotate-annotator", scale=2, visible=not self.ctx.sign_in)  # fmt: skip
+        self.annotator = gr.Textbox(
+            label="Annotator (required to save)",
+            placeholder="your name",
+            elem_id="es-annotate-annotator",
+            scale=2,
+            visible=not self.ctx.sign_in,
+        )
 
     def header_rows(self) -> None:
         with gr.Row():
@@ -53,25 +60,43 @@ class AnnotatePanel(ClipPanel):
     def below(self) -> None:
         self.unit_table()
         with gr.Column():
-            self.caption_box = gr.Textbox(label="Caption (how the speaker feels and sounds)", lines=2,
-                                          elem_id="es-annotate-caption")  # fmt: skip
+            self.caption_box = gr.Textbox(
+                label="Caption (how the speaker feels and sounds)", lines=2, elem_id="es-annotate-caption"
+            )
             self.save_caption = gr.Button("Save caption", size="sm", elem_id="es-annotate-save-caption")
 
     @property
     def page_outputs(self) -> list:
-        return [self.label, self.start, self.end, self.arousal, self.valence, self.dominance, self.status,
-                self.caption_box, self.queue_info]  # fmt: skip
+        return [
+            self.label,
+            self.start,
+            self.end,
+            self.arousal,
+            self.valence,
+            self.dominance,
+            self.status,
+            self.caption_box,
+            self.queue_info,
+        ]
 
     def opened(self, view: ClipView) -> dict:
         caption = current_caption(view.captions)
         # the labels this clip's model version knows
-        return {self.caption_box: caption.text if caption else "",
-                self.label: gr.Radio(choices=list(view.labels.labels), value=None)}  # fmt: skip
+        return {
+            self.caption_box: caption.text if caption else "",
+            self.label: gr.Radio(choices=list(view.labels.labels), value=None),
+        }
 
     def selected(self, view: ClipView, index: int | None) -> dict:
         unit = view.units[index]
-        return {self.start: round(unit.start, 3), self.end: round(unit.end, 3), self.label: None,
-                self.arousal: None, self.valence: None, self.dominance: None}  # fmt: skip
+        return {
+            self.start: round(unit.start, 3),
+            self.end: round(unit.end, 3),
+            self.label: None,
+            self.arousal: None,
+            self.valence: None,
+            self.dominance: None,
+        }
 
     @property
     def load_outputs(self) -> list:
@@ -81,52 +106,84 @@ class AnnotatePanel(ClipPanel):
         return [gr.Button(visible=self.ctx.may(request, "annotate"))] * 3
 
     def wire(self) -> None:
-        form = [self.view, self.index, self.annotator, self.label, self.start, self.end,
-                self.arousal, self.valence, self.dominance]  # fmt: skip
+        form = [
+            self.view,
+            self.index,
+            self.annotator,
+            self.label,
+            self.start,
+            self.end,
+            self.arousal,
+            self.valence,
+            self.dominance,
+        ]
         self.prev.click(lambda v, i: self.step(v, i, -1), inputs=[self.view, self.index], outputs=self.outputs)
         self.next.click(lambda v, i: self.step(v, i, +1), inputs=[self.view, self.index], outputs=self.outputs)
 
         @guarded
         def save(view, index, annotator, label, start, end, arousal, valence, dominance, request: gr.Request):
             self.ctx.user(request, "annotate")  # before anything else: a viewer learns nothing more
-            return self.save_label(view, index, annotator, label, start, end, arousal, valence, dominance, request,
-                                   advance=False)  # fmt: skip
+            return self.save_label(
+                view, index, annotator, label, start, end, arousal, valence, dominance, request, advance=False
+            )
 
         @guarded
         def save_next(view, index, annotator, label, start, end, arousal, valence, dominance, request: gr.Request):
             self.ctx.user(request, "annotate")
-            return self.save_label(view, index, annotator, label, start, end, arousal, valence, dominance, request,
-                                   advance=True)  # fmt: skip
+            return self.save_label(
+                view, index, annotator, label, start, end, arousal, valence, dominance, request, advance=True
+            )
 
         self.save.click(save, inputs=form, outputs=self.outputs)
         self.save_next.click(save_next, inputs=form, outputs=self.outputs)
-        self.queue_button.click(guarded(self.next_uncertain), inputs=[self.annotator, self.queue_by, self.view],
-                                outputs=self.outputs)  # fmt: skip
-        self.save_caption.click(guarded(self.save_caption_text), inputs=[self.view, self.annotator, self.caption_box],
-                                outputs=self.outputs)  # fmt: skip
+        self.queue_button.click(
+            guarded(self.next_uncertain), inputs=[self.annotator, self.queue_by, self.view], outputs=self.outputs
+        )
+        self.save_caption.click(
+            guarded(self.save_caption_text), inputs=[self.view, self.annotator, self.caption_box], outputs=self.outputs
+        )
 
-    def save_label(self, view, index, annotator, label, start, end, arousal, valence, dominance, request,
-                   advance: bool) -> dict:  # fmt: skip
+    def save_label(
+        self, view, index, annotator, label, start, end, arousal, valence, dominance, request, advance: bool
+    ) -> dict:
         """Append the correction; when it cannot be stored, the form keeps what was entered
         and the status line says why in a plain sentence."""
         if view is None:
             return {self.status: "Choose a media first."}
         unit = view.units[index] if index is not None and view.units else None
-        same_span = unit is not None and start is not None and end is not None and \
-            abs(unit.start - start) < 1e-3 and abs(unit.end - end) < 1e-3  # fmt: skip
+        same_span = (
+            unit is not None
+            and start is not None
+            and end is not None
+            and abs(unit.start - start) < 1e-3
+            and abs(unit.end - end) < 1e-3
+        )
         try:
-            saved = save_correction(self.ctx.repo, view.media, self.ctx.annotator(request, annotator), start, end,
-                                    label, {"arousal": arousal, "valence": valence, "dominance": dominance},
-                                    corrects=unit if same_span else None,
-                                    model_version_id=unit.model_version_id if unit else None)  # fmt: skip
+            saved = save_correction(
+                self.ctx.repo,
+                view.media,
+                self.ctx.annotator(request, annotator),
+                start,
+                end,
+                label,
+                {"arousal": arousal, "valence": valence, "dominance": dominance},
+                corrects=unit if same_span else None,
+                model_version_id=unit.model_version_id if unit else None,
+            )
         except StudioError as err:
             return {self.status: f"**Not saved:** {err}"}
         view = replace(view, corrections=[*view.corrections, saved])
-        what = saved.label or ", ".join(f"{d} {getattr(saved, d):+.2f}" for d in ("arousal", "valence", "dominance")
-                                        if getattr(saved, d) is not None)  # fmt: skip
-        out = {self.view: view, self.plot: curves_figure(view),
-               self.status: f"Saved annotation {saved.id}: **{what}** for {saved.start:.2f}–{saved.end:.2f} s "
-                            f"by {saved.annotator}."}  # fmt: skip
+        what = saved.label or ", ".join(
+            f"{d} {getattr(saved, d):+.2f}"
+            for d in ("arousal", "valence", "dominance")
+            if getattr(saved, d) is not None
+        )
+        out = {
+            self.view: view,
+            self.plot: curves_figure(view),
+            self.status: f"Saved annotation {saved.id}: **{what}** for {saved.start:.2f}–{saved.end:.2f} s "
+            f"by {saved.annotator}.",
+        }
         if advance and index is not None and index + 1 < len(view.units):
             out.update(self.select(view, index + 1))
         return out
@@ -152,8 +209,9 @@ class AnnotatePanel(ClipPanel):
         if view is None:
             return {self.status: "Choose a media first."}
         try:
-            saved = save_caption(self.ctx.repo, view.media, self.ctx.annotator(request, annotator), text,
-                                 current_caption(view.captions))  # fmt: skip
+            saved = save_caption(
+                self.ctx.repo, view.media, self.ctx.annotator(request, annotator), text, current_caption(view.captions)
+            )
         except StudioError as err:
             return {self.status: f"**Caption not saved:** {err}"}
         view = replace(view, captions=[*view.captions, saved])

@@ -33,10 +33,21 @@ class NewAnnotation(BaseModel):
 
 
 def _annotation_json(a) -> dict:
-    return {"id": a.id, "media_id": a.media_id, "source": a.source, "annotator": a.annotator, "label": a.label,
-            "start": a.start, "end": a.end, "arousal": a.arousal, "valence": a.valence, "dominance": a.dominance,
-            "corrects_prediction_id": a.corrects_prediction_id, "model_version": a.model_version_id,
-            "created_at": a.created_at.isoformat() if a.created_at else None}  # fmt: skip
+    return {
+        "id": a.id,
+        "media_id": a.media_id,
+        "source": a.source,
+        "annotator": a.annotator,
+        "label": a.label,
+        "start": a.start,
+        "end": a.end,
+        "arousal": a.arousal,
+        "valence": a.valence,
+        "dominance": a.dominance,
+        "corrects_prediction_id": a.corrects_prediction_id,
+        "model_version": a.model_version_id,
+        "created_at": a.created_at.isoformat() if a.created_at else None,
+    }
 
 
 def api_router(ctx, signed_in: Callable[[Request], User]) -> APIRouter:
@@ -57,20 +68,37 @@ def api_router(ctx, signed_in: Callable[[Request], User]) -> APIRouter:
     @router.get("/media")
     def media(request: Request) -> list[dict]:
         allowed(request, "view")
-        return [{"id": s.media.id, "name": s.media.name, "duration": s.media.duration, "status": s.media.status,
-                 "modality": s.media.info.modality} for s in repo.list_media()]  # fmt: skip
+        return [
+            {
+                "id": s.media.id,
+                "name": s.media.name,
+                "duration": s.media.duration,
+                "status": s.media.status,
+                "modality": s.media.info.modality,
+            }
+            for s in repo.list_media()
+        ]
 
     @router.get("/media/{media_id}/segments")
     def segments(media_id: str, request: Request) -> list[dict]:
         allowed(request, "view")
         active = repo.active_model_version()
         preds = repo.predictions(media_id, model_version_id=active.id, level="segment") if active else []
-        return [{"prediction_id": p.id, "start": p.start, "end": p.end, "top_emotion": p.top_label,
-                 "model_version": p.model_version_id} for p in preds]  # fmt: skip
+        return [
+            {
+                "prediction_id": p.id,
+                "start": p.start,
+                "end": p.end,
+                "top_emotion": p.top_label,
+                "model_version": p.model_version_id,
+            }
+            for p in preds
+        ]
 
     @router.get("/annotations")
-    def annotations(request: Request, media_id: str | None = None, annotator: str | None = None,
-                    source: str | None = None) -> list[dict]:  # fmt: skip
+    def annotations(
+        request: Request, media_id: str | None = None, annotator: str | None = None, source: str | None = None
+    ) -> list[dict]:
         allowed(request, "view")
         return [_annotation_json(a) for a in repo.annotations(media_id, source=source, annotator=annotator)]
 
@@ -85,9 +113,16 @@ def api_router(ctx, signed_in: Callable[[Request], User]) -> APIRouter:
         if body.corrects_prediction_id and (corrects is None or corrects.media_id != media.id):
             raise HTTPException(400, f"prediction {body.corrects_prediction_id} is not one of this media's")
         try:
-            saved = save_correction(repo, media, annotator, body.start, body.end, body.label,
-                                    {"arousal": body.arousal, "valence": body.valence, "dominance": body.dominance},
-                                    corrects=corrects)  # fmt: skip
+            saved = save_correction(
+                repo,
+                media,
+                annotator,
+                body.start,
+                body.end,
+                body.label,
+                {"arousal": body.arousal, "valence": body.valence, "dominance": body.dominance},
+                corrects=corrects,
+            )
         except StudioError as err:
             status = 503 if isinstance(err, StorageError) else 400
             raise HTTPException(status, str(err)) from None

@@ -39,22 +39,30 @@ def player_html(view: ClipView | None, page: str) -> str:
     tag = "video" if media.info.has_video else "audio"
     note = ""
     if Path(media.path).suffix.lower() in UNPLAYABLE:
-        note = f"<p><em>{escape(Path(media.path).suffix)} files do not play in browsers; the curves are still shown.</em></p>"
+        suffix = escape(Path(media.path).suffix)
+        note = f"<p><em>{suffix} files do not play in browsers; the curves are still shown.</em></p>"
     if view.kept_corrections:
         n = view.kept_corrections
-        note += (f"<p class='es-note' id='es-{page}-earlier-run'>{n} correction{'s were' if n != 1 else ' was'} made on "
-                 "an earlier analysis of this clip; that run is kept beside the current one, and the corrections "
-                 "show on the figure.</p>")  # fmt: skip
-    return (f"<{tag} id='es-{page}-media' src='media/{media.id}' controls preload='metadata'></{tag}>{note}"
-            f"<p><b>{escape(media.name)}</b> · {media.duration:.1f} s · {media.info.modality}</p>")  # fmt: skip
+        note += (
+            f"<p class='es-note' id='es-{page}-earlier-run'>{n} correction{'s were' if n != 1 else ' was'} made on "
+            "an earlier analysis of this clip; that run is kept beside the current one, and the corrections "
+            "show on the figure.</p>"
+        )
+    return (
+        f"<{tag} id='es-{page}-media' src='media/{media.id}' controls preload='metadata'></{tag}>{note}"
+        f"<p><b>{escape(media.name)}</b> · {media.duration:.1f} s · {media.info.modality}</p>"
+    )
 
 
 def thumbnails_html(view: ClipView) -> str:
     """Face thumbnails, served by the studio's checked ``/thumbnails`` route."""
     if not view.thumbnails:
         return "<p class='es-faces-empty'>No face thumbnails (audio only, or no face found).</p>"
-    images = "".join(f"<figure><img src='thumbnails/{view.media.id}/{Path(path).name}' alt='face at {t:.1f} s'>"
-                     f"<figcaption>{t:.1f} s</figcaption></figure>" for path, t in view.thumbnails)  # fmt: skip
+    images = "".join(
+        f"<figure><img src='thumbnails/{view.media.id}/{Path(path).name}' alt='face at {t:.1f} s'>"
+        f"<figcaption>{t:.1f} s</figcaption></figure>"
+        for path, t in view.thumbnails
+    )
     return f"<div class='es-faces'>{images}</div>"
 
 
@@ -70,10 +78,15 @@ def unit_title(view: ClipView, index: int | None, t: float | None = None) -> str
         lines.append(shares)
     chunk = chunk_at(view, t) if t is not None else None
     if chunk is not None:  # what the click landed on, at the curves' own resolution
-        dims = ", ".join(f"{d} {getattr(chunk, d):+.2f}" for d in ("arousal", "valence", "dominance")
-                         if getattr(chunk, d) is not None)  # fmt: skip
-        lines.append(f"at {t:.2f} s (chunk {chunk.start:.2f}–{chunk.end:.2f} s): {chunk.top_label} "
-                     f"{chunk.basic[chunk.top_label]:.2f}; {dims}")  # fmt: skip
+        dims = ", ".join(
+            f"{d} {getattr(chunk, d):+.2f}"
+            for d in ("arousal", "valence", "dominance")
+            if getattr(chunk, d) is not None
+        )
+        lines.append(
+            f"at {t:.2f} s (chunk {chunk.start:.2f}–{chunk.end:.2f} s): {chunk.top_label} "
+            f"{chunk.basic[chunk.top_label]:.2f}; {dims}"
+        )
     return "  \n".join(lines)
 
 
@@ -146,15 +159,28 @@ class ClipPanel:
         return []
 
     def unit_table(self) -> None:
-        self.units = gr.Dataframe(headers=list(UNIT_COLUMNS), interactive=False, elem_id=f"es-{self.page}-unit",
-                                  label="Selected segment: fused score, and each modality alone")  # fmt: skip
+        self.units = gr.Dataframe(
+            headers=list(UNIT_COLUMNS),
+            interactive=False,
+            elem_id=f"es-{self.page}-unit",
+            label="Selected segment: fused score, and each modality alone",
+        )
 
     # -- shared callbacks: each loads through a service, then formats ---------------------
 
     @property
     def outputs(self) -> list:
-        return [self.view, self.index, self.picker, self.player, self.plot, self.unit_title, self.units, self.span,
-                *self.page_outputs]  # fmt: skip
+        return [
+            self.view,
+            self.index,
+            self.picker,
+            self.player,
+            self.plot,
+            self.unit_title,
+            self.units,
+            self.span,
+            *self.page_outputs,
+        ]
 
     def refresh_choices(self):
         return gr.Dropdown(choices=media_choices(self.ctx.repo))
@@ -162,10 +188,15 @@ class ClipPanel:
     def open(self, media_id: str | None, t: float | None = None) -> dict:
         if not media_id:
             return {self.view: None, self.player: player_html(None, self.page), self.plot: None}
-        view = load_clip_view(self.ctx.repo, media_id, cache=self.ctx.feature_cache,
-                              thumbnails_root=self.ctx.thumbnails_root)  # fmt: skip
-        out = {self.view: view, self.picker: gr.Dropdown(value=media_id, choices=media_choices(self.ctx.repo)),
-               self.player: player_html(view, self.page), self.plot: curves_figure(view)}  # fmt: skip
+        view = load_clip_view(
+            self.ctx.repo, media_id, cache=self.ctx.feature_cache, thumbnails_root=self.ctx.thumbnails_root
+        )
+        out = {
+            self.view: view,
+            self.picker: gr.Dropdown(value=media_id, choices=media_choices(self.ctx.repo)),
+            self.player: player_html(view, self.page),
+            self.plot: curves_figure(view),
+        }
         index = unit_index_at(view, t or 0.0) if view.units else None
         out.update(self.select(view, index))
         out.update(self.opened(view))

@@ -121,8 +121,10 @@ class StudioContext:
         anywhere on a studio without users, nowhere on one with users."""
         roots = self.settings.import_roots
         if not roots and self.sign_in:
-            raise PermissionDenied("importing server folders is off: an admin lists the allowed folders in "
-                                   "import_roots (emostudio.toml or EMOSTUDIO_IMPORT_ROOTS)")  # fmt: skip
+            raise PermissionDenied(
+                "importing server folders is off: an admin lists the allowed folders in "
+                "import_roots (emostudio.toml or EMOSTUDIO_IMPORT_ROOTS)"
+            )
         return studio_policy(self.settings, roots or None)
 
 
@@ -142,7 +144,10 @@ def guarded(fn):
         except Exception:
             incident = secrets.token_hex(4)
             log.exception("callback %s failed (incident %s)", fn.__name__, incident)
-            raise gr.Error(f"Something went wrong on the server (incident {incident}); nothing you entered was "
-                           "changed. The server log has the details.", print_exception=False) from None  # fmt: skip
+            raise gr.Error(
+                f"Something went wrong on the server (incident {incident}); nothing you entered was "
+                "changed. The server log has the details.",
+                print_exception=False,
+            ) from None
 
     return wrapper

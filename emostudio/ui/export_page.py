@@ -17,17 +17,22 @@ class ExportPage:
     def choices(self):
         repo = self.repo
         annotators = sorted({a.annotator for a in repo.annotations()})
-        return (gr.Dropdown(choices=media_choices(repo)),
-                gr.Dropdown(choices=[""] + [v.id for v in repo.list_model_versions()]),
-                gr.Dropdown(choices=[""] + annotators))  # fmt: skip
+        return (
+            gr.Dropdown(choices=media_choices(repo)),
+            gr.Dropdown(choices=[""] + [v.id for v in repo.list_model_versions()]),
+            gr.Dropdown(choices=[""] + annotators),
+        )
 
     def __init__(self, ctx: StudioContext):
         self.repo = repo = ctx.repo
-        kinds = gr.CheckboxGroup(list(EXPORT_KINDS), value=["clips", "annotations"], label="What", elem_id="es-export-kinds")
+        kinds = gr.CheckboxGroup(
+            list(EXPORT_KINDS), value=["clips", "annotations"], label="What", elem_id="es-export-kinds"
+        )
         with gr.Row():
             media = gr.Dropdown(media_choices(repo), multiselect=True, label="Media (none = all)")
-            version = gr.Dropdown([""] + [v.id for v in repo.list_model_versions()], value="",
-                                  label="Model version (blank = active)")  # fmt: skip
+            version = gr.Dropdown(
+                [""] + [v.id for v in repo.list_model_versions()], value="", label="Model version (blank = active)"
+            )
             annotator = gr.Dropdown([""], value="", allow_custom_value=True, label="Annotator (blank = all)")
             source = gr.Dropdown(SOURCES, value="", label="Annotation source (blank = all)")
         with gr.Row():
@@ -45,12 +50,21 @@ class ExportPage:
             if not kinds_:
                 return "", "Tick at least one thing to export."
             token, folder = ctx.exports.new_folder(user.name)
-            written = export_files(repo, folder, kinds_, media_ids=media_ or None,
-                                   model_version=version_ or None, annotator=annotator_ or None,
-                                   source=source_ or None)  # fmt: skip
+            written = export_files(
+                repo,
+                folder,
+                kinds_,
+                media_ids=media_ or None,
+                model_version=version_ or None,
+                annotator=annotator_ or None,
+                source=source_ or None,
+            )
             counts = ", ".join(f"{k}: {n} rows" for k, (_, n) in zip(kinds_, written))
-            links = "".join(f"<li><a href='exports/{token}/{escape(p.name)}' download='{escape(p.name)}'>"
-                            f"{escape(p.name)}</a> ({n} rows)</li>" for p, n in written)  # fmt: skip
+            links = "".join(
+                f"<li><a href='exports/{token}/{escape(p.name)}' download='{escape(p.name)}'>"
+                f"{escape(p.name)}</a> ({n} rows)</li>"
+                for p, n in written
+            )
             return f"<ul class='es-downloads'>{links}</ul>", counts
 
         refresh.click(self.choices, outputs=self.choice_outputs)

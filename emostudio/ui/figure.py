@@ -10,10 +10,16 @@ from emostudio.services.inspect import ClipView, avd_spreads
 
 # one colour per basic emotion, the same in every plot
 EMOTION_COLOURS = {
-    "neutral": "#9e9e9e", "happiness": "#f4b400", "sadness": "#4285f4", "anger": "#db4437",
-    "fear": "#8e24aa", "disgust": "#0f9d58", "surprise": "#ff7043",
-}  # fmt: skip
+    "neutral": "#9e9e9e",
+    "happiness": "#f4b400",
+    "sadness": "#4285f4",
+    "anger": "#db4437",
+    "fear": "#8e24aa",
+    "disgust": "#0f9d58",
+    "surprise": "#ff7043",
+}
 DIMENSION_COLOURS = {"arousal": "#d62728", "valence": "#2ca02c", "dominance": "#1f77b4"}
+
 
 def curves_figure(view: ClipView):
     """Rows on a shared time axis: arousal / valence / dominance with bands, the stacked
@@ -32,8 +38,9 @@ def curves_figure(view: ClipView):
     titles.append("speech and transcript")
     heights.append(0.16)
     rows = len(titles)
-    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.045, row_heights=heights,
-                        subplot_titles=titles)  # fmt: skip
+    fig = make_subplots(
+        rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.045, row_heights=heights, subplot_titles=titles
+    )
     chunks = view.chunks
     t = np.array([p.start + p.duration / 2 for p in chunks], dtype=np.float64)
     labels = view.labels
@@ -43,38 +50,93 @@ def curves_figure(view: ClipView):
     for d, dim in enumerate(labels.dimensions):
         y = np.array([np.nan if getattr(p, dim) is None else getattr(p, dim) for p in chunks], dtype=np.float64)
         hi, lo = np.clip(y + spreads[:, d], -1, 1), np.clip(y - spreads[:, d], -1, 1)
-        fig.add_trace(go.Scatter(x=np.concatenate([t, t[::-1]]), y=np.concatenate([hi, lo[::-1]]), fill="toself",
-                                 fillcolor=DIMENSION_COLOURS[dim], opacity=0.15, line={"width": 0}, hoverinfo="skip",
-                                 name=f"{dim} band", legendgroup=dim, showlegend=False), row=1, col=1)  # fmt: skip
-        fig.add_trace(go.Scatter(x=t, y=y, name=dim, mode="lines", line={"color": DIMENSION_COLOURS[dim]},
-                                 legendgroup=dim), row=1, col=1)  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=np.concatenate([t, t[::-1]]),
+                y=np.concatenate([hi, lo[::-1]]),
+                fill="toself",
+                fillcolor=DIMENSION_COLOURS[dim],
+                opacity=0.15,
+                line={"width": 0},
+                hoverinfo="skip",
+                name=f"{dim} band",
+                legendgroup=dim,
+                showlegend=False,
+            ),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(x=t, y=y, name=dim, mode="lines", line={"color": DIMENSION_COLOURS[dim]}, legendgroup=dim),
+            row=1,
+            col=1,
+        )
     for k, emotion in enumerate(labels.basic):
-        fig.add_trace(go.Scatter(x=t, y=probs[:, k], name=emotion, stackgroup="basic", mode="none",
-                                 fillcolor=EMOTION_COLOURS.get(emotion, "#bdbdbd"), legendgroup="basic"),
-                      row=2, col=1)  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=t,
+                y=probs[:, k],
+                name=emotion,
+                stackgroup="basic",
+                mode="none",
+                fillcolor=EMOTION_COLOURS.get(emotion, "#bdbdbd"),
+                legendgroup="basic",
+            ),
+            row=2,
+            col=1,
+        )
     row = 3
     if has_wave:
         x = (np.arange(len(view.peaks)) + 0.5) / view.peaks.frame_rate
         lo, hi = view.peaks.values[:, 0], view.peaks.values[:, 1]
-        fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([hi, lo[::-1]]), fill="toself",
-                                 fillcolor="#78909c", line={"width": 0}, name="waveform", hoverinfo="skip",
-                                 showlegend=False), row=row, col=1)  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=np.concatenate([x, x[::-1]]),
+                y=np.concatenate([hi, lo[::-1]]),
+                fill="toself",
+                fillcolor="#78909c",
+                line={"width": 0},
+                name="waveform",
+                hoverinfo="skip",
+                showlegend=False,
+            ),
+            row=row,
+            col=1,
+        )
         peak = float(max(np.abs(view.peaks.values).max(), 1e-3))
         fig.update_yaxes(range=[-peak, peak], showticklabels=False, row=row, col=1)
         row += 1
     for y, segments, colour in ((0.5, view.speech, "#607d8b"), (1.5, view.transcript, "#00897b")):
-        fig.add_trace(go.Bar(x=[s.duration for s in segments], base=[s.start for s in segments], y=[y] * len(segments),
-                             orientation="h", marker_color=colour, width=0.8, showlegend=False,
-                             hovertext=[s.text or "speech" for s in segments], hoverinfo="text",
-                             name="transcript" if y > 1 else "speech"), row=row, col=1)  # fmt: skip
+        fig.add_trace(
+            go.Bar(
+                x=[s.duration for s in segments],
+                base=[s.start for s in segments],
+                y=[y] * len(segments),
+                orientation="h",
+                marker_color=colour,
+                width=0.8,
+                showlegend=False,
+                hovertext=[s.text or "speech" for s in segments],
+                hoverinfo="text",
+                name="transcript" if y > 1 else "speech",
+            ),
+            row=row,
+            col=1,
+        )
     _draw_corrections(fig, view.corrections)
     fig.update_yaxes(range=[-1, 1], row=1, col=1)
     fig.update_yaxes(range=[0, 1], row=2, col=1)
     fig.update_yaxes(tickvals=[0.5, 1.5], ticktext=["speech", "text"], range=[0, 2], row=rows, col=1)
-    fig.update_xaxes(title_text="seconds (click to select and play from there)", range=[0, view.media.duration],
-                     row=rows, col=1)  # fmt: skip
-    fig.update_layout(height=640 + 110 * has_wave, margin={"l": 50, "r": 20, "t": 40, "b": 40}, barmode="overlay",
-                      hovermode="x", clickmode="event")  # fmt: skip
+    fig.update_xaxes(
+        title_text="seconds (click to select and play from there)", range=[0, view.media.duration], row=rows, col=1
+    )
+    fig.update_layout(
+        height=640 + 110 * has_wave,
+        margin={"l": 50, "r": 20, "t": 40, "b": 40},
+        barmode="overlay",
+        hovermode="x",
+        clickmode="event",
+    )
     return fig
 
 
@@ -85,11 +147,34 @@ def _draw_corrections(fig, corrections: list[Annotation]) -> None:
     import plotly.graph_objects as go
 
     labelled = [a for a in corrections if a.label]
-    shapes = [{"type": "rect", "xref": "x", "yref": "paper", "x0": a.start, "x1": a.end, "y0": 0, "y1": 1,
-               "line": {"dash": "dash", "color": "black", "width": 1.5}, "fillcolor": "rgba(0,0,0,0)"}
-              for a in labelled]  # fmt: skip
-    notes = [{"x": a.start, "xref": "x", "y": 1, "yref": "paper", "yanchor": "bottom", "xanchor": "left",
-              "text": f"{a.annotator}: {a.label}", "showarrow": False, "font": {"size": 10}} for a in labelled]  # fmt: skip
+    shapes = [
+        {
+            "type": "rect",
+            "xref": "x",
+            "yref": "paper",
+            "x0": a.start,
+            "x1": a.end,
+            "y0": 0,
+            "y1": 1,
+            "line": {"dash": "dash", "color": "black", "width": 1.5},
+            "fillcolor": "rgba(0,0,0,0)",
+        }
+        for a in labelled
+    ]
+    notes = [
+        {
+            "x": a.start,
+            "xref": "x",
+            "y": 1,
+            "yref": "paper",
+            "yanchor": "bottom",
+            "xanchor": "left",
+            "text": f"{a.annotator}: {a.label}",
+            "showarrow": False,
+            "font": {"size": 10},
+        }
+        for a in labelled
+    ]
     if shapes:
         fig.update_layout(shapes=list(fig.layout.shapes) + shapes, annotations=list(fig.layout.annotations) + notes)
     for dim in DIMENSIONS:
@@ -101,8 +186,17 @@ def _draw_corrections(fig, corrections: list[Annotation]) -> None:
             x += [a.start, a.end, None]
             y += [getattr(a, dim)] * 2 + [None]
             text += [f"{a.annotator}: {dim} {getattr(a, dim):+.2f}"] * 2 + [""]
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", showlegend=False, name=f"{dim} corrected",
-                                 line={"color": DIMENSION_COLOURS[dim], "dash": "dash", "width": 3},
-                                 hovertext=text, hoverinfo="text"), row=1, col=1)  # fmt: skip
-
-
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="lines",
+                showlegend=False,
+                name=f"{dim} corrected",
+                line={"color": DIMENSION_COLOURS[dim], "dash": "dash", "width": 3},
+                hovertext=text,
+                hoverinfo="text",
+            ),
+            row=1,
+            col=1,
+        )

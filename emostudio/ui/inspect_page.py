@@ -16,8 +16,9 @@ class InspectPanel(ClipPanel):
         self.unit_table()
 
     def below(self) -> None:
-        self.clip_table = gr.Dataframe(headers=list(UNIT_COLUMNS), interactive=False, label="Whole clip",
-                                       elem_id="es-inspect-clip")  # fmt: skip
+        self.clip_table = gr.Dataframe(
+            headers=list(UNIT_COLUMNS), interactive=False, label="Whole clip", elem_id="es-inspect-clip"
+        )
         with gr.Column():
             self.caption = gr.Markdown(elem_id="es-inspect-caption")
             self.thumbnails = gr.HTML(label="Face", elem_id="es-inspect-faces")
@@ -31,7 +32,8 @@ class InspectPanel(ClipPanel):
         by = f", {caption.annotator}" if caption and caption.annotator else ""
         return {
             self.clip_table: ranked_emotions(view.clip),
-            self.caption: f"**Caption** ({caption.source}{by}): {caption.text}" if caption
+            self.caption: f"**Caption** ({caption.source}{by}): {caption.text}"
+            if caption
             else "**Caption:** none yet for this clip.",
             self.thumbnails: thumbnails_html(view),
         }

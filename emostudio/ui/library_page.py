@@ -37,10 +37,13 @@ class LibraryPage:
         s = ctx.settings
         with gr.Row():
             with gr.Column(scale=2):
-                self.upload = gr.File(file_count="multiple", label="Drop audio / video files here, with .srt/.vtt/.txt "
-                                      "transcripts named like them and a labels .csv/.scp naming them; they are "
-                                      "copied into the studio and analysed",
-                                      elem_id="es-upload")  # fmt: skip
+                self.upload = gr.File(
+                    file_count="multiple",
+                    label="Drop audio / video files here, with .srt/.vtt/.txt "
+                    "transcripts named like them and a labels .csv/.scp naming them; they are "
+                    "copied into the studio and analysed",
+                    elem_id="es-upload",
+                )
             with gr.Column(scale=2, visible=False) as self.server_import:
                 folder = gr.Textbox(label="Folder on the server", placeholder="/data/interviews")
                 labels = gr.Textbox(label="Label file on the server (CSV or Kaldi .scp)", placeholder="labels.csv")
@@ -54,11 +57,13 @@ class LibraryPage:
             self.top = top = gr.Dropdown([ANY, *LABELS.basic], value="", label="Top emotion", scale=1)
             annotated = gr.Dropdown([ANY, "yes", "no"], value="", label="Annotated", scale=1)
             self.reanalyse = gr.Button("Analyse what the active model has not", scale=1, size="sm", visible=False)
-        self.table = gr.Dataframe(headers=list(UI_COLUMNS), value=lambda: studio_rows(ctx.repo), interactive=False,
-                                  elem_id="es-library")  # fmt: skip
+        self.table = gr.Dataframe(
+            headers=list(UI_COLUMNS), value=lambda: studio_rows(ctx.repo), interactive=False, elem_id="es-library"
+        )
         with gr.Row(visible=False) as self.delete_row:
-            delete_id = gr.Textbox(label="Media id to delete (media someone annotated are kept)", scale=3,
-                                   elem_id="es-delete-id")  # fmt: skip
+            delete_id = gr.Textbox(
+                label="Media id to delete (media someone annotated are kept)", scale=3, elem_id="es-delete-id"
+            )
             delete = gr.Button("Delete media", variant="stop", scale=1, elem_id="es-delete")
         filters = [text, status, top, annotated]
         timer = gr.Timer(2.0)
@@ -72,17 +77,25 @@ class LibraryPage:
             user = ctx.user(request, "upload")
             if not files:
                 return gr.skip(), gr.skip(), gr.skip()
-            report = import_uploads(ctx.repo, files, s.media_dir, hook=_progress_hook(progress),
-                                    policy=ctx.upload_policy(), requested_by=user.name)  # fmt: skip
+            report = import_uploads(
+                ctx.repo,
+                files,
+                s.media_dir,
+                hook=_progress_hook(progress),
+                policy=ctx.upload_policy(),
+                requested_by=user.name,
+            )
             job = queue_analysis(ctx.repo, [m.id for m in report.added + report.known], requested_by=user.name)
             return report_markdown(report, job), rows(text_, status_, top_, annotated_), None
 
         @guarded
-        def imported(folder_, labels_, copy_, text_, status_, top_, annotated_, request: gr.Request,
-                     progress=gr.Progress()):  # fmt: skip
+        def imported(
+            folder_, labels_, copy_, text_, status_, top_, annotated_, request: gr.Request, progress=gr.Progress()
+        ):
             user = ctx.user(request, "import_server_folder")
-            report = import_server_paths(ctx.repo, folder_, labels_, copy_, s.media_dir, ctx.import_policy(),
-                                         hook=_progress_hook(progress))  # fmt: skip
+            report = import_server_paths(
+                ctx.repo, folder_, labels_, copy_, s.media_dir, ctx.import_policy(), hook=_progress_hook(progress)
+            )
             job = queue_analysis(ctx.repo, [m.id for m in report.added + report.known], requested_by=user.name)
             return report_markdown(report, job), rows(text_, status_, top_, annotated_)
 
@@ -108,7 +121,9 @@ class LibraryPage:
         import_button.click(imported, inputs=[folder, labels, copy, *filters], outputs=[self.report, self.table])
         for f in filters:
             f.change(rows, inputs=filters, outputs=self.table)
-        timer.tick(refresh, inputs=[shown, *filters], outputs=[self.table, shown, self.progress], show_progress="hidden")
+        timer.tick(
+            refresh, inputs=[shown, *filters], outputs=[self.table, shown, self.progress], show_progress="hidden"
+        )
         self.reanalyse.click(queue_all, outputs=self.report)
         delete.click(remove, inputs=[delete_id, *filters], outputs=[self.report, self.table, delete_id])
 
@@ -118,11 +133,13 @@ class LibraryPage:
 
     def load_updates(self, request: gr.Request) -> list:
         may = self.ctx.may
-        return [gr.Column(visible=may(request, "import_server_folder")),
-                gr.Button(visible=may(request, "queue_analysis")),
-                gr.Row(visible=may(request, "delete_media")),
-                gr.File(interactive=may(request, "upload")),
-                gr.Dropdown(choices=[ANY, *active_labels(self.ctx.repo).basic])]  # fmt: skip
+        return [
+            gr.Column(visible=may(request, "import_server_folder")),
+            gr.Button(visible=may(request, "queue_analysis")),
+            gr.Row(visible=may(request, "delete_media")),
+            gr.File(interactive=may(request, "upload")),
+            gr.Dropdown(choices=[ANY, *active_labels(self.ctx.repo).basic]),
+        ]
 
 
 def _progress_hook(progress: gr.Progress):

@@ -34,15 +34,29 @@ from emostudio.ui.app import CSS, HEAD, build_app
 from emostudio.ui.context import StudioContext
 
 # What browsers expect for containers Python's table does not know.
-MEDIA_TYPES = {".flac": "audio/flac", ".m4a": "audio/mp4", ".opus": "audio/ogg", ".mkv": "video/x-matroska",
-               ".webm": "video/webm", ".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg"}  # fmt: skip
+MEDIA_TYPES = {
+    ".flac": "audio/flac",
+    ".m4a": "audio/mp4",
+    ".opus": "audio/ogg",
+    ".mkv": "video/x-matroska",
+    ".webm": "video/webm",
+    ".wav": "audio/wav",
+    ".mp3": "audio/mpeg",
+    ".ogg": "audio/ogg",
+}
 AUTH_MESSAGE = "Sign in to emostudio."
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 THUMBNAIL_NAME = re.compile(r"^\d+(\.\d+)?\.jpg$")
 # What the sign-in page needs before anyone is signed in; everything else needs an enabled user.
 SIGN_IN_PATHS = {"/", "/login", "/login/", "/logout", "/theme.css", "/favicon.ico", "/manifest.json"}
-STATIC_PREFIXES = ("/assets/", "/static/", "/svelte/", "/gradio_api/static/", "/gradio_api/svelte/",
-                   "/gradio_api/assets/")  # fmt: skip
+STATIC_PREFIXES = (
+    "/assets/",
+    "/static/",
+    "/svelte/",
+    "/gradio_api/static/",
+    "/gradio_api/svelte/",
+    "/gradio_api/assets/",
+)
 
 
 def _host(request: Request) -> str:
@@ -89,7 +103,8 @@ def create_server(repo: Repository, settings: Settings) -> FastAPI:
             return ctx.user_named(None)
         cookies = request.cookies
         token = cookies.get(f"access-token-{gradio_app.cookie_id}") or cookies.get(
-            f"access-token-unsecure-{gradio_app.cookie_id}")  # fmt: skip
+            f"access-token-unsecure-{gradio_app.cookie_id}"
+        )
         return ctx.user_named(gradio_app.tokens.get(token) if token else None)
 
     def signed_in(request: Request) -> User:
@@ -116,8 +131,13 @@ def create_server(repo: Repository, settings: Settings) -> FastAPI:
             if path not in SIGN_IN_PATHS and not path.startswith(STATIC_PREFIXES):
                 user = await run_in_threadpool(session_user, request)
                 if user is None:  # in Gradio's own words, which its page turns into the sign-in form
-                    return JSONResponse({"error": "sign in first", "detail": {"error": "Not authenticated",
-                                         "auth_message": AUTH_MESSAGE}}, status_code=401)  # fmt: skip
+                    return JSONResponse(
+                        {
+                            "error": "sign in first",
+                            "detail": {"error": "Not authenticated", "auth_message": AUTH_MESSAGE},
+                        },
+                        status_code=401,
+                    )
             return await call_next(request)
 
     @api.get("/media/{media_id}")
@@ -129,11 +149,14 @@ def create_server(repo: Repository, settings: Settings) -> FastAPI:
         path = real(media.path)
         # only the media itself: never the database, and in the data folder only the store
         if any(same_file(path, f) for f in never_served) or (
-                is_inside(path, data_dir) and not is_inside(path, media_store)):  # fmt: skip
+            is_inside(path, data_dir) and not is_inside(path, media_store)
+        ):
             raise HTTPException(404, "no such media")
         if not path.is_file():
             raise HTTPException(410, f"{media.name}: the file is no longer where it was imported from")
-        media_type = MEDIA_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        media_type = (
+            MEDIA_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        )
         return FileResponse(path, media_type=media_type)
 
     @api.get("/thumbnails/{media_id}/{name}")
@@ -169,10 +192,19 @@ def create_server(repo: Repository, settings: Settings) -> FastAPI:
         # recognises (an object with an async __call__ would return a truthy coroutine)
         return await sign_in.check(name, password)
 
-    gr.mount_gradio_app(api, blocks, path="", auth=check_password if ctx.sign_in else None,
-                        auth_message=AUTH_MESSAGE,
-                        blocked_paths=[str(real(settings.data_dir)), *map(str, never_served)],
-                        show_error=False, footer_links=[], run_history=False, head=HEAD, css=CSS)  # fmt: skip
+    gr.mount_gradio_app(
+        api,
+        blocks,
+        path="",
+        auth=check_password if ctx.sign_in else None,
+        auth_message=AUTH_MESSAGE,
+        blocked_paths=[str(real(settings.data_dir)), *map(str, never_served)],
+        show_error=False,
+        footer_links=[],
+        run_history=False,
+        head=HEAD,
+        css=CSS,
+    )
     gradio_app = next(r.app for r in api.routes if isinstance(r, Mount))
     # Gradio checks that a file a request names was uploaded through it (not any path on the
     # server, such as the database) only once it believes it was launched, which a mounted
@@ -180,4 +212,3 @@ def create_server(repo: Repository, settings: Settings) -> FastAPI:
     blocks.has_launched = True
     api.state.context = ctx
     return api
-

@@ -18,8 +18,18 @@ def job_rows(repo) -> list[tuple]:
     rows = []
     for j in repo.list_jobs():
         progress = f"{j.progress_completed:g}/{j.progress_total:g}" if j.progress_total else ""
-        rows.append((j.id, j.kind, j.status, progress, f"{j.created_at:%Y-%m-%d %H:%M:%S}",
-                     f"{j.finished_at:%H:%M:%S}" if j.finished_at else "", j.model_version_id or "", j.error or ""))  # fmt: skip
+        rows.append(
+            (
+                j.id,
+                j.kind,
+                j.status,
+                progress,
+                f"{j.created_at:%Y-%m-%d %H:%M:%S}",
+                f"{j.finished_at:%H:%M:%S}" if j.finished_at else "",
+                j.model_version_id or "",
+                j.error or "",
+            )
+        )
     return rows
 
 
@@ -35,11 +45,14 @@ class TrainPage:
         self.ctx = ctx
         repo = ctx.repo
         stale = ctx.settings.worker_stale_seconds
-        gr.Markdown("Training jobs run in the background worker; their kinds arrive with the trainers. "
-                    "Analysis jobs (from uploads, imports and version changes) show here too.")  # fmt: skip
+        gr.Markdown(
+            "Training jobs run in the background worker; their kinds arrive with the trainers. "
+            "Analysis jobs (from uploads, imports and version changes) show here too."
+        )
         liveness = gr.Markdown(lambda: worker_status(repo, stale), elem_id="es-workers")
-        jobs = gr.Dataframe(headers=list(JOB_COLUMNS), value=lambda: job_rows(repo), interactive=False,
-                            elem_id="es-jobs")  # fmt: skip
+        jobs = gr.Dataframe(
+            headers=list(JOB_COLUMNS), value=lambda: job_rows(repo), interactive=False, elem_id="es-jobs"
+        )
         with gr.Row():
             job_id = gr.Number(label="Job id (or click a row)", value=None, precision=0, scale=1)
             self.analyse = analyse = gr.Button("Analyse the library with the active model", scale=1, visible=False)
@@ -47,8 +60,9 @@ class TrainPage:
             log = gr.Textbox(label="Log", lines=10, max_lines=20, autoscroll=True, scale=2)
             metrics = gr.Code(label="Metrics", language="json", scale=1)
         gr.Markdown("### Model versions")
-        versions = gr.Dataframe(headers=list(VERSION_COLUMNS), value=lambda: version_rows(repo), interactive=False,
-                                elem_id="es-versions")  # fmt: skip
+        versions = gr.Dataframe(
+            headers=list(VERSION_COLUMNS), value=lambda: version_rows(repo), interactive=False, elem_id="es-versions"
+        )
         with gr.Row(visible=False) as self.version_controls:
             chosen = gr.Dropdown([v[0] for v in version_rows(repo)], label="Version", scale=2)
             chosen.focus(lambda: gr.Dropdown(choices=[v[0] for v in version_rows(repo)]), outputs=chosen)
@@ -63,8 +77,13 @@ class TrainPage:
             current = [list(r) for r in job_rows(repo)]
             changed = current != previous
             # a finished job may have registered a version: the versions table follows the jobs table
-            return ((current if changed else gr.skip()), current, *job_detail(repo, job_id_),
-                    version_rows(repo) if changed else gr.skip(), worker_status(repo, stale))  # fmt: skip
+            return (
+                (current if changed else gr.skip()),
+                current,
+                *job_detail(repo, job_id_),
+                version_rows(repo) if changed else gr.skip(),
+                worker_status(repo, stale),
+            )
 
         def picked(evt: gr.SelectData):
             return evt.row_value[0]
@@ -77,8 +96,11 @@ class TrainPage:
             except (KeyError, FileNotFoundError) as err:
                 return f"**Not activated:** {err}", gr.skip(), gr.skip()
             note = f" Re-analysis queued as job {job.id}." if job else ""
-            return f"Active version: **{version.id}**.{note}", version_rows(repo), gr.Dropdown(
-                choices=[v[0] for v in version_rows(repo)], value=version.id)
+            return (
+                f"Active version: **{version.id}**.{note}",
+                version_rows(repo),
+                gr.Dropdown(choices=[v[0] for v in version_rows(repo)], value=version.id),
+            )
 
         @guarded
         def activate_chosen(version_id, request: gr.Request):
@@ -97,8 +119,12 @@ class TrainPage:
             user = ctx.user(request, "queue_analysis")
             return f"Analysis queued as job {queue_analysis(repo, requested_by=user.name).id}."
 
-        timer.tick(refresh, inputs=[shown, job_id], outputs=[jobs, shown, log, metrics, versions, liveness],
-                   show_progress="hidden")  # fmt: skip
+        timer.tick(
+            refresh,
+            inputs=[shown, job_id],
+            outputs=[jobs, shown, log, metrics, versions, liveness],
+            show_progress="hidden",
+        )
         jobs.select(picked, outputs=job_id)
         job_id.change(lambda j: job_detail(repo, j), inputs=job_id, outputs=[log, metrics])
         analyse.click(analyse_all, outputs=status)
@@ -110,5 +136,7 @@ class TrainPage:
         return [self.analyse, self.version_controls]
 
     def load_updates(self, request: gr.Request) -> list:
-        return [gr.Button(visible=self.ctx.may(request, "queue_analysis")),
-                gr.Row(visible=self.ctx.may(request, "activate_model"))]  # fmt: skip
+        return [
+            gr.Button(visible=self.ctx.may(request, "queue_analysis")),
+            gr.Row(visible=self.ctx.may(request, "activate_model")),
+        ]

@@ -60,7 +60,8 @@ def _key_imported_labels() -> None:
     from emostudio.core.domain import Annotation
 
     conn = op.get_bind()
-    table = sa.table("annotations", sa.column("id"), sa.column("dedup_key"), *(sa.column(f) for f in _ANNOTATION_FIELDS))
+    columns = (sa.column(f) for f in ("id", "dedup_key", *_ANNOTATION_FIELDS))
+    table = sa.table("annotations", *columns)
     seen = set()
     for row in conn.execute(sa.select(table).where(table.c.source == "import").order_by(table.c.id)).mappings():
         key = import_key(Annotation(id=row["id"], **{f: row[f] for f in _ANNOTATION_FIELDS}))
