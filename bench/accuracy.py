@@ -1,6 +1,6 @@
 """Speaker-independent accuracy: the project's chunk model against the classic baseline.
 
-    python -m bench.accuracy [--data ../shared/data] [--corpus emodb ravdess_speech]
+    python -m bench.accuracy [--data ../shared/data] [--corpus emodb ravdess]
 
 Both systems run on the same folds, with each corpus's own classes:
 - EmoDB, leave-one-speaker-out (10 folds), 7 classes;
@@ -27,9 +27,10 @@ import torch
 
 from emostudio.core.labels import LabelSpace
 from emostudio.features import FeatureCache, FeatureExtractor, FeatureInput, get_extractor
+from emostudio.media.recipes import load_corpus
 from emostudio.model.network import ChunkModelConfig
 from emostudio.services.analysis import media_for_path
-from emostudio.trainers.corpora import CORPORA, load_speech_corpus, read_labels
+from emostudio.trainers.corpora import load_speech_corpus
 from emostudio.trainers.defaults import AUDIO_EXTRACTORS
 from emostudio.trainers.supervised import TrainConfig, items_from_examples, predict_audio, train_audio, uar_wa
 
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data", type=Path)
     parser.add_argument("--cache", default=Path.home() / ".cache/emostudio/bench", type=Path)
-    parser.add_argument("--corpus", nargs="+", default=list(CORPORA))
+    parser.add_argument("--corpus", nargs="+", default=["emodb", "ravdess"])
     parser.add_argument("--epochs", default=30, type=int)
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -109,11 +110,10 @@ def main(argv: list[str] | None = None) -> None:
     for corpus in args.corpus:
         t0 = time.time()
         examples = load_speech_corpus(args.data, corpus, extractors, cache)
-        rows = read_labels(args.data / corpus)
         baseline_x = np.concatenate(
             [
-                cache.get(baseline_extractor, FeatureInput(media_for_path(args.data / corpus / r["path"]))).values
-                for r in rows
+                cache.get(baseline_extractor, FeatureInput(media_for_path(it.path))).values
+                for it in load_corpus(corpus, args.data)
             ]
         )
         classes = sorted({e.raw_label for e in examples})

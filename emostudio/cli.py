@@ -60,13 +60,19 @@ def import_command(
     ] = None,
     transcript_encoding: Annotated[str, typer.Option(help="Text encoding of sidecar transcripts.")] = "utf-8",
     vad: Annotated[bool, typer.Option(help="Run voice activity detection on new media.")] = True,
+    recipe: Annotated[
+        str | None,
+        typer.Option(help="Read the one folder given as this corpus (emodb, ravdess, cremad, mead): media and labels."),
+    ] = None,
 ) -> None:
     """Import media, their sidecar transcripts (.srt/.vtt/.txt) and labels."""
     from emostudio.core.paths import studio_policy
-    from emostudio.services.ingest import ImportOptions, import_paths
+    from emostudio.services.ingest import ImportOptions, import_corpus, import_paths
     from emostudio.services.store import open_repository
 
     settings = get_settings()
+    if recipe is not None and (labels is not None or len(paths or []) != 1):
+        raise typer.BadParameter("--recipe reads one corpus folder (its labels come from the corpus)")
     if not paths and labels is None:
         raise typer.BadParameter("give media paths, --labels, or both")
     repo = open_repository(settings)
@@ -79,7 +85,10 @@ def import_command(
     )
     bar, hook = _tqdm_hook("import")
     with bar:
-        report = import_paths(repo, paths or [], labels=labels, options=options, hook=hook)
+        if recipe is not None:
+            report = import_corpus(repo, recipe, paths[0], options=options, hook=hook)
+        else:
+            report = import_paths(repo, paths or [], labels=labels, options=options, hook=hook)
     print_report(report)
     raise typer.Exit(1 if report.errors or report.stopped else 0)
 

@@ -118,3 +118,11 @@ def test_rm_deletes_what_nobody_annotated_and_keeps_the_rest(tmp_path):
     assert [s.media.name for s in repo.list_media()] == ["keep.wav"]
     assert not any(Path(p).exists() for p in cached) and (folder / "drop.wav").exists()  # read in place: kept
     assert repo.predictions(ids["drop.wav"]) == [] and len(repo.predictions(ids["keep.wav"])) > 0
+
+
+def test_import_a_corpus_through_its_recipe(tmp_path, shared_data):
+    done = _run(["import", "--recipe", "emodb", str(shared_data / "emodb"), "--no-vad"], tmp_path / "data")
+    assert done.returncode == 0, done.stderr
+    assert "535 media added, 0 already known, 535 labels" in done.stdout
+    wrong = _run(["import", "--recipe", "emodb", str(shared_data / "emodb"), str(shared_data / "meld")], tmp_path)
+    assert wrong.returncode != 0 and "--recipe reads one corpus folder" in wrong.stderr

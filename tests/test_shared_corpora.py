@@ -2,7 +2,7 @@
 
 import collections
 
-from emostudio.services.ingest import import_paths
+from emostudio.services.ingest import import_corpus, import_paths
 
 
 def test_cremad_flv_and_mp3_clips_with_labels(repo, shared_data):
@@ -35,3 +35,23 @@ def test_mead_video_with_and_without_audio(repo, shared_data):
     assert len(silent) == 27 and all(s.segments == 0 for s in silent)
     contempt = [a for a in repo.annotations() if a.raw_label == "contempt"]
     assert len(contempt) == 4 and {a.label for a in contempt} == {"disgust"}
+
+
+def test_a_corpus_recipe_imports_its_media_labels_and_speakers(repo, shared_data):
+    report = import_corpus(repo, "cremad", shared_data / "cremad")
+    assert report.errors == [] and len(report.added) == 24 and report.labels_added == 24
+    annotations = repo.annotations()
+    assert {a.annotator for a in annotations} == {"import:cremad"}
+    assert collections.Counter(a.raw_label for a in annotations)["happy"] == 4  # the corpus's word, kept
+    assert {a.label for a in annotations if a.raw_label == "happy"} == {"happiness"}
+    assert {s.media.speaker for s in repo.list_media()} == {"cremad:1001", "cremad:1002"}
+    again = import_corpus(repo, "cremad", shared_data / "cremad")
+    assert (len(again.added), again.labels_added) == (0, 0)
+
+
+def test_a_text_corpus_or_an_unknown_recipe_is_one_error_line(repo, shared_data):
+    assert import_corpus(repo, "meld", shared_data / "meld").errors == [
+        f"{shared_data / 'meld'}: the meld recipe lists no audio or video files (nothing to import)"
+    ]
+    (unknown,) = import_corpus(repo, "iemocap", shared_data / "meld").errors
+    assert "no recipe named 'iemocap'" in unknown and repo.list_media() == []

@@ -1,9 +1,8 @@
-"""Labelled corpora from ``../shared/data`` (EmoDB, RAVDESS speech, MELD text) as
-training examples: chunk inputs per clip, a label, and the speaker for folds."""
+"""Labelled corpora (read through their recipes) as training examples: chunk inputs per
+clip, a label, and the speaker for folds."""
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -11,9 +10,9 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from emostudio.core.labels import canonical_label
 from emostudio.core.timegrid import CHUNKS, SlidingWindow
 from emostudio.features import FeatureCache
+from emostudio.media.recipes import FOLDERS, RECIPES, load_corpus
 from emostudio.model.chunk_inputs import ChunkInputs, build_chunk_inputs
 from emostudio.services.analysis import audio_features, media_for_path
 
@@ -30,18 +29,6 @@ class Example:
     group: str
 
 
-CORPORA = {
-    # folder: (label column, speaker column)
-    "emodb": ("emotion", "speaker"),
-    "ravdess_speech": ("emotion", "actor"),
-}
-
-
-def read_labels(folder: Path) -> list[dict]:
-    with open(folder / "labels.csv", newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
 def load_speech_corpus(
     data_root: str | Path,
     corpus: str,
@@ -51,24 +38,15 @@ def load_speech_corpus(
     limit: int | None = None,
     progress: bool = True,
 ) -> list[Example]:
-    """Audio chunk inputs for every clip of a corpus (features come from the cache when there)."""
-    folder = Path(data_root) / corpus
-    label_col, speaker_col = CORPORA[corpus]
-    rows = read_labels(folder)[:limit]
+    """Audio chunk inputs for every clip of a corpus (its recipe in ``emostudio.media.recipes``;
+    features come from the cache when there)."""
+    items = load_corpus(corpus, data_root)[:limit]
     examples = []
-    for row in tqdm(rows, desc=f"features {corpus}", disable=not progress, unit="clip"):
-        media = media_for_path(folder / row["path"])
+    for item in tqdm(items, desc=f"features {corpus}", disable=not progress, unit="clip"):
+        media = media_for_path(item.path)
         feats = audio_features(media, extractors, cache)
-        chunks = grid.chunks(media.duration)
-        examples.append(
-            Example(
-                row["path"],
-                build_chunk_inputs(chunks, audio=feats),
-                canonical_label(row[label_col]),
-                row[label_col].lower(),
-                f"{corpus}:{row[speaker_col]}",
-            )
-        )
+        inputs = build_chunk_inputs(grid.chunks(media.duration), audio=feats)
+        examples.append(Example(item.path.name, inputs, item.label, item.raw_label, item.speaker))
     return examples
 
 
@@ -76,10 +54,5 @@ def load_meld_text(
     data_root: str | Path, split: str, embed: Callable[[list[str]], np.ndarray]
 ) -> tuple[np.ndarray, list[str]]:
     """MELD utterance embeddings and canonical labels for ``split`` (train / dev / test)."""
-    path = Path(data_root) / "meld" / "data" / "MELD" / f"{split}_sent_emo.csv"
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    text_col = next(c for c in rows[0] if c.lower() in ("utterance", "text"))
-    label_col = next(c for c in rows[0] if c.lower() == "emotion")
-    texts = [r[text_col].replace("\x92", "'").strip() for r in rows]
-    return embed(texts), [canonical_label(r[label_col]) for r in rows]
+    items = RECIPES["meld"](Path(data_root) / FOLDERS["meld"], splits=(split,))
+    return embed([it.text for it in items]), [it.label for it in items]

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     cache = FeatureCache(args.cache or get_settings().cache_dir / "features")
     extractors = [get_extractor(n) for n in AUDIO_EXTRACTORS]
     examples = []
-    for corpus in ("emodb", "ravdess_speech"):
+    for corpus in ("emodb", "ravdess"):
         examples += load_speech_corpus(args.data, corpus, extractors, cache, limit=args.limit)
     config = ChunkModelConfig(audio_dim=examples[0].inputs.audio.shape[1], audio_extractors=AUDIO_EXTRACTORS)
     items = items_from_examples(examples, BASIC)

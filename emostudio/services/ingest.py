@@ -29,6 +29,7 @@ from emostudio.core.paths import PathPolicy, database_files, sqlite_file
 from emostudio.db.repository import Repository, StorageError
 from emostudio.media.decode import MEDIA_EXTENSIONS, MediaError, content_hash, probe, usable_streams
 from emostudio.media.labelfiles import LabelFileError, LabelRow, read_label_file
+from emostudio.media.recipes import RECIPES
 from emostudio.media.transcripts import TranscriptError, find_sidecar, load_transcript
 from emostudio.media.vad import speech_segments
 
@@ -125,9 +126,8 @@ def import_paths(
     """Import media files and folders, optionally with a label file (CSV or .scp)."""
     report = ImportReport()
     policy = _policy(repo, options)
-    options = replace(options, policy=policy)
     files, report.errors = collect_files(paths, policy)
-    label_rows: dict[Path, list[LabelRow]] = {}
+    rows: list[LabelRow] = []
     annotator = "import"
     if labels is not None:
         annotator = f"import:{printable(Path(labels).name)}"
@@ -136,12 +136,68 @@ def import_paths(
         except (LabelFileError, PathRefused) as err:
             rows, errors = [], [str(err)]
         report.errors.extend(errors)
-        known_files = set(files)
-        for row in rows:
-            label_rows.setdefault(row.path, []).append(row)
-            if row.path not in known_files:  # a label file also names the media to import
-                files.append(row.path)
-                known_files.add(row.path)
+    return _import_files(repo, files, rows, annotator, replace(options, policy=policy), report, hook)
+
+
+def import_corpus(
+    repo: Repository,
+    name: str,
+    folder: str | Path,
+    options: ImportOptions = ImportOptions(),
+    hook: ProgressHook | None = None,
+) -> ImportReport:
+    """Import a shared corpus through its recipe (``emostudio.media.recipes``): every media
+    file it lists, with the corpus's label as an imported annotation (annotator
+    ``import:<name>``) and its speaker."""
+    report = ImportReport()
+    policy = _policy(repo, options)
+    shown = printable(policy.show(Path(folder)))
+    if name not in RECIPES:
+        report.errors.append(f"{shown}: no recipe named {name!r} (known: {', '.join(sorted(RECIPES))})")
+        return report
+    try:
+        policy.check(Path(folder))
+        items = RECIPES[name](Path(folder))
+    except PathRefused as err:
+        report.errors.append(printable(str(err)))
+        return report
+    except (OSError, KeyError, ValueError) as err:
+        report.errors.append(f"{shown}: not a {name} folder ({type(err).__name__}: {printable(str(err))})")
+        return report
+    media_items = [it for it in items if it.path is not None and it.path.suffix.lower() in MEDIA_EXTENSIONS]
+    if not media_items:
+        report.errors.append(f"{shown}: the {name} recipe lists no audio or video files (nothing to import)")
+        return report
+    rows = []
+    for k, item in enumerate(media_items):
+        try:
+            path = policy.check(item.path)
+        except PathRefused as err:
+            report.errors.append(printable(str(err)))
+            continue
+        rows.append(LabelRow(path, item.label, item.raw_label, f"{name}:{k}", speaker=item.speaker))
+    files = list(dict.fromkeys(r.path for r in rows))
+    return _import_files(repo, files, rows, f"import:{name}", replace(options, policy=policy), report, hook)
+
+
+def _import_files(
+    repo: Repository,
+    files: list[Path],
+    rows: list[LabelRow],
+    annotator: str,
+    options: ImportOptions,
+    report: ImportReport,
+    hook: ProgressHook | None,
+) -> ImportReport:
+    policy = options.policy
+    files = list(files)
+    label_rows: dict[Path, list[LabelRow]] = {}
+    known_files = set(files)
+    for row in rows:
+        label_rows.setdefault(row.path, []).append(row)
+        if row.path not in known_files:  # a label file also names the media to import
+            files.append(row.path)
+            known_files.add(row.path)
 
     for i, path in enumerate(files):
         if hook:
