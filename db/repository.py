@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 from sqlalchemy import Engine, delete, func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from emostudio.core.domain import (
@@ -41,28 +41,6 @@ from emostudio.db.models import (
     UserRow,
 )
 from emostudio.db.session import DatabaseError
-
-
-class StorageError(DatabaseError):
-    """A write the database refused (full disk, read-only file, busy too long), in one
-    sentence for people; what they entered is not stored and can be saved again."""
-
-
-def storage_error(err: OperationalError) -> StorageError:
-    reason = str(err.orig).splitlines()[0].lower() if err.orig is not None else ""
-    if "full" in reason or "no space" in reason or "could not extend" in reason:
-        return StorageError(
-            "the disk holding the studio's database is full: nothing was saved; free some space and save again"
-        )
-    if "readonly" in reason or "read-only" in reason or "read only" in reason:
-        return StorageError("the studio's database is read-only on this machine: nothing was saved")
-    if "locked" in reason or "busy" in reason:
-        return StorageError("the database stayed busy for too long: nothing was saved; save again")
-    return StorageError(
-        "the database could not store this: nothing was saved; save again, and if it goes on, "
-        "tell the studio's administrator (the server log has the details)"
-    )
-
 
 _INFO_FIELDS = tuple(MediaInfo.__dataclass_fields__)
 _ANNOTATION_FIELDS = tuple(f for f in Annotation.__dataclass_fields__ if f not in ("id", "created_at"))
@@ -219,12 +197,10 @@ class Repository:
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
-        """A session in one transaction whose refusal (disk full, read-only, locked) is a ``StorageError``."""
-        try:
-            with self.session() as s, s.begin():
-                yield s
-        except OperationalError as err:
-            raise storage_error(err) from err
+        """A session in one transaction; a refusal (disk full, read-only, locked) is a
+        ``StorageError`` (the engine's error handler in ``db.session`` makes it one)."""
+        with self.session() as s, s.begin():
+            yield s
 
     # -- media ---------------------------------------------------------------
 
@@ -246,8 +222,18 @@ class Repository:
             row = s.get(MediaRow, media_id)
             return _media(row) if row else None
 
-    def add_media(self, media: Media, segments: Sequence[Segment] = ()) -> None:
-        """Insert a media with its first segments in one transaction: all or nothing."""
+    def add_media(self, media: Media, segments: Sequence[Segment] = ()) -> bool:
+        """Insert a media with its first segments in one transaction: all or nothing.
+        False when another importer stored the same bytes meanwhile (nothing written)."""
+        try:
+            self._insert_media(media, segments)
+        except IntegrityError:
+            if self.media_by_hash(media.content_hash) is None:
+                raise DatabaseError(f"{media.name} could not be stored (it conflicts with stored data)") from None
+            return False
+        return True
+
+    def _insert_media(self, media: Media, segments: Sequence[Segment]) -> None:
         with self.writing() as s:
             s.add(
                 MediaRow(

@@ -5,6 +5,10 @@ brings it to the newest revision only when it is behind, after an automatic back
 and in one transaction (a failed migration leaves the database as it was). A database
 written by a newer emostudio, or one that cannot be written, gives a ``DatabaseError``
 with one sentence for people instead of a traceback.
+
+Every engine made here turns the driver's operational failures (full disk, read-only
+file, busy too long, lost connection) into ``StorageError`` where they happen, so no
+driver exception type ever reaches a service or a page.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from emostudio.core.errors import StudioError
 from emostudio.core.paths import sqlite_file
@@ -33,6 +37,46 @@ logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 class DatabaseError(StudioError):
     """The database cannot be used as asked; ``str(err)`` is one sentence for people."""
+
+
+class StorageError(DatabaseError):
+    """The database refused a statement (full disk, read-only file, busy too long, gone),
+    in one sentence for people; what they entered is not stored and can be saved again.
+    ``reason`` keeps the driver's own first line for the server log."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason
+
+
+def storage_error(reason: str, reading: bool = False) -> StorageError:
+    """The sentence for a driver's refusal, from its first line."""
+    low = reason.lower()
+    if reading:
+        return StorageError("the studio's database could not be read just now: try again", reason)
+    if "full" in low or "no space" in low or "could not extend" in low:
+        return StorageError(
+            "the disk holding the studio's database is full: nothing was saved; free some space and save again", reason
+        )
+    if "readonly" in low or "read-only" in low or "read only" in low:
+        return StorageError("the studio's database is read-only on this machine: nothing was saved", reason)
+    if "locked" in low or "busy" in low:
+        return StorageError("the database stayed busy for too long: nothing was saved; save again", reason)
+    return StorageError(
+        "the database could not store this: nothing was saved; save again, and if it goes on, "
+        "tell the studio's administrator (the server log has the details)",
+        reason,
+    )
+
+
+def _raise_storage_error(context) -> None:
+    """``handle_error`` listener: an operational failure becomes a ``StorageError``.
+    Pre-ping failures are left to the pool, which reconnects."""
+    err = context.sqlalchemy_exception
+    if context.is_pre_ping or not isinstance(err, OperationalError):
+        return
+    statement = (context.statement or "").lstrip().upper()
+    raise storage_error(_reason(err), reading=statement.startswith(("SELECT", "PRAGMA", "WITH"))) from err
 
 
 def alembic_config(url: str, migrations_dir: Path = MIGRATIONS_DIR) -> Config:
@@ -65,7 +109,9 @@ def create_db_engine(url: str, readonly: bool = False) -> Engine:
     # orjson reads the JSON columns (per-chunk probabilities) several times faster than json:
     # opening a 10-minute clip decodes about 7,000 of them.
     if not is_sqlite(url):
-        return create_engine(url, pool_pre_ping=True, json_deserializer=orjson.loads)
+        engine = create_engine(url, pool_pre_ping=True, json_deserializer=orjson.loads)
+        event.listen(engine, "handle_error", _raise_storage_error)
+        return engine
     path = sqlite_file(url)
     if readonly:
         if path is None:
@@ -78,11 +124,13 @@ def create_db_engine(url: str, readonly: bool = False) -> Engine:
         flags = "mode=ro" if wal.exists() or os.access(path.parent, os.W_OK) else "immutable=1"
         engine = create_engine(f"sqlite:///file:{path}?{flags}&uri=true", json_deserializer=orjson.loads)
         event.listen(engine, "connect", _sqlite_readonly_pragmas)
+        event.listen(engine, "handle_error", _raise_storage_error)
         return engine
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30}, json_deserializer=orjson.loads)
     event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "handle_error", _raise_storage_error)
     return engine
 
 
@@ -97,6 +145,8 @@ def current_revision(engine: Engine) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     except DBAPIError as err:
         raise DatabaseError(f"cannot open the database ({_reason(err)})") from None
+    except StorageError as err:
+        raise DatabaseError(f"cannot open the database ({err.reason})") from None
 
 
 def _reason(err: DBAPIError) -> str:

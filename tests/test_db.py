@@ -21,6 +21,7 @@ from emostudio.db.models import Base, MediaRow
 from emostudio.db.repository import Repository
 from emostudio.db.session import (
     DatabaseError,
+    StorageError,
     create_db_engine,
     current_revision,
     head_revision,
@@ -96,6 +97,17 @@ def test_annotations_are_appended_and_protect_their_media(any_repo, tmp_path):
         s.execute(delete(MediaRow).where(MediaRow.id == media.id))
         s.commit()
     assert repo.get_media(media.id) is not None
+
+
+def test_a_refused_write_reaches_the_caller_as_one_sentence_not_a_driver_error(repo, tmp_path):
+    media = import_paths(repo, [write_audio(tmp_path / "a.wav", speech())]).added[0]
+    readonly = Repository(create_db_engine(str(repo.engine.url), readonly=True))
+    note = Annotation(id=None, media_id=media.id, source="human", annotator="ana", label="anger")
+    with pytest.raises(StorageError) as err:
+        readonly.add_annotation(note)
+    assert str(err.value) == "the studio's database is read-only on this machine: nothing was saved"
+    assert "readonly" in err.value.reason  # the driver's words are kept for the server log
+    assert readonly.annotations(media.id) == []  # reads go on
 
 
 def test_a_migration_backs_the_database_up_first_and_keeps_every_row(tmp_path):

@@ -67,6 +67,20 @@ def test_every_import_points_down():
     assert upward == []
 
 
+def test_only_the_db_folder_speaks_to_the_database_driver():
+    """Services and pages get records and ``StorageError`` sentences, never a Session or a
+    driver exception (core.paths only parses database URLs)."""
+    talking = set()
+    for path in [*ROOT.glob("emostudio/**/*.py"), *ROOT.glob("trainers/**/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            if any(m.split(".")[0] == "sqlalchemy" for m in modules):
+                talking.add(path.relative_to(ROOT).as_posix())
+    assert talking == {"emostudio/core/paths.py"}
+
+
 def test_the_import_graph_by_folder(capsys):
     """Print the graph (for the record) and check it has no cycle between folders."""
     edges = sorted({(src, dst) for _, src, dst in imports() if src != dst})

@@ -10,6 +10,7 @@ import logging
 from emostudio.core.config import get_settings
 from emostudio.core.domain import ANALYZE_JOB
 from emostudio.core.errors import StudioError
+from emostudio.db.repository import Repository
 from emostudio.features import FeatureCache
 from emostudio.media.decode import MediaError
 from emostudio.model.network import MODALITIES
@@ -21,7 +22,7 @@ log = logging.getLogger("emostudio.worker")
 _analyzers: dict[tuple, object] = {}
 
 
-def _analyzer(repo):
+def _analyzer(repo: Repository):
     """The active version's analyzer, loaded once per worker process and version."""
     settings = get_settings()
     key = (active_version(repo).id, str(settings.cache_dir), id(repo))  # one worker: one studio, one model
@@ -45,7 +46,7 @@ def failure_reason(err: Exception, media) -> str:
     return reason
 
 
-def abandon_analysis(repo, job, gave_up: bool) -> None:
+def abandon_analysis(repo: Repository, job, gave_up: bool) -> None:
     """A worker died during this analysis job. The media it was on goes back to
     'imported' (retried when the job is); when the job is given up, that media is marked
     failed and the rest of the job's media are queued again without it."""
@@ -63,7 +64,7 @@ SWEEPERS.append(lambda repo: repo.release_stuck_media())
 
 
 @register(ANALYZE_JOB, on_abandon=abandon_analysis)
-def analyze_job(repo, job, hook) -> None:
+def analyze_job(repo: Repository, job, hook) -> None:
     """Analyse ``config.media_ids`` (default: every media); media the model already
     analysed are skipped unless ``config.force``. One file's failure is logged, marks
     that media ``failed``, and the job goes on with the rest."""

@@ -13,6 +13,7 @@ from emostudio.core.config import torch_device
 from emostudio.core.domain import Chunk, Media, Prediction, Segment, media_id
 from emostudio.core.errors import StudioError
 from emostudio.core.timegrid import FrameRate
+from emostudio.db.repository import Repository
 from emostudio.features import FeatureCache, FeatureExtractor, FeatureInput, Features, get_extractor
 from emostudio.features.asr import transcribe
 from emostudio.features.audio import audio_of
@@ -325,7 +326,7 @@ class Analyzer:
         return Analysis(media, clip, rows, asr_transcript=asr_spans, modalities=tuple(clip_modalities))
 
 
-def analyze_stored(repo, analyzer: Analyzer, media: Media) -> Analysis:
+def analyze_stored(repo: Repository, analyzer: Analyzer, media: Media) -> Analysis:
     """Analyse an imported media and store the result as the current run of the
     analyzer's model version (a registered one: analysis never registers versions). The
     version's earlier run is kept beside it, marked superseded; ``Analysis.kept_corrections``

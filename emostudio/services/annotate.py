@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from emostudio.core.domain import Annotation, Caption, Media, Prediction
 from emostudio.core.errors import StudioError
 from emostudio.core.labels import DIMENSIONS, UnknownLabelError, canonical_label
+from emostudio.db.repository import Repository
 from emostudio.model.segments import entropy, margin
 
 MAX_NAME = 64
@@ -91,7 +92,7 @@ def save_correction(
     )
 
 
-def save_caption(repo, media: Media, annotator: str, text: str, previous: Caption | None = None) -> Caption:
+def save_caption(repo: Repository, media: Media, annotator: str, text: str, previous: Caption | None = None) -> Caption:
     """Append a person's caption for a media (an edit of ``previous`` when given)."""
     annotator, text = _annotator(annotator), (text or "").strip()
     if not text:
@@ -121,7 +122,9 @@ class QueueItem:
     """The margin (lower = more uncertain) or the entropy (higher = more uncertain)."""
 
 
-def uncertainty_queue(repo, annotator: str, by: str = "margin", model_version: str | None = None) -> list[QueueItem]:
+def uncertainty_queue(
+    repo: Repository, annotator: str, by: str = "margin", model_version: str | None = None
+) -> list[QueueItem]:
     """Analysed segments, most uncertain first, that ``annotator`` has not labelled yet.
 
     ``by='margin'`` ranks by the gap between the two likeliest emotions (smallest

@@ -14,6 +14,7 @@ from emostudio.core.domain import Annotation, Media, Prediction
 from emostudio.core.errors import StudioError
 from emostudio.core.files import atomic_write
 from emostudio.core.labels import LABELS, LabelSpace
+from emostudio.db.repository import Repository
 from emostudio.model.network import MODALITIES
 
 
@@ -178,7 +179,7 @@ def write_csv(path: str | Path, rows: Iterable[dict], columns: Iterable[str]) ->
     return n
 
 
-def export_files(repo, folder: str | Path, kinds: Iterable[str], **filters) -> list[tuple[Path, int]]:
+def export_files(repo: Repository, folder: str | Path, kinds: Iterable[str], **filters) -> list[tuple[Path, int]]:
     """Write one CSV per kind into ``folder`` (what the Export page downloads, with media
     names instead of server paths); returns each file's path and how many rows it holds.
     All or nothing: when one file cannot be written (a full disk), none is left."""

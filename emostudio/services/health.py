@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from emostudio.db.repository import Repository
 
-def worker_status(repo, stale_seconds: float) -> str:
+
+def worker_status(repo: Repository, stale_seconds: float) -> str:
     """One line per live worker (last heartbeat, what it runs), or why queued jobs wait."""
     now = datetime.now(UTC)
     workers = repo.processes(role="worker", since=timedelta(seconds=stale_seconds))

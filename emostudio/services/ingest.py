@@ -20,13 +20,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from sqlalchemy.exc import IntegrityError
-
 from emostudio.core.domain import Annotation, Media, Segment, media_id
 from emostudio.core.errors import PathRefused, StudioError
 from emostudio.core.files import atomic_copy, printable
 from emostudio.core.paths import PathPolicy, database_files, sqlite_file
-from emostudio.db.repository import Repository, StorageError
+from emostudio.db.repository import Repository
+from emostudio.db.session import StorageError
 from emostudio.media.decode import MEDIA_EXTENSIONS, MediaError, content_hash, probe, usable_streams
 from emostudio.media.labelfiles import LabelFileError, LabelRow, read_label_file
 from emostudio.media.recipes import RECIPES
@@ -268,13 +267,11 @@ def _import_file(repo: Repository, path: Path, options: ImportOptions, report: I
         segments = speech_segments(media) if options.vad else []
         if options.copy:
             media = _copy_into_store(media, path, options.media_dir)
-        try:
-            repo.add_media(media, segments)
-        except IntegrityError:  # another importer added the same bytes meanwhile
-            known = repo.media_by_hash(digest)
-        else:
+        if repo.add_media(media, segments):
             report.added.append(media)
             report.segments_added += len(segments)
+        else:  # another importer added the same bytes meanwhile
+            known = repo.media_by_hash(digest)
     if known is not None:
         if Path(known.path) != path:
             report.aliases.append((printable(str(path)), known))

@@ -12,6 +12,7 @@ import numpy as np
 
 from emostudio.core.domain import Annotation, Caption, Media, Prediction, Segment
 from emostudio.core.labels import COMPOUND_PAIRS, LABELS, LabelSpace, avd_prototype
+from emostudio.db.repository import Repository
 from emostudio.features.base import FeatureInput, Features
 from emostudio.model.network import MODALITIES
 
@@ -40,18 +41,20 @@ class ClipView:
         return self.segments or ([self.clip] if self.clip else [])
 
 
-def active_version_id(repo) -> str | None:
+def active_version_id(repo: Repository) -> str | None:
     active = repo.active_model_version()
     return active.id if active else None
 
 
-def active_labels(repo) -> LabelSpace:
+def active_labels(repo: Repository) -> LabelSpace:
     """The label space of the active model version (the studio's own when there is none)."""
     active = repo.active_model_version()
     return LabelSpace.from_json(active.label_space) if active is not None else LABELS
 
 
-def load_clip_view(repo, media_id: str, model_version: str | None = None, cache=None, thumbnails_root=None) -> ClipView:
+def load_clip_view(
+    repo: Repository, media_id: str, model_version: str | None = None, cache=None, thumbnails_root=None
+) -> ClipView:
     """A media's stored predictions (active model version by default), segments, span
     annotations, captions, and the waveform peaks and thumbnails analysis saved."""
     from emostudio.features import get_extractor
@@ -163,6 +166,6 @@ def current_caption(captions: list[Caption]) -> Caption | None:
     return (human or model or [None])[-1]
 
 
-def media_choices(repo) -> list[tuple[str, str]]:
+def media_choices(repo: Repository) -> list[tuple[str, str]]:
     """(label, media id) for every media, for a picker."""
     return [(f"{m.media.name} ({m.media.duration:.1f} s, {m.media.status})", m.media.id) for m in repo.list_media()]

@@ -99,7 +99,7 @@ def import_uploads(
             Path(f).unlink(missing_ok=True)
 
 
-def _import_uploads(repo, files, media_dir, vad, hook, policy) -> ImportReport:
+def _import_uploads(repo: Repository, files, media_dir, vad, hook, policy) -> ImportReport:
     with tempfile.TemporaryDirectory(prefix="emostudio-upload-") as staging:
         report = ImportReport()
         label_files = []

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from emostudio.core.domain import EMOTION_MODEL, Job, ModelVersion
 from emostudio.core.errors import StudioError
+from emostudio.db.repository import Repository
 from emostudio.model.network import WEIGHTS_FILE, default_model_path, load_model
 from emostudio.services.library import queue_analysis
 
@@ -32,7 +33,7 @@ def _metrics_summary(metrics: dict) -> str:
     return ", ".join(flat)
 
 
-def version_rows(repo) -> list[tuple]:
+def version_rows(repo: Repository) -> list[tuple]:
     return [
         (
             v.id,
@@ -80,7 +81,7 @@ def register_folder(
     return repo.add_model_version(version)
 
 
-def active_version(repo) -> ModelVersion:
+def active_version(repo: Repository) -> ModelVersion:
     """The version analysis uses. The first time there is none, the shipped default is
     registered and made active, once, explicitly."""
     active = repo.active_model_version()
@@ -89,7 +90,7 @@ def active_version(repo) -> ModelVersion:
     return active
 
 
-def load_analyzer(repo, model_dir: Path | None = None, **options):
+def load_analyzer(repo: Repository, model_dir: Path | None = None, **options):
     """An ``Analyzer`` for ``model_dir`` (registered first, not made active), else for the
     active version, under its registry id."""
     from emostudio.services.analysis import Analyzer
@@ -100,7 +101,7 @@ def load_analyzer(repo, model_dir: Path | None = None, **options):
     return Analyzer.load(version.path, version.id, **options)
 
 
-def activate(repo, version_id: str, requested_by: str | None = None) -> tuple[ModelVersion, Job | None]:
+def activate(repo: Repository, version_id: str, requested_by: str | None = None) -> tuple[ModelVersion, Job | None]:
     """Make a version the active one and queue re-analysis of the media it has not analysed."""
     version = repo.get_model_version(version_id)
     if version is None:
@@ -111,7 +112,7 @@ def activate(repo, version_id: str, requested_by: str | None = None) -> tuple[Mo
     return version, queue_analysis(repo, requested_by=requested_by)
 
 
-def previous_version(repo) -> ModelVersion | None:
+def previous_version(repo: Repository) -> ModelVersion | None:
     """What rolling back goes to: the active version's parent, else the version registered before it."""
     versions = repo.list_model_versions()
     active = next((v for v in versions if v.active), None)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from emostudio.core.domain import User
 from emostudio.core.errors import PermissionDenied, StudioError
-from emostudio.db.repository import StorageError
+from emostudio.db.session import StorageError
 from emostudio.services.annotate import save_correction
 from emostudio.services.users import require
 

@@ -6,6 +6,7 @@ import json
 
 import gradio as gr
 
+from emostudio.db.repository import Repository
 from emostudio.services.health import worker_status
 from emostudio.services.library import queue_analysis
 from emostudio.services.versions import VERSION_COLUMNS, activate, previous_version, version_rows
@@ -14,7 +15,7 @@ from emostudio.ui.context import StudioContext, guarded
 JOB_COLUMNS = ("id", "kind", "status", "progress", "created", "finished", "model version", "error")
 
 
-def job_rows(repo) -> list[tuple]:
+def job_rows(repo: Repository) -> list[tuple]:
     rows = []
     for j in repo.list_jobs():
         progress = f"{j.progress_completed:g}/{j.progress_total:g}" if j.progress_total else ""
@@ -33,7 +34,7 @@ def job_rows(repo) -> list[tuple]:
     return rows
 
 
-def job_detail(repo, job_id) -> tuple[str, str]:
+def job_detail(repo: Repository, job_id) -> tuple[str, str]:
     job = repo.get_job(int(job_id)) if job_id else None
     if job is None:
         return "", ""
