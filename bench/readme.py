@@ -1,8 +1,10 @@
-"""The README's benchmark paragraphs, written from the results files (never typed):
+"""The README's and the model card's figures, written from the results files (never
+typed): ``bench/results/*.json`` and the shipped model's ``config.json`` metrics, which
+``emostudio.trainers.defaults`` measures.
 
-    python -m bench.readme     # rewrite each block between its markers in README.md
+    python -m bench.readme     # rewrite each block between its markers
 
-``tests/test_docs.py`` checks that README.md holds exactly what this writes.
+``tests/test_docs.py`` checks that both documents hold exactly what this writes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+MODEL_DIR = ROOT / "emostudio" / "model" / "default"
 
 
 def start(name: str) -> str:
@@ -24,6 +27,15 @@ def end(name: str) -> str:
 
 def _figures(name: str) -> dict:
     return json.loads((ROOT / "bench" / "results" / f"{name}.json").read_text())
+
+
+def _model() -> dict:
+    """The shipped model's metrics, as ``trainers.defaults`` measured and stored them."""
+    return json.loads((MODEL_DIR / "config.json").read_text())["metrics"]
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
 
 
 def speed() -> str:
@@ -109,11 +121,100 @@ model's by {f["face_model_max_abs_diff"]:.1e}; a 3-epoch training run on 512 syn
 handed back a CPU model either way."""
 
 
-BLOCKS = {"speed": speed, "long_media+robustness": long_media_and_robustness, "gpu": gpu}
+def accuracy() -> str:
+    acc = _figures("accuracy")
+    sp, face, m = acc["figures"]["speech"], acc["figures"]["face_fer2013_private_test"], _model()
+    emodb, ravdess = sp["emodb"], sp["ravdess"]
+    return f"""Accuracy of the default model's recipe ({acc["figures"]["epochs"]} epochs per fold), speaker-independent
+(`python -m bench.accuracy`, `bench/results/accuracy.json`, {acc["date"]}, {acc["commit"]}): UAR **{emodb["project"]["uar"]:.3f}** on
+EmoDB (leave-one-speaker-out, {emodb["classes"]} classes) and **{ravdess["project"]["uar"]:.3f}** on RAVDESS speech
+(actor-independent {ravdess["folds"]}-fold, {ravdess["classes"]} classes), against {emodb["baseline"]["uar"]:.3f} and
+{ravdess["baseline"]["uar"]:.3f} for openSMILE ComParE_2016 + linear SVM on the same folds. The face
+model scores UAR {face["uar"]:.3f} ({_pct(face["wa"])} accuracy) on the {face["faces"]:,} FER2013
+private-test faces, and the text head UAR {m["meld_test_text_uar"]:.3f} on MELD test (from the model's
+`config.json`, measured by `make defaults`)."""
 
 
-def block(name: str) -> str:
-    return f"{start(name)}\n{BLOCKS[name]()}\n{end(name)}"
+def ui() -> str:
+    u = _figures("ui")
+    f = u["figures"]
+    p = f["paths"]
+    open_, base = p["open a 10-min clip (stored predictions)"], p["analyse on open (features cached)"]
+    save, redraw = p["save a correction (append)"], p["save and redraw (Annotate callback)"]
+    return f"""`bench/ui.py` times the server side of the studio's hot paths on the same 10-minute
+recording ({f["chunks"]:,} chunks, {f["segments"]} speech segments), median of {f["repeat"]} calls in a warm
+process (`bench/results/ui.json`, {u["date"]}, {u["commit"]}): opening the clip on the Inspect page
+takes {open_["median_ms"]:,.0f} ms (p90 {open_["p90_ms"]:,.0f} ms; goal {open_["goal_ms"]:,.0f} ms) against
+{base["median_ms"]:,.0f} ms for analysing it on open from cached features, and saving a correction takes
+{save["median_ms"]:.1f} ms (goal {save["goal_ms"]:,.0f} ms), {redraw["median_ms"]:,.0f} ms with the figure redrawn
+around it."""
+
+
+def card_training() -> str:
+    m = _model()
+    sel, pv, w = m["selection"], m["provenance"], m["fusion_weights"]
+    audio_search = ", ".join(f"{e}: {u:.3f}" for e, u in sel["audio_dev_uar_by_epochs"].items())
+    text_search = ", ".join(f"{e}: {u:.3f}" for e, u in sel["text_dev_uar_by_epochs"].items())
+    return f"""Measured by `{pv["command"]}` ({pv["date"]}, {pv["commit"]}, {pv["machine"]}) and
+stored in `config.json` (`metrics`). Nothing below is chosen on a test set.
+
+- **Audio epochs**: {m["audio_epochs"]}, the best development UAR among {audio_search}
+  (trained on the other speakers, scored on {sel["development_clips"]} clips of the development
+  speakers {", ".join(sel["development_speakers"])}); the shipped weights then train on all
+  {m["training_clips"]:,} clips.
+- **Text epochs**: {m["text_epochs"]}, the best MELD dev UAR among {text_search}.
+- **Fusion weights**: each modality's development UAR above chance (1/7), normalised:
+  audio {m["audio_dev_uar"]:.3f} (development speakers), face {m["face_dev_uar"]:.3f} ({sel["face_dev_clips"]} CREMA-D
+  and MEAD talking-face clips with a face found), text {m["text_dev_uar"]:.3f} (MELD dev) give
+  audio {w["audio"]:.3f}, face {w["face"]:.3f}, text {w["text"]:.3f}."""
+
+
+def card_evaluation() -> str:
+    acc = _figures("accuracy")
+    sp, face, m = acc["figures"]["speech"], acc["figures"]["face_fer2013_private_test"], _model()
+    names = {"emodb": "EmoDB", "ravdess": "RAVDESS speech"}
+    folds = {"emodb": "leave-one-speaker-out", "ravdess": "actor-independent"}
+    rows = []
+    for corpus, f in sp.items():
+        rows.append(
+            f"| {names[corpus]} ({f['classes']} classes) | {folds[corpus]} ({f['folds']}) | this model's recipe "
+            f"| {f['project']['uar']:.3f} | {f['project']['wa']:.3f} |"
+        )
+        rows.append(
+            f"| | | openSMILE ComParE_2016 + linear SVM | {f['baseline']['uar']:.3f} | {f['baseline']['wa']:.3f} |"
+        )
+    table = "\n".join(["| corpus | folds | system | UAR | WA |", "|---|---|---|---|---|", *rows])
+    return f"""Speaker-independent, each corpus's own classes, same folds for both systems
+(`{acc["command"]}`, `bench/results/accuracy.json`, {acc["date"]}, {acc["commit"]}, {acc["machine"]}):
+
+{table}
+
+The recipe trains each fold for a fixed {acc["figures"]["epochs"]} epochs; the baseline's SVM C is chosen
+per fold by a speaker-grouped 3-fold cross-validation on that fold's training speakers.
+
+Other modalities:
+
+- text head, MELD test ({m["selection"]["meld_sizes"]["test"]:,} utterances, 7 classes; `config.json`):
+  UAR {m["meld_test_text_uar"]:.3f}, WA {m["meld_test_text_wa"]:.3f} (always the majority class: WA
+  {m["meld_test_majority_wa"]:.3f}, UAR {1 / 7:.3f});
+- face model, FER2013 private test ({face["faces"]:,} faces): {_pct(face["wa"])} accuracy, UAR {face["uar"]:.3f}."""
+
+
+README = ROOT / "README.md"
+MODEL_CARD = MODEL_DIR / "MODEL_CARD.md"
+BLOCKS = {
+    (README, "speed"): speed,
+    (README, "long_media+robustness"): long_media_and_robustness,
+    (README, "gpu"): gpu,
+    (README, "accuracy"): accuracy,
+    (README, "ui"): ui,
+    (MODEL_CARD, "training"): card_training,
+    (MODEL_CARD, "evaluation"): card_evaluation,
+}
+
+
+def block(doc: Path, name: str) -> str:
+    return f"{start(name)}\n{BLOCKS[doc, name]()}\n{end(name)}"
 
 
 def current(readme: str, name: str) -> str | None:
@@ -122,15 +223,17 @@ def current(readme: str, name: str) -> str | None:
 
 
 def main() -> None:
-    path = ROOT / "README.md"
-    text = path.read_text()
-    for name in BLOCKS:
-        old = current(text, name)
-        if old is None:
-            raise SystemExit(f"README.md has no {start(name)!r} ... {end(name)!r} block")
-        text = text.replace(old, block(name))
-    path.write_text(text)
-    print("README.md: benchmark blocks rewritten from bench/results/")
+    for doc in dict.fromkeys(d for d, _ in BLOCKS):
+        text = doc.read_text()
+        for d, name in BLOCKS:
+            if d != doc:
+                continue
+            old = current(text, name)
+            if old is None:
+                raise SystemExit(f"{doc.name} has no {start(name)!r} ... {end(name)!r} block")
+            text = text.replace(old, block(doc, name))
+        doc.write_text(text)
+        print(f"{doc.relative_to(ROOT)}: figures rewritten from the results files")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ def timed(fn, repeat: int) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> None:
     import gradio as gr
 
+    from bench.results import write_results
     from bench.speed import build_speech
     from emostudio.core.config import Settings
     from emostudio.features import FeatureInput, get_extractor
@@ -117,6 +118,22 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{label:48} {median * 1000:10.1f} {p90 * 1000:8.1f} {'' if goal is None else f'{goal * 1000:8.0f}'}")
         open_ms, base_ms = rows[0][1][0], rows[1][1][0]
         print(f"\nopening with stored predictions is {base_ms / open_ms:.1f}x faster than analysing on open")
+        figures = {
+            "clip_seconds": round(media.duration, 1),
+            "chunks": len(result.chunks),
+            "segments": len(result.segments),
+            "repeat": args.repeat,
+            "paths": {
+                label.strip().removeprefix("baseline: "): {
+                    "median_ms": round(median * 1000, 1),
+                    "p90_ms": round(p90 * 1000, 1),
+                    "goal_ms": None if goal is None else goal * 1000,
+                    "baseline": label.strip().startswith("baseline"),
+                }
+                for label, (median, p90), goal in rows
+            },
+        }
+        print(f"wrote {write_results('ui', figures)}")
 
 
 if __name__ == "__main__":

@@ -156,10 +156,12 @@ def predict_audio(model: ChunkEmotionModel, items: Sequence[TrainItem], batch_si
 
 
 def uar_wa(y_true: Sequence[int], y_pred: Sequence[int]) -> tuple[float, float]:
-    """Unweighted average recall (mean of per-class recalls) and weighted accuracy."""
+    """Unweighted average recall (mean recall over the classes ``y_true`` has) and accuracy."""
     from sklearn.metrics import accuracy_score, recall_score
 
-    return float(recall_score(y_true, y_pred, average="macro")), float(accuracy_score(y_true, y_pred))
+    present = sorted(set(np.asarray(y_true).tolist()))
+    uar = recall_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
+    return float(uar), float(accuracy_score(y_true, y_pred))
 
 
 def train_text(
@@ -188,5 +190,5 @@ def train_text(
             loss.backward()
             opt.step()
         if hook:
-            hook("train-text", completed=epoch + 1, total=epochs, metrics={"loss": float(loss)})
+            hook("train-text", completed=epoch + 1, total=epochs, metrics={"loss": loss.item()})
     return model.eval()
