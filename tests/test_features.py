@@ -166,3 +166,28 @@ def test_an_extractor_has_the_same_version_in_every_process():
         for seed in (1, 2, 3)
     }
     assert seen == {get_extractor("waveform-peaks").version}
+
+
+SHORT = (0.2, 0.3, 0.5, 0.99, 1.0)
+
+
+@pytest.mark.parametrize("seconds", SHORT)
+@pytest.mark.parametrize("name", ["logmel", "prosody", "whisper-tiny.en", "waveform-peaks", "opensmile-egemaps"])
+def test_every_audio_extractor_covers_a_short_clip(tmp_path, name, seconds):
+    extractor = get_extractor(name)
+    media = media_for_path(write_audio(tmp_path / "word.wav", speech(seconds)))
+    frames = extractor.extract(FeatureInput(media))
+    assert frames.shape == (FrameRate(extractor.frame_rate).count(media.duration), extractor.dim)
+    assert np.isfinite(frames).all()
+
+
+@pytest.mark.parametrize("seconds", SHORT)
+def test_a_short_talking_face_clip_gets_a_prediction(tmp_path, seconds):
+    from emostudio.services.analysis import Analyzer
+
+    path = write_av(
+        tmp_path / "word.mp4", video_seconds=seconds, size=(256, 256), picture=face_picture(), audio=speech(seconds)
+    )
+    result = Analyzer.load(asr=False).analyze(media_for_path(path))
+    assert len(result.chunks) >= 1 and abs(sum(result.clip.basic.values()) - 1) < 1e-4
+    assert {"audio", "face"} <= set(result.modalities)  # a face in the first frame is seen

@@ -106,7 +106,7 @@ class Prosody(FeatureExtractor):
 
     def extract(self, inputs: FeatureInput) -> np.ndarray:
         import librosa
-        from scipy.signal import find_peaks
+        from scipy.signal import convolve, find_peaks
 
         y = audio_of(inputs)
         n = self.n_frames(inputs)
@@ -127,11 +127,13 @@ class Prosody(FeatureExtractor):
         loud = 20 * np.log10(rms + 1e-5)
         voiced = (loud > loud.max() - 35) & (f0 < 480)
         log_f0 = np.where(voiced, np.log(f0), 0.0)
-        smooth = np.convolve(np.where(voiced, loud - loud.max() + 60, 0.0), np.hanning(9) / np.hanning(9).sum(), "same")
+        # scipy's "same" keeps the input's length even when it is shorter than the kernel
+        # (numpy's returns the kernel's: clips under 1 s broke on that)
+        smooth = convolve(np.where(voiced, loud - loud.max() + 60, 0.0), np.hanning(9) / np.hanning(9).sum(), "same")
         peaks, _ = find_peaks(smooth, prominence=3.0, distance=10)  # nuclei at least 100 ms apart
         nuclei = np.zeros(len(f0))
         nuclei[peaks] = 1.0
-        rate = np.convolve(nuclei, np.ones(100), "same")  # peaks within +-0.5 s = per second
+        rate = convolve(nuclei, np.ones(100), "same")  # peaks within +-0.5 s = per second
         frames = np.stack([log_f0, voiced.astype(float), loud / 20.0, rate], axis=1)
         return fit_length(frames.astype(np.float32), n)
 

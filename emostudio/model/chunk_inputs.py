@@ -109,6 +109,9 @@ def pool_flagged(features: Features, chunks: list[Chunk], scale: int | None = No
     the present fraction per window, at every scale (or one). Returns (inputs, any-present mask)."""
     scales = range(len(chunks[0].windows)) if scale is None else [scale]
     parts, present = [], np.zeros(len(chunks), bool)
+    if len(features) == 0:  # nothing sampled (no frame in the media): absent, never NaN
+        width = features.values.shape[1] * len(scales)
+        return np.zeros((len(chunks), width), np.float32), present
     flag = features.values[:, -1:]
     values_prefix, flag_prefix = _prefix_sums(features.values[:, :-1] * flag), _prefix_sums(flag)
     for sc in scales:

@@ -3,6 +3,7 @@ features per modality, cut chunks, run the model, and turn tensors into ``Predic
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,14 +87,17 @@ def _shifted(chunk: Chunk, offset: float) -> Chunk:
 
 
 def _window(features: Features | None, start: float, end: float) -> Features | None:
-    """The frames of ``features`` (from time 0) that cover ``[start, end)``."""
-    if features is None or (start == 0 and end * features.frame_rate >= len(features) - 1e-6):
-        return features
+    """The frames of ``features`` (from time 0) that cover ``[start, end)``: from the frame
+    at ``start`` (so the block's frame grid stays aligned) to the last frame ``end`` reaches
+    into (so a block shorter than one frame, e.g. 0.2 s of video at 2 frames per second,
+    still gets its frame)."""
+    if features is None:
+        return None
     rate = features.frame_rate
-    frames = FrameRate(rate)
-    return Features(
-        features.extractor, features.version, rate, features.values[frames.index(start) : frames.index(end)]
-    )
+    first, last = FrameRate(rate).index(start), math.ceil(end * rate - 1e-6)
+    if first == 0 and last >= len(features):
+        return features
+    return Features(features.extractor, features.version, rate, features.values[first:last])
 
 
 @dataclass
