@@ -79,6 +79,7 @@ class SegmentRow(Base):
     text: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(String(256))
     speaker: Mapped[str | None] = mapped_column(String(128))
+    language: Mapped[str | None] = mapped_column(String(16))  # ISO 639-1, as speech recognition detected it
 
 
 class FeatureCacheRow(Base):

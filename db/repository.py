@@ -71,6 +71,7 @@ def _segment(row: SegmentRow) -> Segment:
         text=row.text,
         source=row.source,
         speaker=row.speaker,
+        language=row.language,
     )
 
 
@@ -806,6 +807,7 @@ def _segment_rows(segments: Iterable[Segment]) -> list[SegmentRow]:
             text=g.text,
             source=g.source,
             speaker=g.speaker,
+            language=g.language,
         )
         for g in segments
     ]

@@ -114,7 +114,9 @@ def analyze_command(
         Path | None, typer.Option(help="Model folder (default: the active version, else the shipped default).")
     ] = None,
     modalities: Annotated[str, typer.Option(help="Comma-separated subset of audio,face,text.")] = "audio,face,text",
-    asr: Annotated[bool, typer.Option(help="Transcribe media that have no transcript (Whisper tiny.en).")] = True,
+    asr: Annotated[
+        bool, typer.Option(help="Transcribe media that have no transcript (Whisper; see the asr_model setting).")
+    ] = True,
     vad: Annotated[bool, typer.Option(help="Run voice activity detection on new media.")] = True,
 ) -> None:
     """Import and analyse media headless; write clip (and chunk) predictions as CSV.

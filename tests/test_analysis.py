@@ -245,7 +245,7 @@ def test_speech_recognition_only_hears_speech(tmp_path, monkeypatch):
             calls.append(len(audio) / 16000)
             return [], None
 
-    monkeypatch.setattr(asr, "whisper_model", lambda: Whisper())
+    monkeypatch.setattr(asr, "asr_model", lambda: Whisper())
     media = media_for_path(write_audio(tmp_path / "quiet.wav", np.zeros(16000 * 30, np.float32)))
     assert asr.transcribe(media, None, []) == [] and calls == []
     asr.transcribe(media, None, [(2.0, 1.0), (20.0, 2.0)])
@@ -403,3 +403,48 @@ def test_a_version_s_label_space_drives_its_columns_and_the_annotate_choices(tmp
     assert [c for c in columns if c.startswith(("p_", "c_"))] == ["p_neutral", "p_anger", "p_boredom"]
     assert row["p_boredom"] == 0.1 and row["top_emotion"] == "anger"
     assert active_labels(repo) == labels and load_clip_view(repo, media.id).labels.labels == labels.basic
+
+
+def test_speech_recognition_detects_the_language_and_only_understood_text_votes(tmp_path, shared_data):
+    """German speech is transcribed in German and marked so; the English text model does
+    not classify it (the text branch stays out), while English speech still votes."""
+    from emostudio.services.analysis import media_for_path
+
+    analyzer = Analyzer.load(asr=True)
+    german = analyzer.analyze(media_for_path(shared_data / "emodb" / "wav" / "03a01Fa.flac"))
+    assert {s.language for s in german.asr_transcript} == {"de"}
+    assert "Lappen" in " ".join(s.text for s in german.asr_transcript)  # "Der Lappen liegt auf dem Eisschrank."
+    assert "text" not in german.modalities and "text" not in german.clip.modalities
+    english = analyzer.analyze(media_for_path(write_audio(tmp_path / "en.wav", speech())))
+    assert {s.language for s in english.asr_transcript} == {"en"}
+    assert "text" in english.modalities
+
+
+def test_a_looping_or_unsure_recognition_is_dropped_before_the_text_branch(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import emostudio.features.asr as asr
+    from emostudio.services.analysis import media_for_path
+
+    def piece(text, no_speech=0.1, logprob=-0.3, ratio=1.2):
+        return SimpleNamespace(
+            text=text, start=0.0, end=2.0, no_speech_prob=no_speech, avg_logprob=logprob, compression_ratio=ratio
+        )
+
+    heard = [
+        piece(" The dogs are sitting by the door."),
+        piece(" I am a man. I am a man. I am a man."),  # a decoder loop
+        piece(" Thank you for watching!", no_speech=0.9),  # what Whisper says to silence
+        piece(" mumble", logprob=-1.6),
+        piece(" la " * 30, ratio=3.1),
+    ]
+
+    class Whisper:
+        def transcribe(self, audio, **_):
+            return heard, SimpleNamespace(language="en", language_probability=0.99)
+
+    monkeypatch.setattr(asr, "asr_model", lambda: Whisper())
+    media = media_for_path(write_audio(tmp_path / "a.wav", speech(4.0)))
+    spans = asr.transcribe(media, None, [(0.5, 3.0)])
+    assert [(s.text, s.language) for s in spans] == [("The dogs are sitting by the door.", "en")]
+    assert not asr.repeats_itself("The dogs are sitting by the door and the kids are talking.")

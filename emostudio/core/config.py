@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     """How often the server and workers record that they are alive."""
     worker_stale_seconds: float = 30.0
     """A worker silent this long is dead: its job goes back to the queue."""
+    asr_model: str = "whisper-base"
+    """Speech recognition for media without a transcript: whisper-base (multilingual, the
+    language detected per speech region), whisper-tiny.en (English only, faster), or the
+    path of a CTranslate2 Whisper folder."""
     video_fps: float = 2.0
     """Rate (frames per second) at which video frames are sampled for face analysis."""
     copy_imports: bool = False

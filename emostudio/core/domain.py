@@ -86,6 +86,9 @@ class Segment:
     text: str | None = None
     source: str | None = None
     speaker: str | None = None
+    language: str | None = None
+    """The spoken language of a transcript span (ISO 639-1) where speech recognition
+    detected it; None for transcripts people gave."""
 
     @property
     def end(self) -> float:

@@ -40,6 +40,12 @@ class TextEmbedding(FeatureExtractor):
     saying whether one does (all zeros between spans)."""
 
     name, modality, frame_rate, dim = "text-minilm", "text", 4.0, EMBEDDING_DIM + 1
+    languages = ("en",)
+    """What the sentence encoder (and the text head trained on its embeddings) understands:
+    recognised spans in any other language are shown but never vote."""
+
+    def understands(self, span) -> bool:
+        return span.language is None or span.language in self.languages  # None: a transcript a person gave
 
     def params(self) -> dict:
         from importlib.metadata import version

@@ -226,8 +226,9 @@ class Analyzer:
         face_feats = self._face(media)
         transcript, asr_spans = self._transcript(media, transcript, speech, whole_audio)
         text_feats = None
-        if self.text is not None and transcript:
-            text_feats = self.cache.get(self.text, FeatureInput(media, transcript=tuple(transcript)))
+        understood = [s for s in transcript if self.text is not None and self.text.understands(s)]
+        if understood:
+            text_feats = self.cache.get(self.text, FeatureInput(media, transcript=tuple(understood)))
         centres = np.array([ch.center for ch in chunks])
         parts, peaks = [], []
         for lo, hi, core_lo, core_hi in blocks:
