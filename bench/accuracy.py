@@ -11,7 +11,9 @@ Both systems run on the same folds, with each corpus's own classes:
     recipe that trains the shipped defaults;
 (b) baseline: openSMILE ComParE_2016 functionals + standardised, class-balanced
     linear SVM; its C is chosen per fold by an inner speaker-grouped 3-fold
-    cross-validation on that fold's training speakers (the test fold chooses nothing).
+    cross-validation on that fold's training speakers (the test fold chooses nothing);
+(c) the same baseline with per-speaker z-normalisation (each speaker, the test
+    speaker included, by their own feature statistics; no labels).
 
 The project's recipe trains each fold for ``TrainConfig``'s fixed epochs (nothing is
 tuned on the folds). Also scores the shipped face model on the FER2013 private test
@@ -118,6 +120,16 @@ def run_baseline(x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds) -> tup
     return pred, chosen
 
 
+def per_speaker_z(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Each speaker's features z-scored by that speaker's own statistics (no labels): the
+    standard speaker normalisation, which a test speaker gets from their own recordings."""
+    out = np.empty_like(x)
+    for g in np.unique(groups):
+        rows = groups == g
+        out[rows] = (x[rows] - x[rows].mean(0)) / np.maximum(x[rows].std(0), 1e-8)
+    return out
+
+
 def face_fer2013(data_root: Path) -> dict:
     """The shipped face model on every FER2013 private-test face."""
     import cv2
@@ -172,6 +184,8 @@ def main(argv: list[str] | None = None) -> None:
         baseline_pred, chosen_c = run_baseline(baseline_x, y, groups, folds)
         baseline = uar_wa(y, baseline_pred)
         t3 = time.time()
+        normalised_pred, normalised_c = run_baseline(per_speaker_z(baseline_x, groups), y, groups, folds)
+        normalised = uar_wa(y, normalised_pred)
         figures["speech"][corpus] = {
             "clips": len(examples),
             "classes": len(classes),
@@ -183,6 +197,11 @@ def main(argv: list[str] | None = None) -> None:
                 "seconds": round(t3 - t2),
                 "c_per_fold": chosen_c,
             },
+            "baseline_speaker_normalised": {
+                "uar": round(normalised[0], 4),
+                "wa": round(normalised[1], 4),
+                "c_per_fold": normalised_c,
+            },
         }
     figures["face_fer2013_private_test"] = face_fer2013(args.data)
     print()
@@ -191,7 +210,10 @@ def main(argv: list[str] | None = None) -> None:
         for system, name in (("project", "chunk model (whisper+logmel+prosody)"), ("baseline", "ComParE_2016 + SVM")):
             r = f[system]
             print(f"{corpus:10} {system + ': ' + name:52} {r['uar']:6.3f} {r['wa']:6.3f} {r['seconds']:12.0f}")
+        sn = f["baseline_speaker_normalised"]
+        print(f"{corpus:10} {'baseline with per-speaker normalisation':52} {sn['uar']:6.3f} {sn['wa']:6.3f}")
         print(f"{corpus}: project - baseline = {100 * (f['project']['uar'] - f['baseline']['uar']):+.1f} UAR points")
+        print(f"{corpus}: project - speaker-normalised baseline = {100 * (f['project']['uar'] - sn['uar']):+.1f}")
     face = figures.get("face_fer2013_private_test")
     if face:
         print(f"face model, FER2013 private test ({face['faces']} faces): UAR {face['uar']:.3f} WA {face['wa']:.3f}")

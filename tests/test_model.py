@@ -196,3 +196,45 @@ def test_chunk_inputs_mark_chunks_without_text():
     inputs = build_chunk_inputs(chunks, text=Features("t", "1", 4.0, text))
     assert inputs.text_mask[:2].all() and not inputs.text_mask[-2:].any()
     assert inputs.audio is None and inputs.face is None and inputs.n_chunks == 8
+
+
+def _clip(rng, cls: int, n: int = 10) -> np.ndarray:
+    x = rng.normal(scale=0.5, size=(n, 12)).astype(np.float32)
+    x[:, cls] += 2.0  # each class raises its own feature
+    return x
+
+
+def test_trained_on_synthetic_sequences_the_chunk_labels_switch_at_the_boundary():
+    """Clips of three classes by four speakers; a few epochs with sequences of them. On a
+    new sequence (anger, then sadness) the top class of the chunks changes within a
+    chunk of the boundary, and each side is its own class."""
+    rng = np.random.default_rng(0)
+    classes = [BASIC.index(c) for c in ("anger", "sadness", "happiness")]
+    items = [
+        TrainItem(_clip(rng, classes[k % 3]), classes[k % 3], (0.0, 0.0, 0.0), group=f"s{k % 4}") for k in range(48)
+    ]
+    config = ChunkModelConfig(audio_dim=12, hidden=16)
+    model = train_audio(config, items, TrainConfig(epochs=15, batch_size=8, lr=5e-3, sequence_share=1.0))
+    anger, sadness = classes[0], classes[1]
+    x = torch.from_numpy(np.concatenate([_clip(rng, anger, 12), _clip(rng, sadness, 12)]))[None]
+    top = model(ModelInputs.of(audio=x)).chunk_log_probs[0].argmax(-1).numpy()
+    assert (top[:11] == anger).all() and (top[13:] == sadness).all(), top
+
+
+def test_a_chunk_sees_a_few_seconds_either_side_and_nothing_further():
+    """The bounded context: changing the first chunk of a long media moves the curve near
+    it and leaves it untouched 16 chunks (4 s) later."""
+    model = tiny_model()
+    assert model.config.context == "dilated-conv"
+    x = torch.randn(1, 80, 12)
+    moved = x.clone()
+    moved[0, 0] += 10.0
+    a, b = model(ModelInputs.of(audio=x)), model(ModelInputs.of(audio=moved))
+    assert not torch.allclose(a.chunk_log_probs[0, 3], b.chunk_log_probs[0, 3])
+    assert torch.equal(a.chunk_log_probs[0, 16:], b.chunk_log_probs[0, 16:])
+
+
+def test_models_saved_before_the_bounded_context_still_load():
+    config = ChunkModelConfig.from_json('{"audio_dim": 12, "hidden": 16}')
+    assert config.context == "gru"
+    assert isinstance(ChunkEmotionModel(config).audio_context, torch.nn.GRU)

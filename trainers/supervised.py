@@ -32,6 +32,12 @@ class TrainConfig:
     avd_weight: float = 0.5
     max_chunks: int = 64  # random crop of long clips per step: bounded memory, more variety
     seed: int = 0
+    sequence_share: float = 0.5
+    """Synthetic sequences per epoch, as a share of the clips: clips of different classes by
+    one speaker joined end to end, every chunk labelled by its clip, so the model learns
+    that emotion changes inside a file (and where)."""
+    chunk_weight: float = 1.0
+    """Weight of the chunk-level loss on synthetic sequences (every chunk against its clip's class)."""
     device: str | None = None
     """Where to train (``settings.device`` when None: the GPU when there is one)."""
 
@@ -45,29 +51,104 @@ class TrainItem:
     avd: tuple[float, float, float]
     weight: float = 1.0
     compound: int | None = None  # index into the label space's compound classes, when labelled
+    group: str | None = None  # the speaker, when known: synthetic sequences join one speaker's clips
+    chunk_labels: np.ndarray | None = None
+    """A synthetic sequence's class per chunk (then the clip-level targets do not apply)."""
+    chunk_avd: np.ndarray | None = None
+
+    @property
+    def is_sequence(self) -> bool:
+        return self.chunk_labels is not None
 
 
 def items_from_examples(examples, classes: Sequence[str], label_of=lambda e: e.label) -> list[TrainItem]:
-    return [TrainItem(e.inputs.audio, classes.index(label_of(e)), avd_prototype(e.raw_label)) for e in examples]
+    return [
+        TrainItem(e.inputs.audio, classes.index(label_of(e)), avd_prototype(e.raw_label), group=e.group)
+        for e in examples
+    ]
+
+
+def synthetic_sequences(
+    items: Sequence[TrainItem], n: int, rng: random.Random, max_chunks: int = 64
+) -> list[TrainItem]:
+    """``n`` sequences of 2 to 4 clips of different classes by one speaker (any clips when
+    speakers are unknown), each cropped so the sequence fits ``max_chunks``."""
+    by_group: dict[str | None, dict[int, list[TrainItem]]] = {}
+    for it in items:
+        if not it.is_sequence:
+            by_group.setdefault(it.group, {}).setdefault(it.label, []).append(it)
+    groups = [g for g, by_label in by_group.items() if len(by_label) >= 2]
+    out = []
+    for _ in range(n if groups else 0):
+        by_label = by_group[rng.choice(groups)]
+        labels = rng.sample(sorted(by_label), min(len(by_label), rng.randint(2, 4)))
+        longest = max(1, max_chunks // len(labels))
+        audio, chunk_labels, chunk_avd = [], [], []
+        for label in labels:
+            clip = rng.choice(by_label[label])
+            x = clip.audio
+            if len(x) > longest:
+                off = rng.randrange(len(x) - longest + 1)
+                x = x[off : off + longest]
+            audio.append(x)
+            chunk_labels.append(np.full(len(x), label))
+            chunk_avd.append(np.tile(np.asarray(clip.avd, np.float32), (len(x), 1)))
+        out.append(
+            TrainItem(
+                np.concatenate(audio),
+                labels[0],
+                (0.0, 0.0, 0.0),
+                chunk_labels=np.concatenate(chunk_labels),
+                chunk_avd=np.concatenate(chunk_avd),
+            )
+        )
+    return out
+
+
+@dataclass
+class ClipTargets:
+    """What a batch is trained toward: per clip, and per chunk (``-100``: padding)."""
+
+    labels: torch.Tensor
+    avd: torch.Tensor
+    weights: torch.Tensor
+    compound: torch.Tensor
+    is_sequence: torch.Tensor
+    chunk_labels: torch.Tensor
+    chunk_avd: torch.Tensor
+
+    def to(self, device) -> ClipTargets:
+        return ClipTargets(**{k: v.to(device) for k, v in self.__dict__.items()})
 
 
 def collate(items: Sequence[TrainItem], max_chunks: int | None = None, rng: random.Random | None = None):
     """Pad to the longest clip; crop longer clips to ``max_chunks`` at a random offset."""
-    crops = []
+    crops, chunk_labels, chunk_avd = [], [], []
     for it in items:
-        x = it.audio
-        if max_chunks and len(x) > max_chunks:
-            off = (rng or random).randrange(len(x) - max_chunks + 1)
-            x = x[off : off + max_chunks]
-        crops.append(torch.from_numpy(np.ascontiguousarray(x)))
+        lo, hi = 0, len(it.audio)
+        if max_chunks and hi > max_chunks:
+            lo = (rng or random).randrange(hi - max_chunks + 1)
+            hi = lo + max_chunks
+        crops.append(torch.from_numpy(np.ascontiguousarray(it.audio[lo:hi])))
+        if it.is_sequence:
+            chunk_labels.append(torch.from_numpy(it.chunk_labels[lo:hi].astype(np.int64)))
+            chunk_avd.append(torch.from_numpy(it.chunk_avd[lo:hi]))
+        else:  # a clip: every chunk carries the clip's class
+            chunk_labels.append(torch.full((hi - lo,), it.label, dtype=torch.int64))
+            chunk_avd.append(torch.tensor(it.avd, dtype=torch.float32).expand(hi - lo, 3))
     lengths = torch.tensor([len(x) for x in crops])
     audio = torch.nn.utils.rnn.pad_sequence(crops, batch_first=True)
     mask = torch.arange(audio.shape[1])[None] < lengths[:, None]
-    labels = torch.tensor([it.label for it in items])
-    avd = torch.tensor([it.avd for it in items], dtype=torch.float32)
-    weights = torch.tensor([it.weight for it in items], dtype=torch.float32)
-    compound = torch.tensor([-1 if it.compound is None else it.compound for it in items])
-    return ModelInputs.of(audio=audio, chunk_mask=mask), labels, avd, weights, compound
+    targets = ClipTargets(
+        labels=torch.tensor([it.label for it in items]),
+        avd=torch.tensor([it.avd for it in items], dtype=torch.float32),
+        weights=torch.tensor([it.weight for it in items], dtype=torch.float32),
+        compound=torch.tensor([-1 if it.compound is None else it.compound for it in items]),
+        is_sequence=torch.tensor([it.is_sequence for it in items]),
+        chunk_labels=torch.nn.utils.rnn.pad_sequence(chunk_labels, batch_first=True, padding_value=-100),
+        chunk_avd=torch.nn.utils.rnn.pad_sequence(chunk_avd, batch_first=True),
+    )
+    return ModelInputs.of(audio=audio, chunk_mask=mask), targets
 
 
 def train_audio(
@@ -93,22 +174,27 @@ def train_audio(
     class_weight = torch.tensor(counts.sum() / np.maximum(counts, 1) / n_classes, dtype=torch.float32, device=device)
     audio_params = [p for n, p in model.named_parameters() if not n.startswith(("text_head", "face_", "fusion"))]
     opt = torch.optim.AdamW(audio_params, lr=train.lr, weight_decay=train.weight_decay)
-    steps_per_epoch = math.ceil(len(items) / train.batch_size)
+    n_sequences = int(len(items) * train.sequence_share)
+    steps_per_epoch = math.ceil((len(items) + n_sequences) / train.batch_size)
     total = train.epochs * steps_per_epoch
     step = 0
-    order = list(range(len(items)))
     for epoch in range(train.epochs):
         model.train()
+        # new sequences every epoch: the clips meet different neighbours each time
+        epoch_items = [*items, *synthetic_sequences(items, n_sequences, rng, train.max_chunks)]
+        order = list(range(len(epoch_items)))
         rng.shuffle(order)
         epoch_loss = 0.0
         for b in range(steps_per_epoch):
             lr = train.lr * 0.5 * (1 + math.cos(math.pi * step / total))  # cosine decay
             for group in opt.param_groups:
                 group["lr"] = lr
-            batch = [items[i] for i in order[b * train.batch_size : (b + 1) * train.batch_size]]
-            inputs, *targets = collate(batch, train.max_chunks, rng)
-            inputs, (labels, avd, weights, compound) = inputs.to(device), [t.to(device) for t in targets]
-            loss = audio_loss(model, inputs, labels, avd, weights, class_weight, train.avd_weight, compound)
+            batch = [epoch_items[i] for i in order[b * train.batch_size : (b + 1) * train.batch_size]]
+            if not batch:
+                continue
+            inputs, targets = collate(batch, train.max_chunks, rng)
+            inputs, targets = inputs.to(device), targets.to(device)
+            loss = audio_loss(model, inputs, targets, class_weight, train)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(audio_params, 5.0)
@@ -121,24 +207,32 @@ def train_audio(
 
 
 def audio_loss(
-    model,
-    inputs: ModelInputs,
-    labels,
-    avd,
-    weights,
-    class_weight,
-    avd_weight: float,
-    compound: torch.Tensor | None = None,
+    model, inputs: ModelInputs, t: ClipTargets, class_weight: torch.Tensor, train: TrainConfig
 ) -> torch.Tensor:
+    """Clip class and A/V/D through attention pooling (clips), plus every chunk of a
+    synthetic sequence against its own clip's class and A/V/D."""
     out = model(inputs)
-    ce = F.cross_entropy(out.modality_clip_logits["audio"], labels, weight=class_weight, reduction="none")
-    mse = F.mse_loss(out.clip_avd, avd, reduction="none").mean(-1)
-    loss = ((ce + avd_weight * mse) * weights).sum() / weights.sum()
-    if compound is not None and (compound >= 0).any():
+    clip = (~t.is_sequence).float() * t.weights
+    ce = F.cross_entropy(out.modality_clip_logits["audio"], t.labels, weight=class_weight, reduction="none")
+    mse = F.mse_loss(out.clip_avd, t.avd, reduction="none").mean(-1)
+    loss = ((ce + train.avd_weight * mse) * clip).sum() / clip.sum().clamp(min=1e-6)
+    if train.chunk_weight:
+        chunk_logits = out.modality_chunk_logits["audio"]
+        # sequences only: inside one acted clip, attention pooling finds the chunks that
+        # carry its emotion; across a sequence's clips, every chunk has its clip's class
+        valid = (t.chunk_labels >= 0) & t.is_sequence[:, None]
+        chunk_ce = F.cross_entropy(
+            chunk_logits.transpose(1, 2), t.chunk_labels, weight=class_weight, ignore_index=-100, reduction="none"
+        )
+        chunk_mse = F.mse_loss(out.chunk_avd, t.chunk_avd, reduction="none").mean(-1)
+        per_item = ((chunk_ce + train.avd_weight * chunk_mse) * valid).sum(1) / valid.sum(1).clamp(min=1)
+        seq = t.is_sequence.float() * t.weights
+        loss = loss + train.chunk_weight * (per_item * seq).sum() / seq.sum().clamp(min=1e-6)
+    if (t.compound >= 0).any():
         # clip compound score = attention-pooled chunk scores; one-vs-rest on the labelled clips
         clip_compound = (out.chunk_weights[..., None] * out.chunk_compound).sum(1).clamp(1e-6, 1 - 1e-6)
-        has = compound >= 0
-        target = F.one_hot(compound[has], clip_compound.shape[-1]).float()
+        has = t.compound >= 0
+        target = F.one_hot(t.compound[has], clip_compound.shape[-1]).float()
         loss = loss + F.binary_cross_entropy(clip_compound[has], target)
     return loss
 

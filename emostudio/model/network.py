@@ -50,6 +50,10 @@ class ChunkModelConfig:
     hidden: int = 128
     dropout: float = 0.3
     input_dropout: float = 0.1
+    context: str = "dilated-conv"
+    """How a chunk sees its neighbours: "dilated-conv" (residual dilated convolutions,
+    about 3.75 s either side, so a curve at minute 10 never depends on minute 1) or "gru"
+    (a bidirectional GRU over the whole media: models trained before it was bounded)."""
     labels: LabelSpace = LABELS
     grid: SlidingWindow = CHUNKS
     compound_trained: bool = False
@@ -76,6 +80,7 @@ class ChunkModelConfig:
             "scales": old.get("scales", CHUNKS.scales),
         }
         data["audio_extractors"] = tuple(data.get("audio_extractors", ()))
+        data.setdefault("context", "gru")  # written before the context was bounded
         return cls(**data, labels=LabelSpace.from_json(labels), grid=SlidingWindow.from_json(grid))
 
 
@@ -199,6 +204,28 @@ class ChunkOutputs:
 MODALITIES = ("audio", "face", "text")
 
 
+class DilatedContext(nn.Module):
+    """Residual 1-D convolutions over the chunk sequence with dilations 1, 2, 4 and 8
+    (kernel 3): each chunk sees 15 chunks (3.75 s) either side and nothing further.
+    Padding chunks are zeroed before every layer so they never leak in."""
+
+    DILATIONS = (1, 2, 4, 8)
+
+    def __init__(self, hidden: int, dropout: float):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            nn.Conv1d(hidden, hidden, kernel_size=3, dilation=d, padding=d) for d in self.DILATIONS
+        )
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, chunk_mask: torch.Tensor) -> torch.Tensor:
+        keep = chunk_mask[:, None, :].to(x.dtype)
+        y = x.transpose(1, 2)
+        for conv in self.layers:
+            y = y + self.dropout(F.gelu(conv(y * keep)))
+        return (y * keep).transpose(1, 2)
+
+
 class ChunkEmotionModel(nn.Module):
     def __init__(self, config: ChunkModelConfig):
         super().__init__()
@@ -210,7 +237,10 @@ class ChunkEmotionModel(nn.Module):
         self.audio_in = nn.Sequential(
             nn.Dropout(c.input_dropout), nn.Linear(max(c.audio_dim, 1), h), nn.GELU(), nn.Dropout(c.dropout)
         )
-        self.audio_context = nn.GRU(h, h // 2, batch_first=True, bidirectional=True)
+        if c.context == "gru":
+            self.audio_context = nn.GRU(h, h // 2, batch_first=True, bidirectional=True)
+        else:
+            self.audio_context = DilatedContext(h, c.dropout)
         self.audio_norm = nn.LayerNorm(h)
         self.audio_head = nn.Linear(h, n)
         self.avd_head = nn.Linear(h, len(c.labels.dimensions))
@@ -233,6 +263,8 @@ class ChunkEmotionModel(nn.Module):
         recurrent context as zeros, like padding."""
         x = (audio - self.audio_mean) / self.audio_std
         x = self.audio_in(x) * (chunk_mask if present is None else present)[..., None]
+        if isinstance(self.audio_context, DilatedContext):
+            return self.audio_norm(self.audio_context(x, chunk_mask))  # residual inside
         lengths = chunk_mask.sum(1).clamp(min=1).cpu()
         packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
         context, _ = self.audio_context(packed)
