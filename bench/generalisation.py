@@ -19,7 +19,8 @@ boredom count as neutral, as in the studio's label space):
 Figures (goals from issue 11):
 - UAR (goal: project >= normalised baseline + 10 points);
 - collapse: the largest predicted share of a class over its true share (goal <= 1.5);
-- ECE of the project's clip probabilities, 10 bins (goal <= 0.08);
+- ECE of the project's clip probabilities, 10 bins (goal <= 0.08), after the
+  temperature chosen on development speakers of the training corpus (every 5th);
 - mean clip valence per true class (goal: happiness > 0 > anger, sadness, fear, disgust);
 - curve tracking on sequences of six test-corpus clips of six emotions by one speaker
   joined with 0.3 s pauses: per-chunk accuracy (goal >= the same clips analysed alone),
@@ -53,8 +54,16 @@ from emostudio.model.chunk_inputs import build_chunk_inputs
 from emostudio.model.network import ModelInputs, avd_prototype
 from emostudio.services.analysis import audio_features, media_for_path
 from emostudio.trainers.corpora import load_speech_corpus
-from emostudio.trainers.defaults import AUDIO_EXTRACTORS
-from emostudio.trainers.supervised import TrainConfig, TrainItem, collate, train_audio, uar_wa
+from emostudio.trainers.defaults import AUDIO_EXTRACTORS, development_speakers
+from emostudio.trainers.supervised import (
+    TrainConfig,
+    TrainItem,
+    collate,
+    expected_calibration_error,
+    fit_temperature,
+    train_audio,
+    uar_wa,
+)
 
 COMMON = ("neutral", "happiness", "sadness", "anger", "fear", "disgust")
 PAUSE = 0.3
@@ -92,18 +101,6 @@ def collapse(y_true, y_pred, n: int) -> float:
     pred_share = np.bincount(y_pred, minlength=n) / len(y_pred)
     present = true_share > 0
     return float((pred_share[present] / true_share[present]).max())
-
-
-def ece(probs: np.ndarray, y_true: np.ndarray, bins: int = 10) -> float:
-    """Expected calibration error of the top class (equal-width confidence bins)."""
-    conf, pred = probs.max(1), probs.argmax(1)
-    edges = np.linspace(0, 1, bins + 1)
-    total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        inside = (conf > lo) & (conf <= hi)
-        if inside.any():
-            total += inside.mean() * abs((pred[inside] == y_true[inside]).mean() - conf[inside].mean())
-    return float(total)
 
 
 def baseline_predictions(train_x, train_y, train_groups, test_x, per_corpus: bool) -> np.ndarray:
@@ -196,7 +193,10 @@ def direction(train_corpus, test_corpus, data, extractors, cache, smile, epochs,
     config = ChunkModelConfig(
         audio_dim=train_ex[0].inputs.audio.shape[1], audio_extractors=AUDIO_EXTRACTORS, labels=config_labels
     )
-    model = train_audio(config, _items(train_ex), TrainConfig(epochs=epochs))
+    # the recipe: train on the training corpus's speakers but every 5th, calibrate on those
+    dev = set(development_speakers(e.group for e in train_ex))
+    model = train_audio(config, _items([e for e in train_ex if e.group not in dev]), TrainConfig(epochs=epochs))
+    temperature, _, dev_ece = fit_temperature(model, _items([e for e in train_ex if e.group in dev]))
     y = np.array([COMMON.index(e.label) for e in test_ex])
     test_items = [it for it in load_corpus(test_corpus, data) if it.label in COMMON]
     sequences = build_sequences(test_items, seed=0)
@@ -210,10 +210,12 @@ def direction(train_corpus, test_corpus, data, extractors, cache, smile, epochs,
         pred = probs.argmax(1)
         uar, wa = uar_wa(y, pred)
         project[variant] = {
+            "temperature": round(temperature, 3),
+            "dev_ece": round(dev_ece, 4),
             "uar": round(uar, 4),
             "wa": round(wa, 4),
             "collapse": round(collapse(y, pred, len(COMMON)), 3),
-            "ece": round(ece(probs, y), 4),
+            "ece": round(expected_calibration_error(probs, y), 4),
             "recall": {c: round(float((pred[y == i] == i).mean()), 3) for i, c in enumerate(COMMON)},
             "mean_valence": {c: round(float(avd[y == i, 1].mean()), 3) for i, c in enumerate(COMMON)},
             "mean_arousal": {c: round(float(avd[y == i, 0].mean()), 3) for i, c in enumerate(COMMON)},

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from emostudio.core.labels import BASIC, COMPOUND
+from emostudio.core.labels import BASIC, COMPOUND, avd_prototype
 from emostudio.core.timegrid import CHUNKS, FrameRate
 from emostudio.features.base import Features
 from emostudio.model.chunk_inputs import build_chunk_inputs, pool_mean_std
@@ -238,3 +238,22 @@ def test_models_saved_before_the_bounded_context_still_load():
     config = ChunkModelConfig.from_json('{"audio_dim": 12, "hidden": 16}')
     assert config.context == "gru"
     assert isinstance(ChunkEmotionModel(config).audio_context, torch.nn.GRU)
+
+
+def test_valence_follows_the_classes_it_predicts():
+    """Happiness chunks get positive valence, sadness and anger negative, neutral near 0,
+    from a model that has only learned the classes."""
+    rng = np.random.default_rng(1)
+    names = ("happiness", "sadness", "anger", "neutral")
+    classes = [BASIC.index(c) for c in names]
+    items = [
+        TrainItem(_clip(rng, classes[k % 4]), classes[k % 4], avd_prototype(names[k % 4]), group=f"s{k % 3}")
+        for k in range(48)
+    ]
+    model = train_audio(ChunkModelConfig(audio_dim=12, hidden=16), items, TrainConfig(epochs=10, batch_size=8))
+    valence = {}
+    for name, c in zip(names, classes):
+        out = model(ModelInputs.of(audio=torch.from_numpy(_clip(rng, c))[None]))
+        valence[name] = float(out.clip_avd[0, 1])
+    assert valence["happiness"] > 0.4 and valence["sadness"] < -0.3 and valence["anger"] < -0.3, valence
+    assert abs(valence["neutral"]) < 0.2, valence

@@ -249,6 +249,40 @@ def predict_audio(model: ChunkEmotionModel, items: Sequence[TrainItem], batch_si
     return np.concatenate(out)
 
 
+@torch.inference_mode()
+def fit_temperature(model: ChunkEmotionModel, items: Sequence[TrainItem]) -> tuple[float, float, float]:
+    """Set the audio temperature that minimises the clip negative log-likelihood on
+    ``items`` (development clips, never test ones); returns (temperature, ECE before, ECE after)."""
+    model.config.audio_temperature = 1.0
+    probs = predict_audio(model, items)
+    labels = np.array([it.label for it in items])
+    logits = np.log(np.clip(probs, 1e-9, 1.0))  # clip log-probabilities at temperature 1
+
+    def nll(t: float) -> float:
+        z = logits / t
+        z = z - z.max(1, keepdims=True)
+        return float(-(z[np.arange(len(labels)), labels] - np.log(np.exp(z).sum(1))).mean())
+
+    grid = np.exp(np.linspace(np.log(0.5), np.log(8.0), 41))
+    best = float(min(grid, key=nll))
+    before = expected_calibration_error(probs, labels)
+    model.config.audio_temperature = best
+    after = expected_calibration_error(predict_audio(model, items), labels)
+    return best, before, after
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
+    """ECE of the top class over equal-width confidence bins."""
+    conf, pred = probs.max(1), probs.argmax(1)
+    edges = np.linspace(0, 1, bins + 1)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (conf > lo) & (conf <= hi)
+        if inside.any():
+            total += inside.mean() * abs((pred[inside] == labels[inside]).mean() - conf[inside].mean())
+    return float(total)
+
+
 def uar_wa(y_true: Sequence[int], y_pred: Sequence[int]) -> tuple[float, float]:
     """Unweighted average recall (mean recall over the classes ``y_true`` has) and accuracy."""
     from sklearn.metrics import accuracy_score, recall_score

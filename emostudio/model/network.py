@@ -54,6 +54,15 @@ class ChunkModelConfig:
     """How a chunk sees its neighbours: "dilated-conv" (residual dilated convolutions,
     about 3.75 s either side, so a curve at minute 10 never depends on minute 1) or "gru"
     (a bidirectional GRU over the whole media: models trained before it was bounded)."""
+    avd: str = "classes"
+    """Where arousal / valence / dominance come from: "classes" (the A/V/D expected under
+    the chunk's fused class probabilities, plus a learned correction that starts at zero
+    and only moves where people rated the dimensions), or "regression" (a head of its own:
+    models saved before; on unseen speech it drifted to the training mean, valence
+    negative for every class)."""
+    audio_temperature: float = 1.0
+    """Audio logits are divided by it: chosen on development speakers so the audio
+    branch's probabilities are calibrated (``trainers.supervised.fit_temperature``)."""
     labels: LabelSpace = LABELS
     grid: SlidingWindow = CHUNKS
     compound_trained: bool = False
@@ -81,6 +90,7 @@ class ChunkModelConfig:
         }
         data["audio_extractors"] = tuple(data.get("audio_extractors", ()))
         data.setdefault("context", "gru")  # written before the context was bounded
+        data.setdefault("avd", "regression")  # ... and before A/V/D followed the classes
         return cls(**data, labels=LabelSpace.from_json(labels), grid=SlidingWindow.from_json(grid))
 
 
@@ -244,6 +254,9 @@ class ChunkEmotionModel(nn.Module):
         self.audio_norm = nn.LayerNorm(h)
         self.audio_head = nn.Linear(h, n)
         self.avd_head = nn.Linear(h, len(c.labels.dimensions))
+        if c.avd == "classes":  # the correction starts at zero: A/V/D follow the classes
+            nn.init.zeros_(self.avd_head.weight)
+            nn.init.zeros_(self.avd_head.bias)
         self.attention = nn.Sequential(nn.Linear(h, h // 2), nn.Tanh(), nn.Linear(h // 2, 1))
         self.compound_head = nn.Linear(h, len(c.labels.compound))
         # face: FER probabilities are already in the label space; a per-class affine map of
@@ -296,7 +309,7 @@ class ChunkEmotionModel(nn.Module):
         if inputs.audio is not None:
             has_audio = inputs.audio_mask & chunk_mask
             emb = self.encode_audio(inputs.audio, chunk_mask, has_audio)
-            logits["audio"], masks["audio"] = self.audio_head(emb), has_audio.float()
+            logits["audio"], masks["audio"] = self.audio_head(emb) / self.config.audio_temperature, has_audio.float()
             score = self.attention(emb)[..., 0]
             avd = torch.tanh(self.avd_head(emb))
             compound = torch.sigmoid(self.compound_head(emb))
@@ -314,7 +327,9 @@ class ChunkEmotionModel(nn.Module):
             if m in logits
         )
         chunk_lp = F.log_softmax(chunk_lp, -1)
-        expected_avd = chunk_lp.exp() @ self.prototypes  # from the category mix, where there is no audio
+        expected_avd = chunk_lp.exp() @ self.prototypes  # from the category mix
+        if avd is not None and self.config.avd == "classes":
+            avd = (expected_avd + 0.5 * avd).clamp(-1.0, 1.0)
         chunk_avd = expected_avd if avd is None else torch.where(masks["audio"][..., None] > 0, avd, expected_avd)
         return ChunkOutputs(logits, masks, score, chunk_mask, chunk_lp, chunk_avd, modality_weights, compound)
 
