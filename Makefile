@@ -30,10 +30,11 @@ $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-# Accuracy (EmoDB LOSO, RAVDESS 6-fold; project vs openSMILE+SVM), speed/memory, 2-hour media, UI server times,
+# Accuracy (EmoDB LOSO, RAVDESS 6-fold; project vs openSMILE+SVM), cross-corpus generalisation, speed/memory, 2-hour media, UI server times,
 # crash recovery and load; results in bench/results/, quoted in the README by bench.readme; needs ../shared/data.
 bench: install
 	$(PY) -m bench.accuracy --data $(DATA)
+	$(PY) -m bench.generalisation --data $(DATA)
 	$(PY) -m bench.speed --data $(DATA)
 	$(PY) -m bench.ui --data $(DATA)
 	$(PY) -m bench.long_media --data $(DATA)
