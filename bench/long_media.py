@@ -95,7 +95,10 @@ def main(argv: list[str] | None = None) -> None:
         r["under_goal"] = r["peak_rss_mb"] < GOAL_MB
         figures[label] = r
         print(f"{label:45} {r['seconds']:8.1f} s  {r['peak_rss_mb']:6d} MB peak", flush=True)
-    print(write_results("long_media", {"goal_mb": GOAL_MB, "cases": figures}))
+    from emostudio.core.config import get_settings
+
+    asr_model = get_settings().asr_model  # the recogniser the "ASR on" cases measured
+    print(write_results("long_media", {"goal_mb": GOAL_MB, "cases": figures, "asr_model": asr_model}))
 
 
 if __name__ == "__main__":

@@ -176,6 +176,9 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['peak_rss_mb']:11.0f} {r['load_seconds']:7.1f}",
             flush=True,
         )
+    from emostudio.core.config import get_settings
+
+    figures["asr_model"] = get_settings().asr_model  # which recogniser the ASR rows measured
     print(write_results("speed", figures))
 
 
