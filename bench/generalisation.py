@@ -42,7 +42,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from bench.accuracy import BASELINE_C, ComParEFunctionals, _svm
+from bench.accuracy import ComParEFunctionals, _svm, choose_c
 from bench.results import write_results
 from emostudio.core.config import get_settings
 from emostudio.core.labels import LabelSpace
@@ -104,21 +104,12 @@ def collapse(y_true, y_pred, n: int) -> float:
 
 
 def baseline_predictions(train_x, train_y, train_groups, test_x, per_corpus: bool) -> np.ndarray:
-    from sklearn.model_selection import GroupKFold
-
     def z(x, ref):
         return (x - ref.mean(0)) / np.maximum(ref.std(0), 1e-8)
 
     tr = z(train_x, train_x)
     te = z(test_x, test_x if per_corpus else train_x)
-    scores = {}
-    for c in BASELINE_C:
-        pred = np.empty(len(train_y), int)
-        for a, b in GroupKFold(n_splits=3).split(tr, train_y, train_groups):
-            pred[b] = _svm(c).fit(tr[a], train_y[a]).predict(tr[b])
-        scores[c] = uar_wa(train_y, pred)[0]
-    best = max(BASELINE_C, key=lambda c: scores[c])
-    return _svm(best).fit(tr, train_y).predict(te)
+    return _svm(choose_c(tr, train_y, train_groups)).fit(tr, train_y).predict(te)
 
 
 def build_sequences(items, seed: int) -> list[tuple[list, list[tuple[float, float, int]]]]:

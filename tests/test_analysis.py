@@ -12,12 +12,30 @@ import sys
 import numpy as np
 import pytest
 
+from emostudio.core.domain import Annotation
 from emostudio.core.labels import BASIC
 from emostudio.services.analysis import Analyzer, analyze_stored
 from emostudio.services.export import prediction_columns
 from emostudio.services.ingest import ImportOptions, import_paths
 from emostudio.services.versions import active_version
 from emostudio.testing import face_picture, speech, write_audio, write_av
+
+
+def _correct(repo, media, chunk) -> None:
+    """A person relabels one predicted chunk as fear."""
+    repo.add_annotation(
+        Annotation(
+            None,
+            media.id,
+            "human",
+            "ana",
+            label="fear",
+            start=chunk.start,
+            duration=chunk.duration,
+            corrects_prediction_id=chunk.id,
+            model_version_id=chunk.model_version_id,
+        )
+    )
 
 
 def _run(args, data_dir):
@@ -115,7 +133,6 @@ def test_a_corrected_run_is_kept_and_exported(tmp_path, analyzer):
     """Re-analysis stores a new run and keeps the one a person corrected (superseded, never
     deleted), so the correction still names what it corrected; export finds it."""
     from emostudio.core.config import Settings
-    from emostudio.core.domain import Annotation
     from emostudio.services.store import open_repository
 
     settings = Settings(data_dir=tmp_path / "data")
@@ -124,19 +141,7 @@ def test_a_corrected_run_is_kept_and_exported(tmp_path, analyzer):
     (media,) = import_paths(repo, [path], options=ImportOptions(vad=False)).added
     _store(repo, analyzer, media)
     chunk = repo.predictions(media.id, level="chunk")[2]
-    repo.add_annotation(
-        Annotation(
-            None,
-            media.id,
-            "human",
-            "ana",
-            label="fear",
-            start=chunk.start,
-            duration=chunk.duration,
-            corrects_prediction_id=chunk.id,
-            model_version_id=chunk.model_version_id,
-        )
-    )
+    _correct(repo, media, chunk)
     before = [p.id for p in repo.predictions(media.id)]
     _store(repo, analyzer, media)
     after = [p.id for p in repo.predictions(media.id)]
@@ -310,7 +315,6 @@ def test_activating_a_registered_version_analyses_under_its_own_id(tmp_path, mon
 def test_reanalysing_a_corrected_media_keeps_the_corrected_run_and_says_so(tmp_path, monkeypatch):
     import emostudio.trainers.jobs  # noqa: F401
     from emostudio.core.config import Settings
-    from emostudio.core.domain import Annotation
     from emostudio.services.library import queue_analysis
     from emostudio.services.store import open_repository
     from emostudio.trainers.worker import run_once
@@ -322,19 +326,7 @@ def test_reanalysing_a_corrected_media_keeps_the_corrected_run_and_says_so(tmp_p
     queue_analysis(repo, [media.id])
     assert run_once(repo, "w").status == "succeeded"
     chunk = repo.predictions(media.id, level="chunk")[3]
-    repo.add_annotation(
-        Annotation(
-            None,
-            media.id,
-            "human",
-            "ana",
-            label="fear",
-            start=chunk.start,
-            duration=chunk.duration,
-            corrects_prediction_id=chunk.id,
-            model_version_id=chunk.model_version_id,
-        )
-    )
+    _correct(repo, media, chunk)
     queue_analysis(repo, [media.id], force=True)
     job = run_once(repo, "w")
     assert job.status == "succeeded"

@@ -133,9 +133,9 @@ def collate(items: Sequence[TrainItem], max_chunks: int | None = None, rng: rand
         if it.is_sequence:
             chunk_labels.append(torch.from_numpy(it.chunk_labels[lo:hi].astype(np.int64)))
             chunk_avd.append(torch.from_numpy(it.chunk_avd[lo:hi]))
-        else:  # a clip: every chunk carries the clip's class
-            chunk_labels.append(torch.full((hi - lo,), it.label, dtype=torch.int64))
-            chunk_avd.append(torch.tensor(it.avd, dtype=torch.float32).expand(hi - lo, 3))
+        else:  # a clip: its chunks have no targets of their own (attention pooling finds them)
+            chunk_labels.append(torch.full((hi - lo,), -100, dtype=torch.int64))
+            chunk_avd.append(torch.zeros(hi - lo, 3))
     lengths = torch.tensor([len(x) for x in crops])
     audio = torch.nn.utils.rnn.pad_sequence(crops, batch_first=True)
     mask = torch.arange(audio.shape[1])[None] < lengths[:, None]
@@ -218,9 +218,9 @@ def audio_loss(
     loss = ((ce + train.avd_weight * mse) * clip).sum() / clip.sum().clamp(min=1e-6)
     if train.chunk_weight:
         chunk_logits = out.modality_chunk_logits["audio"]
-        # sequences only: inside one acted clip, attention pooling finds the chunks that
-        # carry its emotion; across a sequence's clips, every chunk has its clip's class
-        valid = (t.chunk_labels >= 0) & t.is_sequence[:, None]
+        # sequences only (clips' chunks are -100): inside one acted clip, attention pooling
+        # finds the chunks that carry its emotion; across a sequence, every chunk has its clip's class
+        valid = t.chunk_labels >= 0
         chunk_ce = F.cross_entropy(
             chunk_logits.transpose(1, 2), t.chunk_labels, weight=class_weight, ignore_index=-100, reduction="none"
         )
