@@ -34,12 +34,17 @@ def face_inputs(t: int, present: bool = True) -> torch.Tensor:
     return torch.cat([probs * flag, flag], -1).reshape(1, t, 3 * (N + 1))
 
 
+def text_inputs(t: int, batch: int = 1) -> torch.Tensor:
+    """A sentence embedding per chunk and, last, the share of the window the transcript covers."""
+    return torch.cat([torch.randn(batch, t, 384), torch.ones(batch, t, 1)], -1)
+
+
 def test_save_and_load_round_trip_gives_identical_outputs(tmp_path):
     model = tiny_model()
     with torch.no_grad():
         model.fusion_logits.copy_(torch.tensor([0.5, -0.2, 0.1]))
     inputs = ModelInputs.of(
-        audio=torch.randn(2, 6, 12), face=face_inputs(6).repeat(2, 1, 1), text=torch.randn(2, 6, 385)
+        audio=torch.randn(2, 6, 12), face=face_inputs(6).repeat(2, 1, 1), text=text_inputs(6, batch=2)
     )
     folder = save_model(model, tmp_path / "m")
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
@@ -113,7 +118,7 @@ def test_missing_modalities_drop_out_of_the_fusion(present):
     inputs = ModelInputs.of(
         audio=torch.randn(1, t, 12) if "audio" in present else None,
         face=face_inputs(t) if "face" in present else None,
-        text=torch.randn(1, t, 385) if "text" in present else None,
+        text=text_inputs(t) if "text" in present else None,
     )
     out = model(inputs)
     assert torch.allclose(out.chunk_log_probs.exp().sum(-1), torch.ones(1, t), atol=1e-5)
@@ -142,6 +147,65 @@ def test_face_only_clip_follows_the_face_probabilities():
     face = torch.cat([probs, torch.ones(1)]).repeat(3).reshape(1, 1, -1).repeat(1, t, 1)
     out = model(ModelInputs.of(face=face))
     assert torch.allclose(out.clip_log_probs.exp()[0], probs, atol=1e-4)
+
+
+def sure_face(emotion: str, t: int, share_with_face: float = 1.0, p: float = 0.96) -> torch.Tensor:
+    """FER inputs that give ``emotion`` probability ``p``, a face in ``share_with_face`` of each window."""
+    probs = torch.full((N,), (1 - p) / (N - 1))
+    probs[BASIC.index(emotion)] = p
+    return (
+        torch.cat([probs * share_with_face, torch.tensor([share_with_face])])
+        .repeat(3)
+        .reshape(1, 1, -1)
+        .repeat(1, t, 1)
+    )
+
+
+def sure_audio_model(emotion: str, fusion: str = "linear", shares=(0.5, 0.29, 0.21)) -> ChunkEmotionModel:
+    """A model whose audio branch is all but certain of ``emotion`` (every other class < 1e-6)."""
+    torch.manual_seed(0)
+    config = ChunkModelConfig(audio_dim=12, hidden=16, audio_extractors=("logmel",), fusion=fusion)
+    model = ChunkEmotionModel(config).eval()
+    with torch.no_grad():
+        model.audio_head.weight.zero_()
+        model.audio_head.bias.fill_(-10.0)
+        model.audio_head.bias[BASIC.index(emotion)] = 10.0
+        model.fusion_logits.copy_(torch.log(torch.tensor(shares)))
+    return model
+
+
+def test_one_modality_cannot_veto_another():
+    """The issue's case: the face says happiness at 0.96 with a 29% share while the audio
+    gives happiness almost nothing. A mixture keeps at least 0.29 x 0.96 of it; the old
+    weighted product (log-linear, kept for models saved before) all but erased it."""
+    t, audio = 4, torch.randn(1, 4, 12)
+    inputs = ModelInputs.of(audio=audio, face=sure_face("happiness", t))
+    happy = BASIC.index("happiness")
+    face_share = 0.29 / (0.5 + 0.29)
+    with torch.no_grad():
+        out = sure_audio_model("anger")(inputs)
+        product = sure_audio_model("anger", fusion="log-linear")(inputs)
+    for fused in (out.chunk_log_probs.exp()[0, :, happy], out.clip_log_probs.exp()[0, happy : happy + 1]):
+        assert (fused >= face_share * 0.96 - 1e-4).all()
+    assert (product.clip_log_probs.exp()[0, happy] < 0.05).all()
+
+
+def test_an_unreliable_modality_weighs_less_and_an_absent_one_not_at_all():
+    t, audio = 4, torch.randn(1, 4, 12)
+    happy = BASIC.index("happiness")
+    model = sure_audio_model("anger")
+    with torch.no_grad():
+        full = model(ModelInputs.of(audio=audio, face=sure_face("happiness", t)))
+        glimpsed = model(ModelInputs.of(audio=audio, face=sure_face("happiness", t, share_with_face=0.2)))
+        alone = model(ModelInputs.of(audio=audio))
+        # a transcript present in the mask but covering none of the window carries no weight
+        text = torch.cat([torch.randn(1, t, 384), torch.zeros(1, t, 1)], -1)
+        untrusted_text = model(ModelInputs.of(audio=audio, text=text, text_mask=torch.ones(1, t, dtype=torch.bool)))
+    happiness = [o.clip_log_probs.exp()[0, happy] for o in (full, glimpsed, alone)]
+    assert happiness[0] > happiness[1] > happiness[2]
+    assert (glimpsed.modality_weights[0, :, 1] < full.modality_weights[0, :, 1]).all()
+    assert torch.allclose(untrusted_text.clip_log_probs, alone.clip_log_probs, atol=1e-5)
+    assert torch.allclose(untrusted_text.chunk_log_probs, alone.chunk_log_probs, atol=1e-5)
 
 
 def test_compound_labels_train_the_learned_compound_head():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -134,6 +135,15 @@ def test_upload_analyse_inspect_correct_by_keyboard_and_export(studio, browser, 
     assert page.evaluate("() => document.querySelector('#es-inspect-player video').currentTime") == pytest.approx(
         t, abs=0.1
     )
+    # beside it, what each modality contributed to that segment's emotions, adding up to the fused score
+    bars = page.evaluate(
+        "() => document.querySelector('#es-inspect-contributions .js-plotly-plot')._fullData"
+        ".map(t => ({name: t.name, y: t.y, x: t.x}))"
+    )
+    assert {"audio", "face"} <= {b["name"].split(" ")[0] for b in bars}
+    totals = {e: sum(b["x"][b["y"].index(e)] for b in bars) for e in BASIC}
+    top = re.search(r"top (\w+)", title.inner_text()).group(1)
+    assert max(totals, key=totals.get) == top and sum(totals.values()) == pytest.approx(1.0, abs=1e-3)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "inspect.png"), full_page=True)
 

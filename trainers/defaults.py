@@ -13,7 +13,9 @@ records.
   clips of CREMA-D and MEAD (none of them is a benchmark test set here).
 - Audio calibration: the temperature that minimises the development clips' negative
   log-likelihood (ECE reported before and after).
-- Fusion weights: each modality's development UAR above chance (1/7), normalised.
+- Fusion: the shares of the linear pool, fitted on paired development examples (an
+  audio clip of a development speaker, a MELD dev utterance, a talking-face clip, one
+  emotion; see ``emostudio.trainers.fusion``).
 
 Every figure goes into the model's ``config.json`` (``metrics``) with the command, the
 commit, the machine and the date; the model card quotes them through ``bench.readme``.
@@ -41,6 +43,7 @@ from emostudio.media.recipes import load_corpus
 from emostudio.model.network import MODALITIES, ChunkModelConfig, default_model_path, save_model
 from emostudio.services.analysis import Analyzer, media_for_path
 from emostudio.trainers.corpora import Example, load_meld_text, load_speech_corpus
+from emostudio.trainers.fusion import DevelopmentScores, fit_fusion_logits, fused_predictions, paired_examples
 from emostudio.trainers.supervised import (
     TrainConfig,
     fit_temperature,
@@ -60,11 +63,31 @@ FACE_DEV_CORPORA = ("cremad", "mead")
 VIDEO_SUFFIXES = (".flv", ".mp4", ".avi", ".mov", ".mkv", ".webm")
 
 
-def fusion_logits(uars: dict[str, float], n_classes: int = len(BASIC)) -> list[float]:
-    """Weights proportional to each modality's UAR above chance, as logits."""
+def uar_above_chance_logits(uars: dict[str, float], n_classes: int = len(BASIC)) -> np.ndarray:
+    """Weights proportional to each modality's UAR above chance, as logits: how the
+    fusion was weighed before it was fitted (kept to compare with)."""
     chance = 1.0 / n_classes
     weights = np.array([max(uars[m] - chance, 0.01) for m in MODALITIES])
-    return np.log(weights / weights.sum()).tolist()
+    return np.log(weights / weights.sum())
+
+
+def fit_fusion(model, dev: dict[str, DevelopmentScores], dev_uars: dict[str, float]) -> dict:
+    """Set the model's fusion shares from paired development examples; returns the figures
+    for the model card (fused development UAR, and the weighted product it replaces)."""
+    probs, present, labels = paired_examples(dev, len(BASIC))
+    logits = fit_fusion_logits(probs, present, labels)
+    with torch.no_grad():
+        model.fusion_logits.copy_(torch.from_numpy(logits).float())
+    before = uar_above_chance_logits(dev_uars)
+    figures = {
+        "pairs": len(labels),
+        "linear_uar": uar_wa(labels, fused_predictions(probs, present, logits).argmax(1))[0],
+        "product_uar": uar_wa(labels, fused_predictions(probs, present, before, "log-linear").argmax(1))[0],
+    }
+    for i, m in enumerate(MODALITIES):
+        alone = present[:, i]
+        figures[f"{m}_alone_uar"] = uar_wa(labels[alone], probs[alone, i].argmax(1))[0]
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}
 
 
 def _speaker_order(group: str):
@@ -82,9 +105,10 @@ def development_speakers(groups) -> list[str]:
 
 def choose_audio_epochs(
     config: ChunkModelConfig, examples: list[Example], dev: set[str]
-) -> tuple[int, dict, tuple[float, float, float]]:
-    """The epoch count with the best UAR on the development speakers (fewer on a tie), and
-    the audio temperature that calibrates that model on them (temperature, ECE before, after)."""
+) -> tuple[int, dict, tuple[float, float, float], DevelopmentScores]:
+    """The epoch count with the best UAR on the development speakers (fewer on a tie), the
+    audio temperature that calibrates that model on them (temperature, ECE before, after),
+    and that calibrated model's probabilities on them (for fitting the fusion)."""
     train = items_from_examples([e for e in examples if e.group not in dev], BASIC)
     held = [e for e in examples if e.group in dev]
     held_items, truth = items_from_examples(held, BASIC), [BASIC.index(e.label) for e in held]
@@ -96,7 +120,8 @@ def choose_audio_epochs(
     best = max(AUDIO_EPOCHS, key=lambda e: (round(scores[e], 4), -e))
     calibration = fit_temperature(models[best], held_items)
     print(f"audio temperature {calibration[0]:.2f}: development ECE {calibration[1]:.3f} -> {calibration[2]:.3f}")
-    return best, scores, calibration
+    dev_scores = DevelopmentScores(predict_audio(models[best], held_items), np.array(truth))
+    return best, scores, calibration, dev_scores
 
 
 def choose_text_epochs(model, train_x, train_y, dev_x, dev_y) -> tuple[int, dict]:
@@ -111,10 +136,10 @@ def choose_text_epochs(model, train_x, train_y, dev_x, dev_y) -> tuple[int, dict
     return best, scores
 
 
-def face_development_uar(model, data_root: Path, cache: FeatureCache) -> tuple[float, int]:
-    """The face branch's clip UAR on the labelled talking-face clips (faces found in them)."""
+def face_development_scores(model, data_root: Path, cache: FeatureCache) -> DevelopmentScores:
+    """The face branch's clip probabilities on the labelled talking-face clips where it found a face."""
     analyzer = Analyzer(model, "development", cache, modalities=("face",), asr=False)
-    truth, pred = [], []
+    truth, probs = [], []
     items = [it for c in FACE_DEV_CORPORA for it in load_corpus(c, data_root) if it.path.suffix in VIDEO_SUFFIXES]
     for item in tqdm(items, desc="face (development clips)", unit="clip"):
         try:
@@ -125,8 +150,8 @@ def face_development_uar(model, data_root: Path, cache: FeatureCache) -> tuple[f
         if face is None:
             continue  # no face found: the clip says nothing about the face model
         truth.append(BASIC.index(item.label))
-        pred.append(int(np.argmax([face[c] for c in BASIC])))
-    return uar_wa(truth, pred)[0], len(truth)
+        probs.append([face[c] for c in BASIC])
+    return DevelopmentScores(np.array(probs, np.float32), np.array(truth))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -145,7 +170,9 @@ def main(argv: list[str] | None = None) -> None:
     config = ChunkModelConfig(audio_dim=examples[0].inputs.audio.shape[1], audio_extractors=AUDIO_EXTRACTORS)
     dev = development_speakers(e.group for e in examples)
     print(f"audio: {len(examples)} clips; development speakers {', '.join(dev)}", flush=True)
-    audio_epochs, audio_scores, (temperature, ece_before, ece_after) = choose_audio_epochs(config, examples, set(dev))
+    audio_epochs, audio_scores, (temperature, ece_before, ece_after), audio_dev = choose_audio_epochs(
+        config, examples, set(dev)
+    )
     config.audio_temperature = temperature
 
     def log(step, completed=None, total=None, metrics=None, **_):
@@ -165,11 +192,14 @@ def main(argv: list[str] | None = None) -> None:
     majority_wa = float(np.mean(np.asarray(test_y) == np.bincount(train_y).argmax()))
     print(f"text (MELD test, {len(test_y)} utterances): UAR {text_uar:.3f} WA {text_wa:.3f}")
 
-    face_uar, face_clips = face_development_uar(model, args.data, cache)
+    face_dev = face_development_scores(model, args.data, cache)
+    face_uar, face_clips = uar_wa(face_dev.labels, face_dev.probs.argmax(1))[0], len(face_dev.labels)
     print(f"face ({face_clips} CREMA-D / MEAD clips with a face): UAR {face_uar:.3f}")
     dev_uars = {"audio": audio_scores[audio_epochs], "face": face_uar, "text": text_scores[text_epochs]}
-    with torch.no_grad():
-        model.fusion_logits.copy_(torch.tensor(fusion_logits(dev_uars)))
+    with torch.inference_mode():
+        text_dev = DevelopmentScores(model.text_head(torch.from_numpy(dev_x)).softmax(-1).numpy(), np.array(dev_y))
+    fusion = fit_fusion(model, {"audio": audio_dev, "face": face_dev, "text": text_dev}, dev_uars)
+    print(f"fusion on {fusion['pairs']} paired development examples: {json.dumps(fusion)}")
     share = torch.softmax(model.fusion_logits, 0).tolist()
     model.config.metrics = {
         "audio_dev_uar": round(dev_uars["audio"], 4),
@@ -179,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
         "meld_test_text_wa": round(text_wa, 4),
         "meld_test_majority_wa": round(majority_wa, 4),
         "fusion_weights": dict(zip(MODALITIES, [round(w, 3) for w in share])),
+        "fusion_dev": fusion,
         "audio_epochs": audio_epochs,
         "audio_temperature": round(temperature, 3),
         "audio_dev_ece": round(ece_after, 4),

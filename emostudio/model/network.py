@@ -7,12 +7,17 @@ Why this shape:
 - Clip labels are all the corpora have. Attention pooling of chunk logits (multiple-
   instance learning) lets a clip label train chunk-level curves: the chunks that carry
   the emotion get the weight, silence and neutral stretches do not.
-- A bidirectional GRU over the chunk sequence gives each chunk its neighbours' context
-  (emotion in speech is not uniform, but it is not independent chunk to chunk either).
+- Dilated convolutions over the chunk sequence give each chunk its neighbours' context,
+  3.75 s either side and no further (emotion in speech is not uniform, but it is not
+  independent chunk to chunk either, and a curve at minute 10 must not depend on
+  minute 1).
 - Each modality predicts in the same label space first (label matching), then the
-  log-probabilities are averaged with learned weights over the modalities a chunk
-  actually has. A silent video, an audio-only clip or a missing transcript just drops
-  out of the average; nothing has to be imputed.
+  probabilities are mixed (a linear opinion pool) with weights learned on development
+  data, each scaled by how reliable the modality is in that chunk (how much of the
+  window had a face, or a trusted transcript). A silent video, an audio-only clip or a
+  missing transcript just drops out of the mixture; nothing has to be imputed. A
+  mixture cannot be vetoed: a modality at weight w puts at least w times its own
+  probability on an emotion, whatever the others say.
 
 Example::
 
@@ -60,6 +65,11 @@ class ChunkModelConfig:
     and only moves where people rated the dimensions), or "regression" (a head of its own:
     models saved before; on unseen speech it drifted to the training mean, valence
     negative for every class)."""
+    fusion: str = "linear"
+    """How the modalities combine: "linear" (a mixture of their probabilities, each weighed
+    by its learned share times its reliability in the chunk: no modality can veto
+    another) or "log-linear" (a weighted product: models saved before; one modality
+    near zero on an emotion wiped it out whatever the others said)."""
     audio_temperature: float = 1.0
     """Audio logits are divided by it: chosen on development speakers so the audio
     branch's probabilities are calibrated (``trainers.supervised.fit_temperature``)."""
@@ -91,6 +101,7 @@ class ChunkModelConfig:
         data["audio_extractors"] = tuple(data.get("audio_extractors", ()))
         data.setdefault("context", "gru")  # written before the context was bounded
         data.setdefault("avd", "regression")  # ... and before A/V/D followed the classes
+        data.setdefault("fusion", "log-linear")  # ... and before fusion became a mixture
         return cls(**data, labels=LabelSpace.from_json(labels), grid=SlidingWindow.from_json(grid))
 
 
@@ -134,6 +145,7 @@ class ModelOutputs:
     modality_clip_logits: dict[str, torch.Tensor]  # per modality [B, C]
     modality_weights: torch.Tensor  # [B, T, 3] share of audio / face / text in each chunk's fusion
     chunk_compound: torch.Tensor | None = None  # [B, T, K] learned head (sigmoid), when trained
+    clip_modality_weights: torch.Tensor | None = None  # [B, 3] each modality's weight in the clip's fusion
 
     def to(self, device) -> ModelOutputs:
         def move(x):
@@ -158,60 +170,41 @@ class ChunkOutputs:
     chunk_avd: torch.Tensor
     modality_weights: torch.Tensor
     chunk_compound: torch.Tensor | None = None
+    reliability: dict[str, torch.Tensor] | None = None  # per modality [B, T] in [0, 1]
+
+    def _map(self, fn) -> "ChunkOutputs":
+        def apply(x):
+            if isinstance(x, dict):
+                return {m: fn(v) for m, v in x.items()}
+            return None if x is None else fn(x)
+
+        return ChunkOutputs(**{f: apply(getattr(self, f)) for f in self.__dataclass_fields__})
 
     @staticmethod
     def concat(parts: list["ChunkOutputs"]) -> "ChunkOutputs":
         def cat(xs):
+            if isinstance(xs[0], dict):
+                return {m: torch.cat([x[m] for x in xs], dim=1) for m in xs[0]}
             return None if xs[0] is None else torch.cat(xs, dim=1)
 
-        first = parts[0]
-        return ChunkOutputs(
-            logits={m: cat([p.logits[m] for p in parts]) for m in first.logits},
-            masks={m: cat([p.masks[m] for p in parts]) for m in first.masks},
-            score=cat([p.score for p in parts]),
-            chunk_mask=cat([p.chunk_mask for p in parts]),
-            chunk_log_probs=cat([p.chunk_log_probs for p in parts]),
-            chunk_avd=cat([p.chunk_avd for p in parts]),
-            modality_weights=cat([p.modality_weights for p in parts]),
-            chunk_compound=cat([p.chunk_compound for p in parts]),
-        )
+        return ChunkOutputs(**{f: cat([getattr(p, f) for p in parts]) for f in ChunkOutputs.__dataclass_fields__})
 
     def to(self, device) -> ChunkOutputs:
         """The same outputs on ``device`` (the model may run on a GPU; pooling and NumPy on the CPU)."""
-
-        def move(x):
-            return None if x is None else x.to(device)
-
-        return ChunkOutputs(
-            {m: move(v) for m, v in self.logits.items()},
-            {m: move(v) for m, v in self.masks.items()},
-            move(self.score),
-            move(self.chunk_mask),
-            move(self.chunk_log_probs),
-            move(self.chunk_avd),
-            move(self.modality_weights),
-            move(self.chunk_compound),
-        )
+        return self._map(lambda x: x.to(device))
 
     def select(self, index: torch.Tensor) -> "ChunkOutputs":
         """The chunks at ``index`` (along time)."""
-
-        def pick(x):
-            return None if x is None else x[:, index]
-
-        return ChunkOutputs(
-            {m: pick(v) for m, v in self.logits.items()},
-            {m: pick(v) for m, v in self.masks.items()},
-            pick(self.score),
-            pick(self.chunk_mask),
-            pick(self.chunk_log_probs),
-            pick(self.chunk_avd),
-            pick(self.modality_weights),
-            pick(self.chunk_compound),
-        )
+        return self._map(lambda x: x[:, index])
 
 
 MODALITIES = ("audio", "face", "text")
+
+
+def face_coverage(face: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """``[B, T]``: the share of each chunk's windows that had a face, averaged over scales."""
+    scales = face.shape[-1] // (n_classes + 1)
+    return face.view(*face.shape[:-1], scales, n_classes + 1)[..., n_classes].mean(-1).clamp(0.0, 1.0)
 
 
 class DilatedContext(nn.Module):
@@ -303,6 +296,7 @@ class ChunkEmotionModel(nn.Module):
         valid = chunk_mask.float()
         logits: dict[str, torch.Tensor] = {}
         masks: dict[str, torch.Tensor] = {}
+        reliability: dict[str, torch.Tensor] = {}
         score = torch.zeros_like(valid)
         compound = None
         avd = None
@@ -310,32 +304,48 @@ class ChunkEmotionModel(nn.Module):
             has_audio = inputs.audio_mask & chunk_mask
             emb = self.encode_audio(inputs.audio, chunk_mask, has_audio)
             logits["audio"], masks["audio"] = self.audio_head(emb) / self.config.audio_temperature, has_audio.float()
+            reliability["audio"] = masks["audio"]
             score = self.attention(emb)[..., 0]
             avd = torch.tanh(self.avd_head(emb))
             compound = torch.sigmoid(self.compound_head(emb))
         if inputs.face is not None:
             logits["face"], masks["face"] = self.face_logits(inputs.face), inputs.face_mask.float() * valid
+            reliability["face"] = face_coverage(inputs.face, len(self.config.labels.basic)) * masks["face"]
         if inputs.text is not None:
             logits["text"], masks["text"] = self.text_head(inputs.text[..., :-1]), inputs.text_mask.float() * valid
+            reliability["text"] = inputs.text[..., -1].clamp(0.0, 1.0) * masks["text"]
 
-        share = torch.softmax(self.fusion_logits, 0)
-        present = torch.stack([masks.get(m, torch.zeros_like(valid)) for m in MODALITIES], -1) * share
-        modality_weights = present / present.sum(-1, keepdim=True).clamp(min=1e-9)
-        chunk_lp = sum(
-            modality_weights[..., i, None] * F.log_softmax(logits[m], -1)
-            for i, m in enumerate(MODALITIES)
-            if m in logits
-        )
-        chunk_lp = F.log_softmax(chunk_lp, -1)
+        weighed = reliability if self.config.fusion == "linear" else masks
+        modality_weights = self._shares(weighed, valid)
+        chunk_lp = self._fuse(logits, modality_weights)
         expected_avd = chunk_lp.exp() @ self.prototypes  # from the category mix
         if avd is not None and self.config.avd == "classes":
             avd = (expected_avd + 0.5 * avd).clamp(-1.0, 1.0)
         chunk_avd = expected_avd if avd is None else torch.where(masks["audio"][..., None] > 0, avd, expected_avd)
-        return ChunkOutputs(logits, masks, score, chunk_mask, chunk_lp, chunk_avd, modality_weights, compound)
+        return ChunkOutputs(
+            logits, masks, score, chunk_mask, chunk_lp, chunk_avd, modality_weights, compound, reliability
+        )
+
+    def _shares(self, weighed: dict[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+        """``[..., 3]``: each modality's learned share times ``weighed`` (its reliability or
+        presence), normalised over the modalities present; all zero where none is."""
+        share = torch.softmax(self.fusion_logits, 0)
+        present = torch.stack([weighed.get(m, torch.zeros_like(like)) for m in MODALITIES], -1) * share
+        return present / present.sum(-1, keepdim=True).clamp(min=1e-9)
+
+    def _fuse(self, logits: dict[str, torch.Tensor], weights: torch.Tensor) -> torch.Tensor:
+        """Fused log-probabilities from each modality's logits and its weight ``[..., 3]``."""
+        parts = [(weights[..., i, None], F.log_softmax(logits[m], -1)) for i, m in enumerate(MODALITIES) if m in logits]
+        if self.config.fusion == "linear":
+            mixture = sum(w * lp.exp() for w, lp in parts)
+            return F.log_softmax(torch.log(mixture.clamp(min=1e-12)), -1)
+        return F.log_softmax(sum(w * lp for w, lp in parts), -1)
 
     def pool(self, c: ChunkOutputs) -> ModelOutputs:
         """Clip-level outputs: attention pooling (learned from audio, uniform over the chunks
-        the other modalities cover) of each modality's chunk logits, then late fusion."""
+        the other modalities cover) of each modality's chunk logits, then late fusion, each
+        modality weighed by its mean reliability over the clip (for a linear fusion) or by
+        whether it was there at all (log-linear)."""
         chunk_mask, masks, logits = c.chunk_mask, c.masks, c.logits
         valid = chunk_mask.float()
         weights = torch.softmax(c.score.masked_fill(~chunk_mask, float("-inf")), dim=1)
@@ -344,26 +354,12 @@ class ChunkEmotionModel(nn.Module):
             w = weights * masks[m]
             w = w / w.sum(1, keepdim=True).clamp(min=1e-9)
             clip_logits[m] = (w[..., None] * lg).sum(1)
-        share = torch.softmax(self.fusion_logits, 0)
-        clip_present = (
-            torch.stack(
-                [
-                    (masks[m].sum(1) > 0).float() if m in masks else torch.zeros(valid.shape[0], device=valid.device)
-                    for m in MODALITIES
-                ],
-                -1,
-            )
-            * share
-        )
-        clip_share = clip_present / clip_present.sum(-1, keepdim=True).clamp(min=1e-9)
-        clip_lp = F.log_softmax(
-            sum(
-                clip_share[:, i, None] * F.log_softmax(clip_logits[m], -1)
-                for i, m in enumerate(MODALITIES)
-                if m in clip_logits
-            ),
-            -1,
-        )
+        if self.config.fusion == "linear":
+            n_valid = valid.sum(1).clamp(min=1.0)
+            weighed = {m: (r * valid).sum(1) / n_valid for m, r in c.reliability.items()}
+        else:
+            weighed = {m: (mask.sum(1) > 0).float() for m, mask in masks.items()}
+        clip_lp = self._fuse(clip_logits, self._shares(weighed, valid[:, 0]))
         clip_avd = (weights[..., None] * c.chunk_avd).sum(1)
         return ModelOutputs(
             c.chunk_log_probs,
@@ -375,6 +371,7 @@ class ChunkEmotionModel(nn.Module):
             clip_logits,
             c.modality_weights,
             c.chunk_compound,
+            self._shares(weighed, valid[:, 0]),
         )
 
     # -- normalisation ---------------------------------------------------------------

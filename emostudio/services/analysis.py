@@ -307,8 +307,12 @@ class Analyzer:
                     modalities=modalities,
                 )
             )
+        clip_share = out.clip_modality_weights[0].numpy()
         clip_modalities = {
-            m: dict(zip(classes, map(float, out.modality_clip_logits[m][0].softmax(-1))))
+            m: {
+                **dict(zip(classes, map(float, out.modality_clip_logits[m][0].softmax(-1)))),
+                "weight": float(clip_share[MODALITIES.index(m)]),
+            }
             for m in present
             if share[:, MODALITIES.index(m)].any()
         }

@@ -159,6 +159,25 @@ def fusion_shares(prediction: Prediction | None) -> str:
     return "fusion shares: " + ", ".join(f"{m} {w / total:.0%}" for m, w in weights.items())
 
 
+def modality_contributions(prediction: Prediction | None) -> dict[str, dict[str, float]]:
+    """What each modality brought to each basic emotion's fused score: its fusion weight
+    times its own probability, scaled so that the parts add up to the fused score. For
+    one chunk of a linear fusion this is exact; for a segment (a mean over chunks) or a
+    model that fused log-linearly, it is each modality's share of the fused score.
+    Empty when the prediction does not say how its modalities were weighed."""
+    if prediction is None or not prediction.modalities:
+        return {}
+    if any(v.get("weight") is None for v in prediction.modalities.values()):
+        return {}
+    parts = {m: {k: v["weight"] * v.get(k, 0.0) for k in prediction.basic} for m, v in prediction.modalities.items()}
+    out = {m: {} for m in parts}
+    for k, fused in prediction.basic.items():
+        total = sum(p[k] for p in parts.values())
+        for m, p in parts.items():
+            out[m][k] = fused * p[k] / total if total > 0 else 0.0
+    return out
+
+
 def current_caption(captions: list[Caption]) -> Caption | None:
     """The newest human caption, else the newest generated one."""
     human = [c for c in captions if c.source == "human" and c.start is None]

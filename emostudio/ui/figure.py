@@ -1,12 +1,13 @@
-"""The Inspect and Annotate pages' figure: a clip's curves on one time axis (Plotly)."""
+"""The Inspect and Annotate pages' figures (Plotly): a clip's curves on one time axis, and
+what each modality contributed to a selected segment's emotions."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from emostudio.core.domain import Annotation
+from emostudio.core.domain import Annotation, Prediction
 from emostudio.core.labels import DIMENSIONS
-from emostudio.services.inspect import ClipView, avd_spreads
+from emostudio.services.inspect import ClipView, avd_spreads, modality_contributions
 
 # one colour per basic emotion, the same in every plot
 EMOTION_COLOURS = {
@@ -19,6 +20,39 @@ EMOTION_COLOURS = {
     "surprise": "#ff7043",
 }
 DIMENSION_COLOURS = {"arousal": "#d62728", "valence": "#2ca02c", "dominance": "#1f77b4"}
+MODALITY_COLOURS = {"audio": "#5c6bc0", "face": "#ef6c00", "text": "#26a69a"}
+
+
+def contributions_figure(prediction: Prediction | None):
+    """One bar per basic emotion (best at the top), its fused score split into what each
+    modality contributed (``modality_contributions``). None when there is nothing to split."""
+    import plotly.graph_objects as go
+
+    parts = modality_contributions(prediction)
+    if not parts:
+        return None
+    order = sorted(prediction.basic, key=lambda k: prediction.basic[k])
+    fig = go.Figure()
+    for m, by_emotion in parts.items():
+        fig.add_trace(
+            go.Bar(
+                y=order,
+                x=[by_emotion[k] for k in order],
+                name=f"{m} ({prediction.modalities[m]['weight']:.0%} weight)",
+                orientation="h",
+                marker_color=MODALITY_COLOURS.get(m),
+                hovertemplate="%{y}: %{x:.2f} from " + m + "<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="stack",
+        height=260,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        title={"text": "what each modality contributed", "font": {"size": 13}},
+        xaxis={"range": [0, 1], "title": "fused score"},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig
 
 
 def curves_figure(view: ClipView):

@@ -1,5 +1,6 @@
 """The Inspect page: a clip's curves, the selected segment's and the whole clip's
-emotions per modality, its caption and face thumbnails."""
+emotions per modality (with a bar of what each modality contributed to the segment),
+its caption and face thumbnails."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import gradio as gr
 
 from emostudio.services.inspect import UNIT_COLUMNS, ClipView, current_caption, ranked_emotions
 from emostudio.ui.clip_panel import ClipPanel, thumbnails_html
+from emostudio.ui.figure import contributions_figure
 
 
 class InspectPanel(ClipPanel):
@@ -16,16 +18,22 @@ class InspectPanel(ClipPanel):
         self.unit_table()
 
     def below(self) -> None:
-        self.clip_table = gr.Dataframe(
-            headers=list(UNIT_COLUMNS), interactive=False, label="Whole clip", elem_id="es-inspect-clip"
-        )
-        with gr.Column():
+        with gr.Column(scale=3):
+            self.clip_table = gr.Dataframe(
+                headers=list(UNIT_COLUMNS), interactive=False, label="Whole clip", elem_id="es-inspect-clip"
+            )
+        with gr.Column(scale=2):  # for the selected segment
+            self.contributions = gr.Plot(show_label=False, elem_id="es-inspect-contributions")
+        with gr.Column(scale=2):
             self.caption = gr.Markdown(elem_id="es-inspect-caption")
             self.thumbnails = gr.HTML(label="Face", elem_id="es-inspect-faces")
 
     @property
     def page_outputs(self) -> list:
-        return [self.clip_table, self.caption, self.thumbnails]
+        return [self.clip_table, self.caption, self.thumbnails, self.contributions]
+
+    def selected(self, view: ClipView, index: int | None) -> dict:
+        return {self.contributions: contributions_figure(view.units[index])}
 
     def opened(self, view: ClipView) -> dict:
         caption = current_caption(view.captions)
