@@ -15,6 +15,9 @@ Both systems run on the same folds, with each corpus's own classes:
 (c) the same baseline with per-speaker z-normalisation (each speaker, the test
     speaker included, by their own feature statistics; no labels).
 
+The project's mean clip valence and arousal per true class on the test folds are
+recorded too (goal: happiness > 0 > anger, sadness, fear, disgust).
+
 The project's recipe trains each fold for ``TrainConfig``'s fixed epochs (nothing is
 tuned on the folds). Also scores the shipped face model on the FER2013 private test
 (3,589 faces, 7 classes).
@@ -41,7 +44,7 @@ from emostudio.model.network import ChunkModelConfig
 from emostudio.services.analysis import media_for_path
 from emostudio.trainers.corpora import load_speech_corpus
 from emostudio.trainers.defaults import AUDIO_EXTRACTORS
-from emostudio.trainers.supervised import TrainConfig, items_from_examples, predict_audio, train_audio, uar_wa
+from emostudio.trainers.supervised import TrainConfig, items_from_examples, predict_clips, train_audio, uar_wa
 
 BASELINE_C = (1e-4, 3e-4, 1e-3)
 
@@ -71,9 +74,10 @@ def folds_for(corpus: str, groups: np.ndarray) -> list[np.ndarray]:
     return [np.isin(groups, speakers[i * per_fold : (i + 1) * per_fold]) for i in range(6)]
 
 
-def run_project(examples, folds, classes, epochs: int) -> np.ndarray:
-    """Out-of-fold predictions of the chunk model trained with the defaults' recipe."""
-    pred = np.empty(len(examples), int)
+def run_project(examples, folds, classes, epochs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold predictions of the chunk model trained with the defaults' recipe: the
+    class of every clip and its arousal / valence / dominance ``[n, 3]``."""
+    pred, avd = np.empty(len(examples), int), np.empty((len(examples), 3))
     for k, test in enumerate(folds):
         train_items = items_from_examples([e for e, t in zip(examples, test) if not t], classes, lambda e: e.raw_label)
         test_items = items_from_examples([e for e, t in zip(examples, test) if t], classes, lambda e: e.raw_label)
@@ -84,9 +88,10 @@ def run_project(examples, folds, classes, epochs: int) -> np.ndarray:
             labels=LabelSpace(basic=tuple(classes), compound=()),
         )
         model = train_audio(config, train_items, TrainConfig(epochs=epochs, seed=k))
-        pred[test] = predict_audio(model, test_items).argmax(1)
+        probs, avd[test] = predict_clips(model, test_items)
+        pred[test] = probs.argmax(1)
         print(f"  project fold {k + 1}/{len(folds)} done", flush=True)
-    return pred
+    return pred, avd
 
 
 def _svm(c: float):
@@ -179,7 +184,8 @@ def main(argv: list[str] | None = None) -> None:
             flush=True,
         )
         t1 = time.time()
-        project = uar_wa(y, run_project(examples, folds, classes, args.epochs))
+        project_pred, project_avd = run_project(examples, folds, classes, args.epochs)
+        project = uar_wa(y, project_pred)
         t2 = time.time()
         baseline_pred, chosen_c = run_baseline(baseline_x, y, groups, folds)
         baseline = uar_wa(y, baseline_pred)
@@ -190,7 +196,14 @@ def main(argv: list[str] | None = None) -> None:
             "clips": len(examples),
             "classes": len(classes),
             "folds": len(folds),
-            "project": {"uar": round(project[0], 4), "wa": round(project[1], 4), "seconds": round(t2 - t1)},
+            "project": {
+                "uar": round(project[0], 4),
+                "wa": round(project[1], 4),
+                "seconds": round(t2 - t1),
+                # on the test folds, per true class (goal: happiness > 0 > anger, sadness, fear, disgust)
+                "mean_valence": {c: round(float(project_avd[y == i, 1].mean()), 3) for i, c in enumerate(classes)},
+                "mean_arousal": {c: round(float(project_avd[y == i, 0].mean()), 3) for i, c in enumerate(classes)},
+            },
             "baseline": {
                 "uar": round(baseline[0], 4),
                 "wa": round(baseline[1], 4),
@@ -214,6 +227,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{corpus:10} {'baseline with per-speaker normalisation':52} {sn['uar']:6.3f} {sn['wa']:6.3f}")
         print(f"{corpus}: project - baseline = {100 * (f['project']['uar'] - f['baseline']['uar']):+.1f} UAR points")
         print(f"{corpus}: project - speaker-normalised baseline = {100 * (f['project']['uar'] - sn['uar']):+.1f}")
+        valence = ", ".join(f"{c} {v:+.2f}" for c, v in f["project"]["mean_valence"].items())
+        print(f"{corpus}: project mean valence per true class on the test folds: {valence}")
     face = figures.get("face_fer2013_private_test")
     if face:
         print(f"face model, FER2013 private test ({face['faces']} faces): UAR {face['uar']:.3f} WA {face['wa']:.3f}")

@@ -58,9 +58,9 @@ from emostudio.trainers.defaults import AUDIO_EXTRACTORS, development_speakers
 from emostudio.trainers.supervised import (
     TrainConfig,
     TrainItem,
-    collate,
     expected_calibration_error,
     fit_temperature,
+    predict_clips,
     train_audio,
     uar_wa,
 )
@@ -73,18 +73,6 @@ SWITCH_WITHIN = 1.0
 
 def _items(examples) -> list[TrainItem]:
     return [TrainItem(e.inputs.audio, COMMON.index(e.label), avd_prototype(e.raw_label)) for e in examples]
-
-
-@torch.inference_mode()
-def clip_outputs(model, items) -> tuple[np.ndarray, np.ndarray]:
-    """Clip probabilities ``[n, C]`` and clip arousal/valence/dominance ``[n, 3]``."""
-    probs, avd = [], []
-    for i in range(0, len(items), 64):
-        inputs, *_ = collate(items[i : i + 64])
-        out = model(inputs)
-        probs.append(out.clip_log_probs.exp().numpy())
-        avd.append(out.clip_avd.numpy())
-    return np.concatenate(probs), np.concatenate(avd)
 
 
 @torch.inference_mode()
@@ -197,7 +185,7 @@ def direction(train_corpus, test_corpus, data, extractors, cache, smile, epochs,
             # the baseline's unsupervised adaptation, for the chunk model: its input
             # standardisation from the test corpus's own features (no labels)
             model.fit_normalizer(torch.from_numpy(np.concatenate([e.inputs.audio for e in test_ex])))
-        probs, avd = clip_outputs(model, _items(test_ex))
+        probs, avd = predict_clips(model, _items(test_ex))
         pred = probs.argmax(1)
         uar, wa = uar_wa(y, pred)
         project[variant] = {

@@ -46,23 +46,19 @@ def speed() -> str:
         f["2-min talking face, audio + face"],
         f["1-hour speech, audio model"],
     )
-    asr = f["10-min speech, audio + ASR text"]
+    baseline = f["10-min speech, baseline ComParE functionals"]
+    asr, german = f["10-min speech, audio + ASR text"], f["10-min German speech, audio + ASR text"]
     return " ".join(
         [
             f"Measured on 2 CPU cores (`bench/results/speed.json`, {sp['date']}, {sp['commit']}):",
             f"a 10-minute speech file with the audio model runs at {ten['x_real_time']:.0f}x real time",
-            f"({ten['peak_rss_mb']:,.0f} MB peak), a 2-minute talking-face video with audio + face at",
+            f"({ten['peak_rss_mb']:,.0f} MB peak; openSMILE ComParE_2016 functionals alone, in the same run:",
+            f"{baseline['x_real_time']:.0f}x), a 2-minute talking-face video with audio + face at",
             f"{video['x_real_time']:.0f}x, and a 1-hour file at {hour['x_real_time']:.0f}x with a",
-            f"{hour['peak_rss_mb']:,.0f} MB peak. Speech recognition, used only when a media has",
-            "no transcript and only on its speech, is slower: the same 10 minutes with audio +",
-            f"recognised text run at {asr['x_real_time']:.1f}x real time"
-            + (
-                f" with {sp['figures']['asr_model']}."
-                if "asr_model" in sp["figures"]
-                else " with Whisper tiny.en, measured before Whisper base (multilingual) became the default;"
-                " Whisper base is not measured yet."
-            ),
-            "Give sidecar transcripts or pass `--no-asr` for large batches.",
+            f"{hour['peak_rss_mb']:,.0f} MB peak. Speech recognition ({f['asr_model']}), used only when a media",
+            "has no transcript and only on its speech, is slower: the same 10 minutes with audio +",
+            f"recognised text run at {asr['x_real_time']:.1f}x real time, and 10 minutes of German speech at",
+            f"{german['x_real_time']:.1f}x. Give sidecar transcripts or pass `--no-asr` for large batches.",
         ]
     )
 
@@ -166,7 +162,10 @@ def card_training() -> str:
     m = _model()
     sel, pv, w, f = m["selection"], m["provenance"], m["fusion_weights"], m["fusion_dev"]
     audio_search = ", ".join(f"{e}: {u:.3f}" for e, u in sel["audio_dev_uar_by_epochs"].items())
-    text_search = ", ".join(f"{e}: {u:.3f}" for e, u in sel["text_dev_uar_by_epochs"].items())
+    text_search = "; ".join(
+        f"{name}: " + ", ".join(f"{e} epochs {u:.3f}" for e, u in by_epochs.items())
+        for name, by_epochs in sel["text_dev_uar_by_encoder_and_epochs"].items()
+    )
     return f"""Measured by `{pv["command"]}` ({pv["date"]}, {pv["commit"]}, {pv["machine"]}) and
 stored in `config.json` (`metrics`). Nothing below is chosen on a test set.
 
@@ -174,18 +173,21 @@ stored in `config.json` (`metrics`). Nothing below is chosen on a test set.
   (trained on the other speakers, scored on {sel["development_clips"]} clips of the development
   speakers {", ".join(sel["development_speakers"])}); the shipped weights then train on all
   {m["training_clips"]:,} clips.
-- **Text epochs**: {m["text_epochs"]}, the best MELD dev UAR among {text_search}.
+- **Text encoder and epochs**: {m["text_encoder"]}, {m["text_epochs"]} epochs: the best MELD dev UAR
+  among {text_search} (a tie goes to the multilingual encoder).
 - **Fusion**: a linear pool (a mixture of each modality's probabilities, so no modality
   can veto another), each modality weighed by its share times its reliability in the
   chunk (how much of the window had a face, or a trusted transcript). The shares are
   fitted on {f["pairs"]:,} paired development examples (an audio clip of a development speaker,
   a MELD dev utterance and a talking-face clip with the same emotion, each modality left
   out at random; `emostudio.trainers.fusion`): audio {w["audio"]:.3f}, face {w["face"]:.3f}, text {w["text"]:.3f}.
-  On those pairs the fused UAR is {f["linear_uar"]:.3f} (audio alone {f["audio_alone_uar"]:.3f}, face alone
-  {f["face_alone_uar"]:.3f}, text alone {f["text_alone_uar"]:.3f}). The weighted product it replaced, with the
-  weights it had (development UAR above chance), scores {f["product_uar"]:.3f} there: on pairs drawn
-  independently, as these are, a product of experts is at its best, and it is exactly
-  the fusion that let one modality near zero erase an emotion the others agreed on.
+  Where audio and another modality are both present ({f["audio_and_another"]["pairs"]:,} pairs) the
+  mixture's UAR is {f["audio_and_another"]["mixture"]:.3f} against {f["audio_and_another"]["audio_alone"]:.3f} for the audio alone; with all
+  three ({f["all_three"]["pairs"]:,} pairs), {f["all_three"]["mixture"]:.3f} against {f["all_three"]["audio_alone"]:.3f}. The weighted product it
+  replaced, with the weights it had (development UAR above chance), scores
+  {f["audio_and_another"]["product"]:.3f} and {f["all_three"]["product"]:.3f} on the same pairs: pairs drawn independently, as these
+  are, are where a product of experts is at its best, and it is exactly the fusion
+  that let one modality near zero erase an emotion the others agreed on.
   Development UARs: audio {m["audio_dev_uar"]:.3f} (development speakers), face {m["face_dev_uar"]:.3f}
   ({sel["face_dev_clips"]} CREMA-D and MEAD talking-face clips with a face found), text {m["text_dev_uar"]:.3f}
   (MELD dev)."""
@@ -208,6 +210,10 @@ def card_evaluation() -> str:
         sn = f["baseline_speaker_normalised"]
         rows.append(f"| | | the same, per-speaker normalised | {sn['uar']:.3f} | {sn['wa']:.3f} |")
     table = "\n".join(["| corpus | folds | system | UAR | WA |", "|---|---|---|---|---|", *rows])
+    valence = "\n".join(
+        f"- {names[corpus]}: " + ", ".join(f"{c} {v:+.2f}" for c, v in f["project"]["mean_valence"].items())
+        for corpus, f in sp.items()
+    )
     return f"""Speaker-independent, each corpus's own classes, same folds for both systems
 (`{acc["command"]}`, `bench/results/accuracy.json`, {acc["date"]}, {acc["commit"]}, {acc["machine"]}):
 
@@ -217,6 +223,11 @@ The recipe trains each fold for a fixed {acc["figures"]["epochs"]} epochs; the b
 per fold by a speaker-grouped 3-fold cross-validation on that fold's training speakers;
 "per-speaker normalised" z-scores each speaker's features by their own statistics (the
 test speaker's too, without labels).
+
+Mean clip valence per true class on the test folds (the recipe's A/V/D follow the
+classes it predicts; goal: happiness above 0, anger, sadness, fear and disgust below):
+
+{valence}
 
 Other modalities:
 

@@ -4,7 +4,8 @@
     python -m bench.speed [--data ../shared/data] [--workdir /tmp/emostudio-bench]
 
 Inputs are built once from real corpus recordings (never copied into the repo):
-a 10-minute speech file and a 1-hour file (RAVDESS + EmoDB clips back to back), and a
+a 10-minute English speech file and a 1-hour file (RAVDESS + EmoDB clips back to
+back), a 10-minute German one (EmoDB: ASR in another language), and a
 2-minute talking-face video (the CREMA-D clips, looped, re-encoded as H.264 + AAC).
 Every figure comes from a fresh subprocess with a cold feature cache, so peak RSS is
 that run's own. "x real time" = seconds of media analysed per wall second.
@@ -24,15 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
+SPEECH = {"english": "ravdess_speech/Actor_*/*.flac", "german": "emodb/wav/*.flac"}
 
-def build_speech(data: Path, seconds: float, out: Path) -> Path:
+
+def build_speech(data: Path, seconds: float, out: Path, languages=("english", "german")) -> Path:
+    """Clips of ``languages`` back to back (RAVDESS first, then EmoDB), ``seconds`` long."""
     import soundfile as sf
 
     if out.exists():
         return out
-    files = sorted(glob.glob(str(data / "ravdess_speech/Actor_*/*.flac"))) + sorted(
-        glob.glob(str(data / "emodb/wav/*.flac"))
-    )
+    files = [f for lang in languages for f in sorted(glob.glob(str(data / SPEECH[lang])))]
     with sf.SoundFile(out, "w", samplerate=16000, channels=1, format="FLAC") as f:
         written, i = 0, 0
         while written < seconds * 16000:
@@ -152,11 +154,13 @@ def main(argv: list[str] | None = None) -> None:
     print("building inputs from", args.data, flush=True)
     ten = build_speech(args.data, 600, args.workdir / "speech_10min.flac")
     hour = build_speech(args.data, 3600, args.workdir / "speech_60min.flac")
+    german = build_speech(args.data, 600, args.workdir / "speech_10min_german.flac", languages=("german",))
     video = build_video(args.data, 120, args.workdir / "talking_face_2min.mp4")
     cases = [
         ("10-min speech, audio model", "project", ten, "audio", False),
         ("10-min speech, audio + ASR text", "project", ten, "audio,text", True),
         ("10-min speech, baseline ComParE functionals", "baseline", ten, "", False),
+        ("10-min German speech, audio + ASR text", "project", german, "audio,text", True),
         ("2-min talking face, audio + face", "project", video, "audio,face", False),
         ("2-min talking face, audio + face + ASR text", "project", video, "audio,face,text", True),
         ("2-min talking face, baseline ComParE functionals", "baseline", video, "", False),

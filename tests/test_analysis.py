@@ -400,19 +400,39 @@ def test_a_version_s_label_space_drives_its_columns_and_the_annotate_choices(tmp
     assert active_labels(repo) == labels and load_clip_view(repo, media.id).labels.labels == labels.basic
 
 
-def test_speech_recognition_detects_the_language_and_only_understood_text_votes(tmp_path, shared_data):
-    """German speech is transcribed in German and marked so; the English text model does
-    not classify it (the text branch stays out), while English speech still votes."""
+def test_speech_recognition_detects_the_language_and_only_understood_text_votes(tmp_path, shared_data, monkeypatch):
+    """German speech is transcribed in German and marked so; it votes only through a
+    sentence encoder that reads German (the shipped model's, multilingual, does; the
+    English one would not), and a language no encoder here reads never votes."""
+    from types import SimpleNamespace
+
+    import emostudio.features.asr as asr
+    from emostudio.core.domain import Segment
+    from emostudio.features import get_extractor
     from emostudio.services.analysis import media_for_path
 
     analyzer = Analyzer.load(asr=True)
     german = analyzer.analyze(media_for_path(shared_data / "emodb" / "wav" / "03a01Fa.flac"))
     assert {s.language for s in german.asr_transcript} == {"de"}
     assert "Lappen" in " ".join(s.text for s in german.asr_transcript)  # "Der Lappen liegt auf dem Eisschrank."
-    assert "text" not in german.modalities and "text" not in german.clip.modalities
+    reads_german = analyzer.text.understands(Segment(None, "m", "transcript", 0.0, 1.0, text="x", language="de"))
+    assert ("text" in german.modalities) == ("text" in german.clip.modalities) == reads_german
+    assert get_extractor("text-use-m3").languages != get_extractor("text-minilm").languages == ("en",)
     english = analyzer.analyze(media_for_path(write_audio(tmp_path / "en.wav", speech())))
     assert {s.language for s in english.asr_transcript} == {"en"}
     assert "text" in english.modalities
+
+    class Finnish:  # Whisper recognises Finnish; neither sentence encoder was trained on it
+        def transcribe(self, audio, **_):
+            piece = SimpleNamespace(
+                text=" Hyvää huomenta.", start=0.0, end=2.0, no_speech_prob=0.1, avg_logprob=-0.2, compression_ratio=1.1
+            )
+            return [piece], SimpleNamespace(language="fi", language_probability=0.98)
+
+    monkeypatch.setattr(asr, "asr_model", lambda: Finnish())
+    finnish = analyzer.analyze(media_for_path(write_audio(tmp_path / "fi.wav", speech(3.0))))
+    assert {s.language for s in finnish.asr_transcript} == {"fi"}
+    assert "text" not in finnish.modalities
 
 
 def test_a_looping_or_unsure_recognition_is_dropped_before_the_text_branch(tmp_path, monkeypatch):

@@ -112,15 +112,27 @@ def test_face_extractor_reports_no_face_in_a_video_without_one(tmp_path):
     assert (frames == 0).all()
 
 
-def test_text_embeddings_follow_the_transcript_in_time(speech_media):
+@pytest.mark.parametrize("name", ["text-minilm", "text-use-m3"])
+def test_text_embeddings_follow_the_transcript_in_time(speech_media, name):
     spans = (
         Segment(None, speech_media.id, "transcript", 0.0, 0.75, text="I am so happy today!"),
         Segment(None, speech_media.id, "transcript", 1.0, 0.5, text="This is terrible and I hate it."),
     )
-    frames = get_extractor("text-minilm").extract(FeatureInput(speech_media, transcript=spans))
+    frames = get_extractor(name).extract(FeatureInput(speech_media, transcript=spans))
     assert frames[:3, -1].tolist() == [1, 1, 1] and frames[3, -1] == 0 and frames[4:6, -1].tolist() == [1, 1]
     assert np.allclose(frames[0], frames[2]) and not np.allclose(frames[0, :-1], frames[4, :-1])
     assert np.linalg.norm(frames[0, :-1]) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_the_multilingual_encoder_puts_a_sentence_and_its_translation_together():
+    """What lets a text head trained on English MELD read a German or Mandarin transcript."""
+    from emostudio.features.text import embed_multilingual
+
+    angry_en, angry_de, angry_zh, happy_en = embed_multilingual(
+        ["I am furious, get out of here!", "Ich bin wütend, raus hier!", "我很生气，滚出去！", "I am so happy today!"]
+    )
+    assert angry_en @ angry_de > angry_en @ happy_en + 0.3
+    assert angry_en @ angry_zh > angry_en @ happy_en + 0.2
 
 
 def test_cache_reuses_features_by_content_and_records_them(tmp_path, repo, speech_media):

@@ -36,7 +36,7 @@ def face_inputs(t: int, present: bool = True) -> torch.Tensor:
 
 def text_inputs(t: int, batch: int = 1) -> torch.Tensor:
     """A sentence embedding per chunk and, last, the share of the window the transcript covers."""
-    return torch.cat([torch.randn(batch, t, 384), torch.ones(batch, t, 1)], -1)
+    return torch.cat([torch.randn(batch, t, ChunkModelConfig.text_dim), torch.ones(batch, t, 1)], -1)
 
 
 def test_save_and_load_round_trip_gives_identical_outputs(tmp_path):
@@ -199,7 +199,7 @@ def test_an_unreliable_modality_weighs_less_and_an_absent_one_not_at_all():
         glimpsed = model(ModelInputs.of(audio=audio, face=sure_face("happiness", t, share_with_face=0.2)))
         alone = model(ModelInputs.of(audio=audio))
         # a transcript present in the mask but covering none of the window carries no weight
-        text = torch.cat([torch.randn(1, t, 384), torch.zeros(1, t, 1)], -1)
+        text = torch.cat([torch.randn(1, t, ChunkModelConfig.text_dim), torch.zeros(1, t, 1)], -1)
         untrusted_text = model(ModelInputs.of(audio=audio, text=text, text_mask=torch.ones(1, t, dtype=torch.bool)))
     happiness = [o.clip_log_probs.exp()[0, happy] for o in (full, glimpsed, alone)]
     assert happiness[0] > happiness[1] > happiness[2]

@@ -240,13 +240,24 @@ def audio_loss(
 @torch.inference_mode()
 def predict_audio(model: ChunkEmotionModel, items: Sequence[TrainItem], batch_size: int = 64) -> np.ndarray:
     """Clip class probabilities ``[n, C]`` from the audio branch."""
+    return predict_clips(model, items, batch_size)[0]
+
+
+@torch.inference_mode()
+def predict_clips(
+    model: ChunkEmotionModel, items: Sequence[TrainItem], batch_size: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clip class probabilities ``[n, C]`` (audio branch) and clip arousal / valence /
+    dominance ``[n, 3]``."""
     device = next(model.parameters()).device
     model.eval()
-    out = []
+    probs, avd = [], []
     for i in range(0, len(items), batch_size):
         inputs, *_ = collate(items[i : i + batch_size])
-        out.append(model(inputs.to(device)).modality_clip_logits["audio"].softmax(-1).cpu().numpy())
-    return np.concatenate(out)
+        out = model(inputs.to(device))
+        probs.append(out.modality_clip_logits["audio"].softmax(-1).cpu().numpy())
+        avd.append(out.clip_avd.cpu().numpy())
+    return np.concatenate(probs), np.concatenate(avd)
 
 
 @torch.inference_mode()

