@@ -97,6 +97,10 @@ def kill_worker_mid_job(root: Path, n_media: int = 4, seconds: float = 15.0) -> 
             every=0.05,
         )
         resumed_after = time.monotonic() - killed
+        # the studio says the killed worker is gone as soon as it reaps it (the Health line
+        # must not show it alive until its last heartbeat goes stale)
+        dead_row = repo.get_process(job.worker)
+        marked_stopped = dead_row is not None and dead_row.stopped_at is not None
         done = _wait(lambda: repo.get_job(job.id).status in ("succeeded", "failed"), 300)
         finished_after = time.monotonic() - killed
         final = repo.get_job(job.id)
@@ -114,6 +118,7 @@ def kill_worker_mid_job(root: Path, n_media: int = 4, seconds: float = 15.0) -> 
         "new_worker_alive": bool(live) and all(p.pid != worker.pid for p in live),
         "done": bool(done),
         "killed_worker_reaped": reaped,
+        "killed_worker_marked_stopped": marked_stopped,
     }
 
 

@@ -43,6 +43,7 @@ def test_a_killed_worker_is_restarted_and_its_job_finished(tmp_path, backend):
     assert out["job_status"] == "succeeded" and out["attempts"] == 1
     assert out["media_analysed"] == 3 and out["media_stuck_analysing"] == 0
     assert out["new_worker_alive"] and out["killed_worker_reaped"] and out["resumed_after_s"] < 60
+    assert out["killed_worker_marked_stopped"]  # never listed as a live worker once reaped
 
 
 def test_a_killed_server_keeps_every_acknowledged_save(tmp_path):

@@ -73,6 +73,9 @@ class Supervisor:
                     self._failures = 0
                 return
             log.error("worker (pid %s) exited with status %s; recovering its job", self.worker.pid, code)
+            # its last heartbeat may be seconds old: say it is gone, so no health line or
+            # count of live workers shows it until the heartbeat goes stale
+            self.repo.stop_process(f"{socket.gethostname()}:{self.worker.pid}")
             self.worker = None
             recover_dead_jobs(self.repo, self.settings.worker_stale_seconds)
             delay = RESTART_DELAYS[min(self._failures, len(RESTART_DELAYS) - 1)]
