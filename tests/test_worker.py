@@ -62,6 +62,52 @@ def test_a_job_is_claimed_by_one_worker_only(repo):
     assert repo.claim_next_job("b") is None
 
 
+CLAIMING_WORKER = """
+import json, sys, time
+from emostudio.db.repository import Repository
+from emostudio.db.session import open_database
+url, name, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
+repo = Repository(open_database(url))
+while time.time() < start:  # every worker starts claiming at the same moment
+    time.sleep(0.001)
+claimed = []
+while (job := repo.claim_next_job(name)) is not None:
+    claimed.append(job.id)
+    time.sleep(0.005)  # doing the job, as a worker would, before claiming the next
+print(json.dumps(claimed))
+"""
+
+
+def test_workers_racing_for_the_queue_never_claim_a_job_twice(repo, db_url):
+    """Four worker processes, each with its own connection, claim from one queue at
+    the same moment: every job is run by exactly one of them, and the race was real
+    (more than one worker got jobs)."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    jobs = [repo.enqueue_job("x").id for _ in range(200)]
+    start = time.time() + 3.0  # after every interpreter has started and connected
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIMING_WORKER, db_url, f"racer-{i}", str(start)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
+    claimed = {}
+    for i, proc in enumerate(procs):
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0
+        claimed[f"racer-{i}"] = json.loads(out.strip().splitlines()[-1])
+    every = [j for ids in claimed.values() for j in ids]
+    assert sorted(every) == jobs  # each job once, none left behind
+    assert sum(1 for ids in claimed.values() if ids) > 1
+    assert {j.worker for j in repo.list_jobs(status="running", limit=1000)} == {w for w, ids in claimed.items() if ids}
+
+
 def test_jobs_of_a_dead_worker_go_back_to_the_queue_then_fail_after_three_deaths(repo):
     import socket
     import subprocess
