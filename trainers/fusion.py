@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emostudio.model.network import MODALITIES
+from emostudio.model.network import MODALITIES, fuse
 
 
 @dataclass
@@ -59,6 +59,16 @@ def paired_examples(
     return np.stack(probs), np.stack(present), np.array(labels)
 
 
+def _pair_log_fused(
+    probs: torch.Tensor, present: torch.Tensor, fusion_logits: torch.Tensor, fusion: str = "linear"
+) -> torch.Tensor:
+    """``[n, C]`` log-probabilities of the pairs fused as the model fuses (``network.fuse``),
+    each pair's shares renormalised over the modalities it has."""
+    share = torch.softmax(fusion_logits, 0) * present.float()
+    share = share / share.sum(1, keepdim=True)
+    return fuse(share, torch.log(probs.float().clamp(min=1e-9)), fusion)
+
+
 def fit_fusion_logits(
     probs: np.ndarray, present: np.ndarray, labels: np.ndarray, pull: float = 0.01, steps: int = 500
 ) -> np.ndarray:
@@ -70,10 +80,8 @@ def fit_fusion_logits(
 
     def loss():
         optimiser.zero_grad()
-        share = torch.softmax(logits, 0) * has.float()
-        share = share / share.sum(1, keepdim=True)
-        fused = (share[..., None] * p.float()).sum(1)
-        value = -torch.log(fused[torch.arange(len(y)), y].clamp(min=1e-9)).mean() + pull * (logits**2).sum()
+        log_fused = _pair_log_fused(p, has, logits)
+        value = -log_fused[torch.arange(len(y)), y].mean() + pull * (logits**2).sum()
         value.backward()
         return value
 
@@ -82,15 +90,11 @@ def fit_fusion_logits(
     return (out - out.mean()).numpy()
 
 
+@torch.inference_mode()
 def fused_predictions(
     probs: np.ndarray, present: np.ndarray, fusion_logits: np.ndarray, fusion: str = "linear"
 ) -> np.ndarray:
     """``[n, C]`` fused probabilities of the pairs under ``fusion_logits``: the linear pool,
     or the weighted product ("log-linear", how models fused before) for comparison."""
-    share = np.exp(fusion_logits - np.max(fusion_logits)) * present
-    share = (share / share.sum(1, keepdims=True))[..., None]
-    if fusion == "linear":
-        return (share * probs).sum(1)
-    log_fused = (share * np.log(np.clip(probs, 1e-9, 1.0))).sum(1)
-    fused = np.exp(log_fused - log_fused.max(1, keepdims=True))
-    return fused / fused.sum(1, keepdims=True)
+    tensors = (torch.from_numpy(np.asarray(a)) for a in (probs, present, fusion_logits))
+    return _pair_log_fused(*tensors, fusion).exp().numpy()

@@ -205,10 +205,25 @@ class ChunkOutputs:
 MODALITIES = ("audio", "face", "text")
 
 
+def face_scales(face: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Face inputs ``[B, T, scales * (C + 1)]`` as ``[B, T, scales, C + 1]``: per scale, the
+    class probabilities and the share of the window that had a face."""
+    return face.view(*face.shape[:-1], face.shape[-1] // (n_classes + 1), n_classes + 1)
+
+
 def face_coverage(face: torch.Tensor, n_classes: int) -> torch.Tensor:
     """``[B, T]``: the share of each chunk's windows that had a face, averaged over scales."""
-    scales = face.shape[-1] // (n_classes + 1)
-    return face.view(*face.shape[:-1], scales, n_classes + 1)[..., n_classes].mean(-1).clamp(0.0, 1.0)
+    return face_scales(face, n_classes)[..., n_classes].mean(-1).clamp(0.0, 1.0)
+
+
+def fuse(weights: torch.Tensor, log_probs: torch.Tensor, fusion: str = "linear") -> torch.Tensor:
+    """Fused log-probabilities ``[..., C]`` from modality weights ``[..., M]`` (summing to 1,
+    or all 0) and their log-probabilities ``[..., M, C]``: the mixture ("linear"), or the
+    weighted product ("log-linear", how models saved before fused)."""
+    w = weights[..., None]
+    if fusion == "linear":
+        return F.log_softmax(torch.log((w * log_probs.exp()).sum(-2).clamp(min=1e-12)), -1)
+    return F.log_softmax((w * log_probs).sum(-2), -1)
 
 
 class DilatedContext(nn.Module):
@@ -283,8 +298,7 @@ class ChunkEmotionModel(nn.Module):
 
     def face_logits(self, face: torch.Tensor) -> torch.Tensor:
         n = len(self.config.labels.basic)
-        scales = face.shape[-1] // (n + 1)
-        parts = face.view(*face.shape[:-1], scales, n + 1)
+        parts = face_scales(face, n)
         # weight each scale's probabilities by how much of its window had a face
         weights = parts[..., n:]
         probs = (parts[..., :n] * weights).sum(-2) / weights.sum(-2).clamp(min=1e-6)
@@ -339,11 +353,9 @@ class ChunkEmotionModel(nn.Module):
 
     def _fuse(self, logits: dict[str, torch.Tensor], weights: torch.Tensor) -> torch.Tensor:
         """Fused log-probabilities from each modality's logits and its weight ``[..., 3]``."""
-        parts = [(weights[..., i, None], F.log_softmax(logits[m], -1)) for i, m in enumerate(MODALITIES) if m in logits]
-        if self.config.fusion == "linear":
-            mixture = sum(w * lp.exp() for w, lp in parts)
-            return F.log_softmax(torch.log(mixture.clamp(min=1e-12)), -1)
-        return F.log_softmax(sum(w * lp for w, lp in parts), -1)
+        index = [i for i, m in enumerate(MODALITIES) if m in logits]
+        log_probs = torch.stack([F.log_softmax(logits[MODALITIES[i]], -1) for i in index], -2)
+        return fuse(weights[..., index], log_probs, self.config.fusion)
 
     def pool(self, c: ChunkOutputs) -> ModelOutputs:
         """Clip-level outputs: attention pooling (learned from audio, uniform over the chunks
@@ -363,7 +375,8 @@ class ChunkEmotionModel(nn.Module):
             weighed = {m: (r * valid).sum(1) / n_valid for m, r in c.reliability.items()}
         else:
             weighed = {m: (mask.sum(1) > 0).float() for m, mask in masks.items()}
-        clip_lp = self._fuse(clip_logits, self._shares(weighed, valid[:, 0]))
+        clip_share = self._shares(weighed, valid[:, 0])
+        clip_lp = self._fuse(clip_logits, clip_share)
         clip_avd = (weights[..., None] * c.chunk_avd).sum(1)
         return ModelOutputs(
             c.chunk_log_probs,
@@ -375,7 +388,7 @@ class ChunkEmotionModel(nn.Module):
             clip_logits,
             c.modality_weights,
             c.chunk_compound,
-            self._shares(weighed, valid[:, 0]),
+            clip_share,
         )
 
     # -- normalisation ---------------------------------------------------------------
