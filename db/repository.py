@@ -138,6 +138,8 @@ def _job(row: JobRow) -> Job:
         attempts=row.attempts or 0,
         current_item=row.current_item,
         requested_by=row.requested_by,
+        used_media_ids=tuple(row.used_media_ids or ()),
+        used_annotation_ids=tuple(row.used_annotation_ids or ()),
     )
 
 
@@ -568,6 +570,64 @@ class Repository:
                     return _job(s.get(JobRow, job_id))
         return None
 
+    def claim_job(self, job_id: int, worker: str) -> Job | None:
+        """Move one queued job to running for ``worker`` (the command line runs the job it
+        queued itself); None when it is no longer queued."""
+        with self.writing() as s:
+            claimed = s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == "queued")
+                .values(status="running", worker=worker, started_at=datetime.now(UTC), heartbeat_at=self.now())
+            ).rowcount
+            return _job(s.get(JobRow, job_id)) if claimed else None
+
+    def cancel_job(self, job_id: int, by: str | None = None) -> Job | None:
+        """Cancel a queued or running job (a running one stops at its next step; it
+        registers nothing); None when there is no such job, the job unchanged when it had
+        already ended."""
+        note = f"cancelled by {by}" if by else "cancelled"
+        with self.writing() as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status.in_(("queued", "running")))
+                .values(
+                    status="cancelled",
+                    current_item=None,
+                    finished_at=datetime.now(UTC),
+                    log=func.coalesce(JobRow.log, "") + note + "\n",
+                )
+            )
+        return self.get_job(job_id)
+
+    def register_job_version(
+        self, version: ModelVersion, job_id: int, worker: str | None, media_ids: Sequence[str], annotation_ids: Sequence[int]
+    ) -> bool:
+        """Register the version a job trained, with the media and annotations it used, in
+        one transaction and only while ``worker`` still runs the job: a cancelled job, or
+        one given to another worker, registers nothing (False)."""
+        with self.writing() as s:
+            q = update(JobRow).where(JobRow.id == job_id, JobRow.status == "running")
+            if worker is not None:
+                q = q.where(JobRow.worker == worker)
+            owned = s.execute(
+                q.values(used_media_ids=list(media_ids), used_annotation_ids=[int(i) for i in annotation_ids])
+            ).rowcount
+            if not owned:
+                return False
+            s.add(
+                ModelVersionRow(
+                    id=version.id,
+                    kind=version.kind,
+                    path=version.path,
+                    label_space=version.label_space,
+                    metrics=version.metrics,
+                    parent_id=version.parent_id,
+                    job_id=job_id,
+                    active=False,
+                )
+            )
+        return True
+
     def report_job(
         self,
         job_id: int,
@@ -580,23 +640,32 @@ class Repository:
         worker: str | None = None,
     ) -> bool:
         """Record a job's progress; with ``worker``, only while that worker still runs it
-        (False when it was given to another after this one was taken for dead)."""
+        (False when it was cancelled, or given to another after this one was taken for
+        dead). One conditional UPDATE: a cancel or a recovery landing meanwhile is never
+        overwritten, and log lines are appended in SQL, never read and written back."""
+        values: dict = {"heartbeat_at": self.now()}
+        if current_item is not None:
+            values["current_item"] = current_item or None
+        if completed is not None:
+            values["progress_completed"] = completed
+        if total is not None:
+            values["progress_total"] = total
+        if log_line:
+            values["log"] = func.coalesce(JobRow.log, "") + log_line.rstrip("\n") + "\n"
         with self.writing() as s:
-            row = s.get(JobRow, job_id)
-            if worker is not None and (row.worker != worker or row.status != "running"):
+            if not s.execute(update(JobRow).where(*self._owned(job_id, worker)).values(**values)).rowcount:
                 return False
-            if current_item is not None:
-                row.current_item = current_item or None
-            if completed is not None:
-                row.progress_completed = completed
-            if total is not None:
-                row.progress_total = total
-            if metrics:
+            if metrics:  # the UPDATE above holds the row until this transaction ends
+                row = s.get(JobRow, job_id)
                 row.metrics = {**(row.metrics or {}), **metrics}
-            if log_line:
-                row.log = (row.log or "") + log_line.rstrip("\n") + "\n"
-            row.heartbeat_at = self.now()
         return True
+
+    @staticmethod
+    def _owned(job_id: int, worker: str | None) -> list:
+        """The job, and with ``worker`` only while that worker runs it."""
+        if worker is None:
+            return [JobRow.id == job_id]
+        return [JobRow.id == job_id, JobRow.worker == worker, JobRow.status == "running"]
 
     def finish_job(
         self,
@@ -608,15 +677,18 @@ class Repository:
     ) -> bool:
         """End a job; with ``worker``, only if that worker still runs it (see ``report_job``)."""
         with self.writing() as s:
-            row = s.get(JobRow, job_id)
-            if worker is not None and (row.worker != worker or row.status != "running"):
-                return False
-            row.status = status
-            row.error = error
-            row.model_version_id = model_version_id
-            row.current_item = None
-            row.finished_at = datetime.now(UTC)
-        return True
+            done = s.execute(
+                update(JobRow)
+                .where(*self._owned(job_id, worker))
+                .values(
+                    status=status,
+                    error=error,
+                    model_version_id=model_version_id,
+                    current_item=None,
+                    finished_at=datetime.now(UTC),
+                )
+            ).rowcount
+        return done == 1
 
     def now(self) -> datetime:
         """The database's clock where several hosts share it (PostgreSQL), else this one's:

@@ -1,5 +1,5 @@
-"""The ``emostudio`` command line: import, analyze, export, ls, rm, serve, worker, users,
-backup, restore.
+"""The ``emostudio`` command line: import, analyze, export, ls, rm, serve, worker, train,
+users, backup, restore.
 
 Errors meant for people (``StudioError``) print as one ``error:`` line and exit with
 status 2; nothing else is caught, so a bug still shows its traceback.
@@ -23,6 +23,11 @@ from emostudio.core.files import printable
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Multimodal emotion analysis and annotation studio.")
 users_app = typer.Typer(no_args_is_help=True, help="People who sign in to the studio, and their roles.")
 app.add_typer(users_app, name="users")
+train_app = typer.Typer(
+    no_args_is_help=True,
+    help="Train new model versions from the studio's labels: each run is a worker job, the same as the Train page's.",
+)
+app.add_typer(train_app, name="train")
 
 
 def main() -> None:
@@ -239,6 +244,98 @@ def worker_command(
             stale_seconds=settings.worker_stale_seconds,
             redactions=redactions,
         )
+
+
+def _train_bar():
+    """A tqdm bar for a training job's steps, printing its log lines above it."""
+    bar = tqdm(desc="train", unit="step", dynamic_ncols=True)
+
+    def echo(step: str, *, completed=None, total=None, message=None, **_) -> None:
+        if message:
+            bar.write(printable(message))
+        if total is not None and bar.total != total:
+            bar.total = total
+            bar.refresh()
+        if completed is not None:
+            bar.update(completed - bar.n)
+
+    return bar, echo
+
+
+@train_app.command("finetune")
+def finetune_command(
+    sources: Annotated[str, typer.Option(help="Which labels count, comma-separated: human, import.")] = "human,import",
+    annotator: Annotated[
+        str | None, typer.Option(help="Learn from this person's labels only (default: everyone's, merged).")
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Passes over the labelled spans.")] = 10,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (cosine decay).")] = 5e-4,
+    holdout: Annotated[float, typer.Option(help="Share of speakers (or media) held out to measure it.")] = 0.2,
+    seed: Annotated[int, typer.Option()] = 0,
+    parent: Annotated[str | None, typer.Option(help="Version to start from (default: the active one).")] = None,
+    queue: Annotated[bool, typer.Option(help="Only queue the job for the studio's worker.")] = False,
+) -> None:
+    """Fine-tune the active version on people's corrections and imported labels.
+
+    Runs here, with a progress bar, unless --queue. Under `torchrun --nproc_per_node N`
+    (or `accelerate launch`) the N processes train it together (CPU processes, or one per
+    GPU); the first one records the job and registers the version.
+    """
+    from emostudio.trainers.finetune import FinetuneOptions
+
+    config = FinetuneOptions.from_config(
+        {
+            "sources": [x.strip() for x in sources.split(",") if x.strip()],
+            "annotator": annotator,
+            "epochs": epochs,
+            "lr": lr,
+            "holdout": holdout,
+            "seed": seed,
+            "parent": parent,
+        }
+    ).to_config()
+    _run_training_job("finetune", config, queue)
+
+
+def _run_training_job(kind: str, config: dict, queue: bool) -> None:
+    from accelerate import PartialState
+    from accelerate.utils import broadcast_object_list
+
+    import emostudio.trainers.jobs  # noqa: F401 - registers the job kinds
+    from emostudio.services.store import open_repository
+    from emostudio.trainers.worker import JOB_HANDLERS, run_job_here
+
+    settings = get_settings()
+    repo = open_repository(settings)
+    state = PartialState(cpu=settings.device in ("cpu", "mps"))
+    ids = [None]
+    if state.is_main_process:
+        ids = [repo.enqueue_job(kind, config, requested_by="command line").id]
+        typer.echo(f"job {ids[0]} ({kind}) queued")
+    if queue:
+        return
+    if state.num_processes > 1:
+        broadcast_object_list(ids)
+    if not state.is_main_process:  # a helper process: trains its share; the first one records and registers
+        JOB_HANDLERS[kind](repo, repo.get_job(ids[0]), lambda *a, **k: None)
+        return
+    bar, echo = _train_bar()
+    with bar:
+        job = run_job_here(repo, ids[0], echo, redactions={str(settings.data_dir.resolve()): "<data folder>"})
+    if job.status != "succeeded":
+        raise StudioError(f"job {job.id} {job.status}: {job.error or 'see its log'}")
+    typer.echo(f"registered model version {job.model_version_id} (activate it on the Train page)")
+
+
+@train_app.command("cancel")
+def cancel_command(job_id: Annotated[int, typer.Argument(help="The job to cancel.")]) -> None:
+    """Cancel a queued or running job: a running one stops at its next step and registers nothing."""
+    from emostudio.services.store import open_repository
+
+    job = open_repository(get_settings()).cancel_job(job_id, by="command line")
+    if job is None:
+        raise StudioError(f"no job {job_id}")
+    typer.echo(f"job {job.id}: {job.status}")
 
 
 def freeze_startup_objects() -> None:

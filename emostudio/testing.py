@@ -128,6 +128,25 @@ def temp_repository(tmp_path: Path) -> Repository:
     return Repository(open_database(f"sqlite:///{tmp_path / 'emostudio.db'}"))
 
 
+def tiny_model(folder: Path, hidden: int = 16, seed: int = 0) -> Path:
+    """The debug model: an untrained chunk model reading log-mel features only, small
+    enough that a trainer finishes its steps on a CPU in seconds."""
+    import torch
+
+    from emostudio.core.timegrid import CHUNKS
+    from emostudio.model.network import ChunkEmotionModel, ChunkModelConfig, save_model
+
+    torch.manual_seed(seed)
+    config = ChunkModelConfig(
+        audio_dim=2 * 64 * len(CHUNKS.scales),  # log-mel: mean and deviation per window scale
+        audio_extractors=("logmel",),
+        text_extractor="text-minilm",
+        text_dim=384,
+        hidden=hidden,
+    )
+    return save_model(ChunkEmotionModel(config), folder)
+
+
 # -- a studio running as users run it: `emostudio serve` in its own process ----------------
 
 

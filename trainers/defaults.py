@@ -222,7 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     config.audio_temperature = temperature
 
     def log(step, completed=None, total=None, metrics=None, **_):
-        print(f"{step} {completed}/{total} {json.dumps(metrics or {})}", flush=True)
+        if metrics:  # the loop also reports every step; print the epochs
+            print(f"{step} {completed}/{total} {json.dumps(metrics)}", flush=True)
 
     model = train_audio(config, items_from_examples(examples, BASIC), TrainConfig(epochs=audio_epochs), hook=log)
 

@@ -1,4 +1,5 @@
-"""Worker jobs that are not training: analysing imported media with the active model.
+"""Worker jobs: analysing imported media with the active model (here), and the training
+kinds (imported at the end, each from its own module).
 
 Importing this module registers the job kinds with the worker.
 """
@@ -106,3 +107,7 @@ def analyze_job(repo: Repository, job, hook) -> None:
     if todo and failed == len(todo):
         raise StudioError(f"all {failed} media failed to analyse; see the log")
     return None
+
+
+# the training job kinds register themselves on import: one import gives the worker every kind
+from emostudio.trainers import finetune  # noqa: E402, F401

@@ -47,7 +47,7 @@ class TrainItem:
     """Audio chunk inputs ``[T, D]`` of one clip, its class index, and its A/V/D target."""
 
     audio: np.ndarray
-    label: int
+    label: int  # -100: no class (a compound, or only arousal / valence / dominance, was given)
     avd: tuple[float, float, float]
     weight: float = 1.0
     compound: int | None = None  # index into the label space's compound classes, when labelled
@@ -55,6 +55,8 @@ class TrainItem:
     chunk_labels: np.ndarray | None = None
     """A synthetic sequence's class per chunk (then the clip-level targets do not apply)."""
     chunk_avd: np.ndarray | None = None
+    avd_known: tuple[bool, bool, bool] = (True, True, True)
+    """Which of arousal / valence / dominance ``avd`` holds (a person may rate only one)."""
 
     @property
     def is_sequence(self) -> bool:
@@ -75,7 +77,7 @@ def synthetic_sequences(
     speakers are unknown), each cropped so the sequence fits ``max_chunks``."""
     by_group: dict[str | None, dict[int, list[TrainItem]]] = {}
     for it in items:
-        if not it.is_sequence:
+        if not it.is_sequence and it.label >= 0:
             by_group.setdefault(it.group, {}).setdefault(it.label, []).append(it)
     groups = [g for g, by_label in by_group.items() if len(by_label) >= 2]
     out = []
@@ -111,6 +113,7 @@ class ClipTargets:
 
     labels: torch.Tensor
     avd: torch.Tensor
+    avd_known: torch.Tensor
     weights: torch.Tensor
     compound: torch.Tensor
     is_sequence: torch.Tensor
@@ -142,6 +145,7 @@ def collate(items: Sequence[TrainItem], max_chunks: int | None = None, rng: rand
     targets = ClipTargets(
         labels=torch.tensor([it.label for it in items]),
         avd=torch.tensor([it.avd for it in items], dtype=torch.float32),
+        avd_known=torch.tensor([it.avd_known for it in items], dtype=torch.float32),
         weights=torch.tensor([it.weight for it in items], dtype=torch.float32),
         compound=torch.tensor([-1 if it.compound is None else it.compound for it in items]),
         is_sequence=torch.tensor([it.is_sequence for it in items]),
@@ -151,59 +155,115 @@ def collate(items: Sequence[TrainItem], max_chunks: int | None = None, rng: rand
     return ModelInputs.of(audio=audio, chunk_mask=mask), targets
 
 
+def make_accelerator(device: str | None = None):
+    """The ``Accelerator`` a training run uses: the GPU when there is one (bf16 mixed
+    precision where it supports it), the CPU otherwise; several processes when started
+    under ``torchrun`` or ``accelerate launch`` (gradients averaged across them)."""
+    from accelerate import Accelerator, DistributedDataParallelKwargs
+
+    where = torch_device(device)
+    bf16 = where.type == "cuda" and torch.cuda.is_bf16_supported()
+    return Accelerator(
+        cpu=where.type == "cpu",
+        mixed_precision="bf16" if bf16 else "no",
+        # a batch without compound labels leaves the compound head without a gradient
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
+
+
 def train_audio(
     config: ChunkModelConfig,
     items: Sequence[TrainItem],
     train: TrainConfig = TrainConfig(),
     hook: Hook | None = None,
     model: ChunkEmotionModel | None = None,
+    evaluate: Callable[[ChunkEmotionModel], dict] | None = None,
+    accelerator=None,
 ) -> ChunkEmotionModel:
-    """Train (or fine-tune ``model``) on clip-labelled audio; returns the model in eval mode."""
+    """Train (or fine-tune ``model``) on clip-labelled audio; returns the model in eval mode.
+
+    ``hook`` hears every step (``completed`` / ``total``) and, after each epoch, the mean
+    loss and whatever ``evaluate(model)`` measures. Under several processes each takes
+    its share of every epoch's batches and only the first one calls ``hook`` and
+    ``evaluate``; the last report says how many clips each process trained on.
+    """
+    accelerator = accelerator or make_accelerator(train.device)
+    rank, world = accelerator.process_index, accelerator.num_processes
     torch.manual_seed(train.seed)
-    rng = random.Random(train.seed)
-    device = torch_device(train.device)
+    rng = random.Random(train.seed)  # the same on every process: same sequences, same batch order
+    crop_rng = random.Random(train.seed * 1009 + 1 + rank)  # crops: each process its own
     if model is None:
         model = ChunkEmotionModel(config)
         model.fit_normalizer(torch.from_numpy(np.concatenate([it.audio for it in items])))
-    model.to(device)
     # the learned compound head joins the co-activation scores once compound labels exist
     if any(it.compound is not None for it in items):
         model.config.compound_trained = True
     n_classes = len(config.labels.basic)
-    counts = np.bincount([it.label for it in items], minlength=n_classes).astype(float)
-    class_weight = torch.tensor(counts.sum() / np.maximum(counts, 1) / n_classes, dtype=torch.float32, device=device)
-    audio_params = [p for n, p in model.named_parameters() if not n.startswith(("text_head", "face_", "fusion"))]
+    counts = np.bincount([it.label for it in items if it.label >= 0], minlength=n_classes).astype(float)
+    class_weight = torch.tensor(
+        counts.sum() / np.maximum(counts, 1) / n_classes, dtype=torch.float32, device=accelerator.device
+    )
+    # what audio batches train; the rest is frozen for the run (and given back after), so that
+    # several processes agree on which gradients to average
+    untrained = ("text_head", "face_", "fusion") + (() if model.config.compound_trained else ("compound_head",))
+    audio_params, frozen = [], []
+    for name, p in model.named_parameters():
+        if name.startswith(untrained):
+            if p.requires_grad:
+                frozen.append(p.requires_grad_(False))
+        else:
+            audio_params.append(p)
     opt = torch.optim.AdamW(audio_params, lr=train.lr, weight_decay=train.weight_decay)
+    model, opt = accelerator.prepare(model, opt)
     n_sequences = int(len(items) * train.sequence_share)
-    steps_per_epoch = math.ceil((len(items) + n_sequences) / train.batch_size)
+    sequences = synthetic_sequences(items, n_sequences, rng, train.max_chunks)  # none when one class
+    batches_per_epoch = math.ceil((len(items) + len(sequences)) / train.batch_size)
+    steps_per_epoch = math.ceil(batches_per_epoch / world)  # per process
     total = train.epochs * steps_per_epoch
-    step = 0
+    report = hook if hook is not None and accelerator.is_main_process else None
+    step, seen = 0, 0
     for epoch in range(train.epochs):
         model.train()
         # new sequences every epoch: the clips meet different neighbours each time
-        epoch_items = [*items, *synthetic_sequences(items, n_sequences, rng, train.max_chunks)]
+        if epoch:
+            sequences = synthetic_sequences(items, n_sequences, rng, train.max_chunks)
+        epoch_items = [*items, *sequences]
         order = list(range(len(epoch_items)))
         rng.shuffle(order)
+        batches = [order[b * train.batch_size : (b + 1) * train.batch_size] for b in range(batches_per_epoch)]
+        # every process takes as many steps (a collective step waits for all); the last may repeat a batch
+        mine = [batches[(rank + k * world) % len(batches)] for k in range(steps_per_epoch)]
         epoch_loss = 0.0
-        for b in range(steps_per_epoch):
+        for batch in mine:
             lr = train.lr * 0.5 * (1 + math.cos(math.pi * step / total))  # cosine decay
             for group in opt.param_groups:
                 group["lr"] = lr
-            batch = [epoch_items[i] for i in order[b * train.batch_size : (b + 1) * train.batch_size]]
-            if not batch:
-                continue
-            inputs, targets = collate(batch, train.max_chunks, rng)
-            inputs, targets = inputs.to(device), targets.to(device)
-            loss = audio_loss(model, inputs, targets, class_weight, train)
+            inputs, targets = collate([epoch_items[i] for i in batch], train.max_chunks, crop_rng)
+            inputs, targets = inputs.to(accelerator.device), targets.to(accelerator.device)
+            with accelerator.autocast():
+                loss = audio_loss(model, inputs, targets, class_weight, train)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(audio_params, 5.0)
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(audio_params, 5.0)
             opt.step()
             step += 1
+            seen += len(batch)
             epoch_loss += loss.item()
-        if hook:
-            hook("train", completed=epoch + 1, total=train.epochs, metrics={"loss": epoch_loss / steps_per_epoch})
-    return model.eval().to("cpu")
+            if report:
+                report("train", completed=step, total=total)
+        mean_loss = accelerator.reduce(torch.tensor(epoch_loss / steps_per_epoch, device=accelerator.device), "mean")
+        if report:
+            metrics = {"epoch": epoch + 1, "loss": float(mean_loss)}
+            if evaluate is not None:
+                metrics.update(evaluate(accelerator.unwrap_model(model)))
+            report("train", completed=step, total=total, metrics=metrics)
+    per_process = accelerator.gather(torch.tensor([seen], device=accelerator.device)).tolist()
+    if report:
+        report("train", metrics={"processes": world, "clips_per_process": per_process})
+    accelerator.wait_for_everyone()
+    for p in frozen:
+        p.requires_grad_(True)
+    return accelerator.unwrap_model(model).eval().to("cpu")
 
 
 def audio_loss(
@@ -214,7 +274,8 @@ def audio_loss(
     out = model(inputs)
     clip = (~t.is_sequence).float() * t.weights
     ce = F.cross_entropy(out.modality_clip_logits["audio"], t.labels, weight=class_weight, reduction="none")
-    mse = F.mse_loss(out.clip_avd, t.avd, reduction="none").mean(-1)
+    squared = F.mse_loss(out.clip_avd, t.avd, reduction="none") * t.avd_known
+    mse = squared.sum(-1) / t.avd_known.sum(-1).clamp(min=1.0)
     loss = ((ce + train.avd_weight * mse) * clip).sum() / clip.sum().clamp(min=1e-6)
     if train.chunk_weight:
         chunk_logits = out.modality_chunk_logits["audio"]
@@ -228,13 +289,14 @@ def audio_loss(
         per_item = ((chunk_ce + train.avd_weight * chunk_mse) * valid).sum(1) / valid.sum(1).clamp(min=1)
         seq = t.is_sequence.float() * t.weights
         loss = loss + train.chunk_weight * (per_item * seq).sum() / seq.sum().clamp(min=1e-6)
-    if (t.compound >= 0).any():
-        # clip compound score = attention-pooled chunk scores; one-vs-rest on the labelled clips
-        clip_compound = (out.chunk_weights[..., None] * out.chunk_compound).sum(1).clamp(1e-6, 1 - 1e-6)
-        has = t.compound >= 0
-        target = F.one_hot(t.compound[has], clip_compound.shape[-1]).float()
-        loss = loss + F.binary_cross_entropy(clip_compound[has], target)
-    return loss
+    # clip compound score = attention-pooled chunk scores; one-vs-rest on the clips with a
+    # compound label (a batch without any adds zero, but keeps the head in the graph: several
+    # processes must agree on which parameters have gradients)
+    clip_compound = (out.chunk_weights[..., None] * out.chunk_compound).sum(1).clamp(1e-6, 1 - 1e-6)
+    has = (t.compound >= 0).float()
+    target = F.one_hot(t.compound.clamp(min=0), clip_compound.shape[-1]).float()
+    bce = F.binary_cross_entropy(clip_compound, target, reduction="none").mean(-1)
+    return loss + (bce * has).sum() / has.sum().clamp(min=1.0)
 
 
 @torch.inference_mode()

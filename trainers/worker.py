@@ -60,6 +60,10 @@ class JobLost(Exception):
     """This worker was taken for dead and its job given to another: stop working on it."""
 
 
+class JobCancelled(Exception):
+    """Someone cancelled the job: stop at this step and register nothing."""
+
+
 @dataclass
 class WorkerState:
     """What the heartbeat thread reports: this worker's name and the job it runs."""
@@ -68,9 +72,13 @@ class WorkerState:
     job_id: int | None = None
 
 
-def job_hook(repo: Repository, job_id: int, worker: str | None = None) -> Callable[..., None]:
-    """The progress hook a trainer calls; it writes to the job row the UI polls. When the
-    job is no longer ``worker``'s, it raises ``JobLost`` so the trainer stops."""
+def job_hook(
+    repo: Repository, job_id: int, worker: str | None = None, echo: Callable[..., None] | None = None
+) -> Callable[..., None]:
+    """The progress hook a trainer calls; it writes to the job row the UI polls (and
+    passes the report on to ``echo``, e.g. a progress bar). When the job was cancelled
+    it raises ``JobCancelled``, when it is no longer ``worker``'s ``JobLost``: the trainer
+    stops there."""
 
     def hook(
         step: str, *, completed=None, total=None, metrics=None, message: str | None = None, current: str | None = None
@@ -84,7 +92,12 @@ def job_hook(repo: Repository, job_id: int, worker: str | None = None) -> Callab
             current_item=current,
             worker=worker,
         ):
+            job = repo.get_job(job_id)
+            if job is not None and job.status == "cancelled":
+                raise JobCancelled(f"job {job_id} was cancelled")
             raise JobLost(f"job {job_id} was given to another worker")
+        if echo is not None:
+            echo(step, completed=completed, total=total, metrics=metrics, message=message)
 
     return hook
 
@@ -94,9 +107,12 @@ def run_once(
     name: str | None = None,
     state: WorkerState | None = None,
     redactions: dict[str, str] | None = None,
+    job_id: int | None = None,
+    echo: Callable[..., None] | None = None,
 ) -> Job | None:
-    """Claim and run the oldest queued job, if any; return it as it ended."""
-    job = repo.claim_next_job(name or worker_name())
+    """Claim and run the oldest queued job (or job ``job_id``), if any; return it as it ended."""
+    name = name or worker_name()
+    job = repo.claim_next_job(name) if job_id is None else repo.claim_job(job_id, name)
     if job is None:
         return None
     handler = JOB_HANDLERS.get(job.kind)
@@ -108,9 +124,11 @@ def run_once(
     me = job.worker
     log.info("job %s (%s) started", job.id, job.kind)
     try:
-        version = handler(repo, job, job_hook(repo, job.id, me))
+        version = handler(repo, job, job_hook(repo, job.id, me, echo))
     except JobLost:
         log.warning("job %s was given to another worker while this one was taken for dead; dropped here", job.id)
+    except JobCancelled:
+        log.info("job %s was cancelled; stopped at its next step, nothing registered", job.id)
     except Exception as err:  # a failed job must not stop the worker
         # the traceback goes to the worker's log on the server; the job row, which every
         # visitor of the Train page reads, gets one sentence: no SQL, no server path
@@ -126,6 +144,22 @@ def run_once(
             state.job_id = None
     log.info("job %s ended", job.id)
     return repo.get_job(job.id)
+
+
+def run_job_here(
+    repo: Repository, job_id: int, echo: Callable[..., None] | None = None, redactions: dict[str, str] | None = None
+) -> Job | None:
+    """Run queued job ``job_id`` in this process (``emostudio train``) the way a worker
+    would: registered as a worker, with heartbeats, so nobody takes it for dead."""
+    state = WorkerState(worker_name())
+    repo.register_process(state.name, "worker", socket.gethostname(), os.getpid())
+    stop = threading.Event()
+    threading.Thread(target=_heartbeat, args=(repo, state, 5.0, stop), daemon=True, name="heartbeat").start()
+    try:
+        return run_once(repo, state.name, state, redactions, job_id=job_id, echo=echo)
+    finally:
+        stop.set()
+        repo.stop_process(state.name)
 
 
 def visitor_reason(err: Exception, redactions: dict[str, str]) -> str:

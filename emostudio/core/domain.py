@@ -214,7 +214,13 @@ class ModelVersion:
 
 
 ANALYZE_JOB = "analyze"
-"""The job kind that analyses media with the active model version (more kinds come with the trainers)."""
+"""The job kind that analyses media with the active model version."""
+FINETUNE_JOB = "finetune"
+"""Supervised fine-tuning of the active version on people's (and imported) labels."""
+SELFTRAIN_JOB = "selftrain"
+"""Self-training: the library's unlabelled media, pseudo-labelled where the model is sure, join the labels."""
+TRAIN_JOBS = (FINETUNE_JOB, SELFTRAIN_JOB)
+"""The job kinds that register a model version."""
 
 
 @dataclass(frozen=True)
@@ -240,6 +246,10 @@ class Job:
     """How many times a worker died while running it (it is then re-queued)."""
     current_item: str | None = None
     requested_by: str | None = None
+    used_media_ids: tuple[str, ...] = ()
+    """The media a training job learned from (its held-out media included), set when it registers its version."""
+    used_annotation_ids: tuple[int, ...] = ()
+    """The annotations it learned from and was measured against."""
 
 
 @dataclass(frozen=True)

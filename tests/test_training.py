@@ -1,0 +1,219 @@
+"""Training jobs from the studio's labels: fine-tuning end to end through the worker,
+cancel, a killed worker, pseudo-labels, and the multi-process run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from emostudio.core.config import get_settings
+from emostudio.core.domain import FINETUNE_JOB, Annotation
+from emostudio.services.analysis import media_for_path
+from emostudio.services.versions import register_folder
+from emostudio.testing import speech, temp_repository, tiny_model, tone, write_audio
+from emostudio.trainers.labelled import held_out_groups, merged_spans
+
+
+def _annotation(media_id, label=None, annotator="ann", source="human", start=None, duration=None, **avd):
+    return Annotation(None, media_id, source, annotator, label=label, start=start, duration=duration, **avd)
+
+
+@pytest.fixture
+def studio(tmp_path, monkeypatch):
+    """A studio folder with a tiny active model and six labelled media (and a pseudo-label)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("EMOSTUDIO_DATA_DIR", str(data))
+    monkeypatch.setenv("EMOSTUDIO_DEVICE", "cpu")
+    get_settings.cache_clear()
+    import emostudio.trainers.jobs  # noqa: F401 - registers the job kinds
+
+    repo = temp_repository(data)
+    parent = register_folder(repo, tiny_model(tmp_path / "tiny"), active=True)
+    rng = np.random.default_rng(0)
+    media = []
+    for k in range(6):
+        signal = speech(3.0) * (0.4 + 0.1 * k) + tone(3.0, 150.0 + 60 * k) * (k % 2)
+        path = write_audio(tmp_path / f"clip{k}.wav", signal + 0.01 * rng.standard_normal(len(signal)).astype("f4"))
+        m = media_for_path(path)
+        repo.add_media(m)
+        media.append(m)
+        label = "anger" if k % 2 else "sadness"
+        repo.add_annotation(_annotation(m.id, label, start=0.0, duration=1.5, arousal=0.7 if k % 2 else -0.4))
+        repo.add_annotation(_annotation(m.id, label, source="import", annotator="corpus"))
+    repo.add_annotation(_annotation(media[0].id, "happiness", source="pseudo", annotator="model", start=1.5, duration=1.5))
+    yield repo, parent, media
+    get_settings.cache_clear()
+
+
+def test_finetuning_registers_a_measured_version_beside_its_parent(studio):
+    from emostudio.trainers.worker import run_once
+
+    repo, parent, media = studio
+    job = repo.enqueue_job(FINETUNE_JOB, {"epochs": 2})
+    done = run_once(repo)
+    assert done.id == job.id and done.status == "succeeded", done.log
+    version = repo.get_model_version(done.model_version_id)
+    assert version.parent_id == parent.id and version.job_id == job.id and not version.active
+    held = version.metrics["heldout"]
+    for side in ("model", "parent"):
+        assert 0.0 <= held[side]["uar"] <= 1.0 and held[side]["n"] == held["spans"] > 0
+        assert sum(map(sum, held[side]["confusion"]["matrix"])) == held[side]["n"]
+    # the job row says exactly what it learned from: every media, every human / imported label, no pseudo-label
+    pseudo = {a.id for a in repo.annotations(source="pseudo")}
+    people = {a.id for a in repo.annotations() if a.source in ("human", "import")}
+    assert set(done.used_media_ids) == {m.id for m in media}
+    assert set(done.used_annotation_ids) == people and not pseudo & set(done.used_annotation_ids)
+    # progress: the first line came before any training, then every step, and one point per epoch for the plot
+    assert done.log.splitlines()[0] == "reading the labels"
+    assert done.progress_completed == done.progress_total > 0
+    assert [h["epoch"] for h in done.metrics["history"]] == [1, 2]
+    assert "registered" in done.log
+
+
+def _run_in_thread(repo):
+    from emostudio.trainers.worker import run_once
+
+    thread = threading.Thread(target=run_once, args=(repo,), daemon=True)
+    thread.start()
+    return thread
+
+
+def _wait_for_steps(repo, job_id, steps=1, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = repo.get_job(job_id)
+        if job.progress_total and job.progress_completed >= steps:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} made no progress: {repo.get_job(job_id).log}")
+
+
+def test_cancel_stops_a_running_job_at_its_next_step_and_registers_nothing(studio, tmp_path):
+    repo, parent, media = studio
+    job = repo.enqueue_job(FINETUNE_JOB, {"epochs": 500})
+    worker = _run_in_thread(repo)
+    running = _wait_for_steps(repo, job.id)
+    assert repo.cancel_job(job.id, by="ann").status == "cancelled"
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    ended = repo.get_job(job.id)
+    assert ended.status == "cancelled" and "cancelled by ann" in ended.log
+    assert running.progress_completed <= ended.progress_completed < ended.progress_total  # stopped early
+    assert [v.id for v in repo.list_model_versions()] == [parent.id]
+    assert not ended.used_media_ids and not list((tmp_path / "data").glob("models/*/model.safetensors"))
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "emostudio.cli", *args]
+
+
+def test_a_killed_worker_job_is_recovered_and_no_half_trained_version_is_registered(studio, tmp_path):
+    from emostudio.trainers.worker import recover_dead_jobs, run_once
+
+    repo, parent, media = studio
+    job = repo.enqueue_job(FINETUNE_JOB, {"epochs": 30})
+    worker = subprocess.Popen(_cli("worker", "--once"), env=os.environ.copy())
+    try:
+        _wait_for_steps(repo, job.id, steps=3)
+    finally:
+        worker.kill()  # SIGKILL: no clean-up runs
+        worker.wait(timeout=30)
+    assert repo.get_job(job.id).status == "running"  # as the dead worker left it
+    assert [v.id for v in repo.list_model_versions()] == [parent.id]
+    assert recover_dead_jobs(repo) == [job.id]
+    assert repo.get_job(job.id).status == "queued" and repo.get_job(job.id).attempts == 1
+    done = run_once(repo)
+    assert done.status == "succeeded", done.log
+    versions = [v for v in repo.list_model_versions() if v.id != parent.id]
+    assert [(v.id, v.job_id) for v in versions] == [(done.model_version_id, job.id)]
+    assert len(list((tmp_path / "data").glob("models/*/model.safetensors"))) == 1
+
+
+def test_pseudo_labels_never_count_as_human_labels(studio):
+    from emostudio.core.errors import StudioError
+
+    repo, parent, media = studio
+    pseudo = repo.annotations(source="pseudo")
+    assert pseudo and all(a.annotator == "model" for a in pseudo)
+    spans, _ = merged_spans(repo.annotations())
+    assert all("model" not in s.annotators for s in spans)
+    assert not {a.id for a in pseudo} & {i for s in spans for i in s.annotation_ids}
+    assert repo.human_annotation_counts() == {m.id: 1 for m in media}  # one correction each, the pseudo-label not counted
+    with pytest.raises(StudioError, match="only self-training"):
+        merged_spans(repo.annotations(), sources=("human", "pseudo"))
+
+
+@pytest.mark.parametrize(
+    "given, label, arousal",
+    [
+        ([("a", "anger", 0.8)], "anger", 0.8),
+        ([("a", "anger", None), ("b", "anger", None), ("c", "sadness", None)], "anger", None),  # majority
+        ([("a", "anger", None), ("b", "sadness", None)], None, None),  # a tie teaches nothing
+        ([("a", "anger", 0.8), ("b", None, 0.4)], "anger", 0.6),  # dimensions: the mean
+        ([("a", "anger", 0.8), ("a", "fear", 0.2)], "fear", 0.2),  # a person's newest correction replaces theirs
+        ([("a", None, 0.5), ("b", "sadness", None), ("b", "anger", None)], "anger", 0.5),
+    ],
+)
+def test_labels_merge_per_span_majority_and_mean_newest_per_person(given, label, arousal):
+    annotations = [
+        Annotation(k + 1, "m1", "human", who, label=lab, arousal=a, start=1.0, duration=2.0)
+        for k, (who, lab, a) in enumerate(given)
+    ]
+    spans, ties = merged_spans(annotations)
+    if label is None and arousal is None:
+        assert spans == [] and ties == 1
+        return
+    [span] = spans
+    assert (span.label, span.avd[0]) == (label, arousal if arousal is None else pytest.approx(arousal))
+
+
+def test_one_annotators_labels_only():
+    annotations = [
+        Annotation(1, "m1", "human", "a", label="anger"),
+        Annotation(2, "m1", "human", "b", label="sadness"),
+        Annotation(3, "m1", "human", "c", label="sadness"),
+    ]
+    assert [s.label for s in merged_spans(annotations)[0]] == ["sadness"]
+    assert [s.label for s in merged_spans(annotations, annotator="a")[0]] == ["anger"]
+
+
+def test_the_held_out_side_is_fixed_keeps_the_parents_and_leaves_both_sides_something():
+    groups = [f"speaker:{k}" for k in range(40)]
+    held = held_out_groups(groups, 0.2)
+    assert held == held_out_groups(reversed(groups), 0.2)  # a function of the names, not of the order
+    assert 3 <= len(held) <= 14
+    assert held_out_groups(groups + ["speaker:new"], 0.2) - {"speaker:new"} == held  # a new speaker moves no one
+    parents = {"speaker:1", "speaker:2"}
+    assert parents <= held_out_groups(groups, 0.2, keep=parents)
+    for two in (["media:a", "media:b"], ["speaker:x", "speaker:y"]):
+        held = held_out_groups(two, 0.2)
+        assert len(held) == 1
+        assert len(held_out_groups(two, 0.99)) == 1
+
+
+def test_two_processes_train_one_version_together(studio):
+    """`torchrun --nproc_per_node 2` runs `emostudio train finetune` as two CPU processes
+    (MULTI_CPU): both train a share of every epoch, gradients averaged; one version."""
+    repo, parent, media = studio
+    run = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+        + _cli("train", "finetune", "--epochs", "2")[1:],
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    [job] = repo.list_jobs()
+    assert job.status == "succeeded" and job.requested_by == "command line"
+    assert job.metrics["processes"] == 2
+    assert len(job.metrics["clips_per_process"]) == 2 and min(job.metrics["clips_per_process"]) > 0
+    assert [v.id for v in repo.list_model_versions() if v.id != parent.id] == [job.model_version_id]
+    assert f"registered model version {job.model_version_id}" in run.stdout
