@@ -600,7 +600,12 @@ class Repository:
         return self.get_job(job_id)
 
     def register_job_version(
-        self, version: ModelVersion, job_id: int, worker: str | None, media_ids: Sequence[str], annotation_ids: Sequence[int]
+        self,
+        version: ModelVersion,
+        job_id: int,
+        worker: str | None,
+        media_ids: Sequence[str],
+        annotation_ids: Sequence[int],
     ) -> bool:
         """Register the version a job trained, with the media and annotations it used, in
         one transaction and only while ``worker`` still runs the job: a cancelled job, or

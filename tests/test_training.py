@@ -47,7 +47,9 @@ def studio(tmp_path, monkeypatch):
         label = "anger" if k % 2 else "sadness"
         repo.add_annotation(_annotation(m.id, label, start=0.0, duration=1.5, arousal=0.7 if k % 2 else -0.4))
         repo.add_annotation(_annotation(m.id, label, source="import", annotator="corpus"))
-    repo.add_annotation(_annotation(media[0].id, "happiness", source="pseudo", annotator="model", start=1.5, duration=1.5))
+    repo.add_annotation(
+        _annotation(media[0].id, "happiness", source="pseudo", annotator="model", start=1.5, duration=1.5)
+    )
     yield repo, parent, media
     get_settings.cache_clear()
 
@@ -145,7 +147,9 @@ def test_pseudo_labels_never_count_as_human_labels(studio):
     spans, _ = merged_spans(repo.annotations())
     assert all("model" not in s.annotators for s in spans)
     assert not {a.id for a in pseudo} & {i for s in spans for i in s.annotation_ids}
-    assert repo.human_annotation_counts() == {m.id: 1 for m in media}  # one correction each, the pseudo-label not counted
+    assert repo.human_annotation_counts() == {
+        m.id: 1 for m in media
+    }  # one correction each, the pseudo-label not counted
     with pytest.raises(StudioError, match="only self-training"):
         merged_spans(repo.annotations(), sources=("human", "pseudo"))
 

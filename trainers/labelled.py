@@ -62,8 +62,9 @@ def merged_spans(
     out, ties = [], 0
     for (media_id, start, duration), by_annotator in sorted(spans.items(), key=lambda kv: str(kv[0])):
         votes, values, used = Counter(), [[] for _ in DIMENSIONS], []
-        for person, theirs in by_annotator.items():
-            theirs = sorted(theirs, key=lambda a: a.id or 0)  # newest last: a correction replaces its author's earlier one
+        for theirs in by_annotator.values():
+            # newest last: a person's correction replaces their earlier label
+            theirs = sorted(theirs, key=lambda a: a.id or 0)
             labelled = [a for a in theirs if a.label]
             if labelled:
                 votes[labelled[-1].label] += 1
@@ -84,9 +85,7 @@ def merged_spans(
         if label is None and all(v is None for v in avd):
             continue
         out.append(
-            LabelledSpan(
-                media_id, start, duration, label, avd, tuple(sorted(set(used))), tuple(sorted(by_annotator))
-            )
+            LabelledSpan(media_id, start, duration, label, avd, tuple(sorted(set(used))), tuple(sorted(by_annotator)))
         )
     return out, ties
 
@@ -137,9 +136,7 @@ def span_item(audio: np.ndarray, chunks, span: LabelledSpan, labels: LabelSpace,
         prototype = tuple(float(v) for v in np.mean(pair, axis=0))
     known = tuple(v is not None or span.label is not None for v in span.avd)
     avd = tuple(float(p if v is None else v) for v, p in zip(span.avd, prototype))
-    return TrainItem(
-        np.ascontiguousarray(audio[inside]), label, avd, compound=compound, group=group, avd_known=known
-    )
+    return TrainItem(np.ascontiguousarray(audio[inside]), label, avd, compound=compound, group=group, avd_known=known)
 
 
 def media_audio_inputs(media: Media, extractors, cache, grid) -> tuple[np.ndarray, list]:
