@@ -188,6 +188,9 @@ class MediaSummary:
     segments: int
     transcript_segments: int
     labels: int
+    """People's and imported labels."""
+    pseudo_labels: int = 0
+    """Self-training's guesses (never counted as labels)."""
 
 
 class Repository:
@@ -290,9 +293,14 @@ class Repository:
                     .group_by(SegmentRow.media_id)
                 ).all()
             )
-            lab = dict(s.execute(select(AnnotationRow.media_id, func.count()).group_by(AnnotationRow.media_id)).all())
+            counts = select(AnnotationRow.media_id, func.count()).group_by(AnnotationRow.media_id)
+            lab = dict(s.execute(counts.where(AnnotationRow.source != "pseudo")).all())
+            pseudo = dict(s.execute(counts.where(AnnotationRow.source == "pseudo")).all())
             rows = s.scalars(select(MediaRow).order_by(MediaRow.created_at, MediaRow.name)).all()
-            return [MediaSummary(_media(r), seg.get(r.id, 0), txt.get(r.id, 0), lab.get(r.id, 0)) for r in rows]
+            return [
+                MediaSummary(_media(r), seg.get(r.id, 0), txt.get(r.id, 0), lab.get(r.id, 0), pseudo.get(r.id, 0))
+                for r in rows
+            ]
 
     # -- segments ------------------------------------------------------------
 
@@ -606,10 +614,12 @@ class Repository:
         worker: str | None,
         media_ids: Sequence[str],
         annotation_ids: Sequence[int],
+        pseudo_labels: Sequence[Annotation] = (),
     ) -> bool:
-        """Register the version a job trained, with the media and annotations it used, in
-        one transaction and only while ``worker`` still runs the job: a cancelled job, or
-        one given to another worker, registers nothing (False)."""
+        """Register the version a job trained, with the media and annotations it used (and
+        the pseudo-labels it made, stored as annotations), in one transaction and only while
+        ``worker`` still runs the job: a cancelled job, or one given to another worker,
+        registers nothing and stores nothing (False)."""
         with self.writing() as s:
             q = update(JobRow).where(JobRow.id == job_id, JobRow.status == "running")
             if worker is not None:
@@ -631,6 +641,8 @@ class Repository:
                     active=False,
                 )
             )
+            s.flush()  # the pseudo-labels name the version
+            s.add_all(AnnotationRow(**{f: getattr(a, f) for f in _ANNOTATION_FIELDS}) for a in pseudo_labels)
         return True
 
     def report_job(

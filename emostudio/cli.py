@@ -281,7 +281,7 @@ def finetune_command(
     (or `accelerate launch`) the N processes train it together (CPU processes, or one per
     GPU); the first one records the job and registers the version.
     """
-    from emostudio.trainers.finetune import FinetuneOptions
+    from emostudio.services.training import FinetuneOptions
 
     config = FinetuneOptions.from_config(
         {
@@ -295,6 +295,48 @@ def finetune_command(
         }
     ).to_config()
     _run_training_job("finetune", config, queue)
+
+
+@train_app.command("selftrain")
+def selftrain_command(
+    sources: Annotated[str, typer.Option(help="Which labels count, comma-separated: human, import.")] = "human,import",
+    annotator: Annotated[str | None, typer.Option(help="Learn from this person's labels only.")] = None,
+    rounds: Annotated[int, typer.Option(help="Rounds of pseudo-labelling and training.")] = 3,
+    share: Annotated[float, typer.Option(help="Share of each class's media pseudo-labelled per round.")] = 0.3,
+    epochs: Annotated[int, typer.Option(help="Epochs per round.")] = 5,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (cosine decay).")] = 5e-4,
+    consistency: Annotated[float, typer.Option(help="Weight of the clean/perturbed consistency loss.")] = 1.0,
+    adapt_inputs: Annotated[
+        bool, typer.Option(help="Re-fit the input standardisation on the library's media first.")
+    ] = True,
+    holdout: Annotated[float, typer.Option(help="Share of speakers (or media) held out to measure it.")] = 0.2,
+    seed: Annotated[int, typer.Option()] = 0,
+    parent: Annotated[str | None, typer.Option(help="Version to start from (default: the active one).")] = None,
+    queue: Annotated[bool, typer.Option(help="Only queue the job for the studio's worker.")] = False,
+) -> None:
+    """Self-train the active version on the labels and the library's unlabelled media.
+
+    The unlabelled media are pseudo-labelled where the model is confident (class-balanced),
+    stored as pseudo-labels with the new version, and never counted as people's labels.
+    """
+    from emostudio.services.training import SelfTrainOptions
+
+    config = SelfTrainOptions.from_config(
+        {
+            "sources": [x.strip() for x in sources.split(",") if x.strip()],
+            "annotator": annotator,
+            "rounds": rounds,
+            "share": share,
+            "epochs": epochs,
+            "lr": lr,
+            "consistency": consistency,
+            "adapt_inputs": adapt_inputs,
+            "holdout": holdout,
+            "seed": seed,
+            "parent": parent,
+        }
+    ).to_config()
+    _run_training_job("selftrain", config, queue)
 
 
 def _run_training_job(kind: str, config: dict, queue: bool) -> None:
@@ -331,11 +373,10 @@ def _run_training_job(kind: str, config: dict, queue: bool) -> None:
 def cancel_command(job_id: Annotated[int, typer.Argument(help="The job to cancel.")]) -> None:
     """Cancel a queued or running job: a running one stops at its next step and registers nothing."""
     from emostudio.services.store import open_repository
+    from emostudio.services.training import cancel_job
 
-    job = open_repository(get_settings()).cancel_job(job_id, by="command line")
-    if job is None:
-        raise StudioError(f"no job {job_id}")
-    typer.echo(f"job {job.id}: {job.status}")
+    job = cancel_job(open_repository(get_settings()), job_id, by="command line")
+    typer.echo(f"job {job.id}: cancelled")
 
 
 def freeze_startup_objects() -> None:

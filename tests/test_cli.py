@@ -39,7 +39,7 @@ def test_import_then_ls(tmp_path):
     listing = _run(["ls"], tmp_path / "data")
     assert listing.returncode == 0
     lines = {line.split()[1]: line.split() for line in listing.stdout.splitlines()[2:-1]}
-    assert lines["hello.wav"][3] == "audio" and lines["hello.wav"][-1] == "1"
+    assert lines["hello.wav"][3] == "audio" and lines["hello.wav"][-2:] == ["1", "0"]  # 1 label, no pseudo-label
     assert lines["face.mp4"][3] == "video"
     assert listing.stdout.strip().endswith("2 media")
 

@@ -221,3 +221,51 @@ def test_two_processes_train_one_version_together(studio):
     assert len(job.metrics["clips_per_process"]) == 2 and min(job.metrics["clips_per_process"]) > 0
     assert [v.id for v in repo.list_model_versions() if v.id != parent.id] == [job.model_version_id]
     assert f"registered model version {job.model_version_id}" in run.stdout
+
+
+def test_self_training_stores_its_pseudo_labels_with_the_version_and_never_as_peoples(studio, tmp_path):
+    from emostudio.core.domain import SELFTRAIN_JOB
+    from emostudio.services.export import export_table
+    from emostudio.trainers.worker import run_once
+
+    repo, parent, media = studio
+    unlabelled = []
+    for k in range(4):  # the library's media nobody labelled
+        path = write_audio(tmp_path / f"new{k}.wav", speech(2.5) * (0.3 + 0.15 * k) + tone(2.5, 90.0 + 40 * k) * 0.1)
+        m = media_for_path(path)
+        repo.add_media(m)
+        unlabelled.append(m)
+    people_before = repo.human_annotation_counts()
+    job = repo.enqueue_job(SELFTRAIN_JOB, {"rounds": 2, "epochs": 1, "share": 0.5})
+    done = run_once(repo)
+    assert done.status == "succeeded", done.log
+    assert "round 1:" in done.log and "round 2:" in done.log
+    mine = [a for a in repo.annotations(source="pseudo") if a.model_version_id == done.model_version_id]
+    assert mine and {a.media_id for a in mine} <= {m.id for m in unlabelled}
+    assert all(a.annotator == f"self-training (job {job.id})" and 0 < a.confidence <= 1 for a in mine)
+    assert repo.human_annotation_counts() == people_before  # never counted as people's labels
+    assert not {a.id for a in mine} & set(done.used_annotation_ids)
+    assert {m.id for m in unlabelled} <= set(done.used_media_ids)
+    version = repo.get_model_version(done.model_version_id)
+    assert version.metrics["train"]["pseudo_labels"] == len(mine) and version.parent_id == parent.id
+    # exported, and marked as what they are
+    _, rows = export_table(repo, "annotations")
+    rows = [r for r in rows if r["annotator"].startswith("self-training")]
+    assert len(rows) == len(mine) and {r["source"] for r in rows} == {"pseudo"}
+
+
+def test_a_class_the_model_favours_cannot_take_over_the_pseudo_labels():
+    from emostudio.trainers.selftrain import balanced_pseudo_labels
+
+    rng = np.random.default_rng(0)
+    n = 400
+    probs = rng.dirichlet(np.ones(4) * 0.5, size=n)
+    probs[: n * 3 // 4, 0] += 2.0  # three clips in four lean to class 0
+    probs /= probs.sum(1, keepdims=True)
+    predicted = probs.argmax(1)
+    index, labels, confidence = balanced_pseudo_labels(probs, share=0.2)
+    for c in range(4):  # each class keeps about the top fifth of the clips predicted as it
+        assert abs((labels == c).sum() - 0.2 * (predicted == c).sum()) <= 2
+    assert np.allclose(confidence, probs[index, labels])
+    taken, _, _ = balanced_pseudo_labels(probs, share=0.6)
+    assert set(index) <= set(taken) and len(taken) > 2 * len(index)  # a larger share keeps more, the sure ones first

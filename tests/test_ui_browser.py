@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from emostudio.core.labels import BASIC
-from emostudio.testing import face_picture, speech, write_av
+from emostudio.testing import face_picture, speech, tone, write_audio, write_av
 
 pytestmark = pytest.mark.browser
 
@@ -187,6 +187,87 @@ def test_upload_analyse_inspect_correct_by_keyboard_and_export(studio, browser, 
     # no telemetry, fonts or scripts from elsewhere: every request the page made stayed on this machine
     others = {u.split("/")[2] for u in requested if u.startswith("http") and not u.startswith(url)}
     assert others == set(), others
+
+
+def _annotate_first_segment(page, name: str, key: str) -> None:
+    """On the Annotate page: open ``name``, give its first segment the label of ``key``, save."""
+    from playwright.sync_api import expect
+
+    page.locator("#es-annotate-picker input").click()
+    page.get_by_role("option", name=name, exact=False).click()
+    title = page.locator("#es-annotate-unit-title")
+    expect(title).to_contain_text("Selected segment 1 of", timeout=30_000)
+    title.click()  # keys go to the page
+    page.keyboard.press(key)
+    page.keyboard.press("Enter")
+    expect(page.locator("#es-annotate-status")).to_contain_text("Saved annotation")
+
+
+def test_correct_finetune_compare_activate_and_inspect_the_new_version(studio, browser, tmp_path):
+    """The loop the studio exists for: correct, fine-tune from the Train page, watch it,
+    see the new version beside its parent, activate it, and Inspect shows its predictions."""
+    from playwright.sync_api import expect
+
+    url, root = studio
+    clips = []
+    for k, (gain, pitch) in enumerate(((0.9, 180.0), (0.4, 120.0))):
+        signal = speech(4.0) * gain + tone(4.0, pitch) * 0.05
+        clips.append(write_audio(tmp_path / f"voice{k}.wav", signal))
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.goto(url)
+    page.locator("#es-upload input[type=file]").set_input_files([str(c) for c in clips])
+    for clip in clips:
+        row = page.locator("#es-library").get_by_role("row", name=re.compile(re.escape(clip.name)))
+        expect(row).to_contain_text("analysed", timeout=180_000)
+
+    page.get_by_role("tab", name="Annotate").click()
+    page.locator("#es-annotate-annotator input, #es-annotate-annotator textarea").first.fill("tester")
+    for clip, key in zip(clips, ("4", "3")):  # anger, sadness
+        _annotate_first_segment(page, clip.name, key)
+
+    page.get_by_role("tab", name="Train").click()
+    page.locator("#es-finetune").click()
+    status = page.locator("#es-train-status")
+    expect(status).to_contain_text("Fine-tuning queued as job", timeout=10_000)
+    job = re.search(r"job (\d+)", status.inner_text()).group(1)
+    # progress: the plot of loss and held-out UAR over the steps, as the epochs go by
+    page.wait_for_selector("#es-train-progress .js-plotly-plot", timeout=120_000)
+    row = page.locator("#es-jobs").get_by_role("row", name=re.compile(f"^{job} finetune"))
+    expect(row).to_contain_text("succeeded", timeout=180_000)
+    expect(page.locator("#es-train-progress")).to_contain_text("succeeded", timeout=10_000)
+    losses = page.evaluate(
+        "() => document.querySelector('#es-train-progress .js-plotly-plot')._fullData.map(t => t.name)"
+    )
+    assert {"training loss", "held-out UAR"} <= set(losses)
+    # the new version beside its parent, on the same held-out spans
+    version = row.get_by_role("gridcell").nth(6).inner_text().strip()
+    assert version.startswith(f"finetune-job{job}-")
+    expect(page.locator("#es-compare-note")).to_contain_text(f"{version} beside its parent", timeout=20_000)
+    table = page.locator("#es-compare")
+    for measure in ("UAR", "WA (accuracy)", "macro-F1", "ECE", "CCC arousal", "held-out spans"):
+        expect(table).to_contain_text(measure)
+    heatmaps = page.evaluate(
+        "() => document.querySelector('#es-compare-plot .js-plotly-plot')._fullData.filter(t => t.type === 'heatmap').length"
+    )
+    assert heatmaps == 2
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "train.png"), full_page=True)
+
+    # activate it (the dropdown already holds the version the job made): the library is re-analysed under it
+    expect(page.locator("#es-version input")).to_have_value(version, timeout=10_000)
+    page.locator("#es-activate").click()
+    expect(status).to_contain_text(f"Active version: {version}", timeout=10_000)
+    reanalysis = re.search(r"Re-analysis queued as job (\d+)", status.inner_text()).group(1)
+    analysis = page.locator("#es-jobs").get_by_role("row", name=re.compile(f"^{reanalysis} analyze"))
+    expect(analysis).to_contain_text("succeeded", timeout=180_000)
+
+    page.get_by_role("tab", name="Inspect").click()
+    page.locator("#es-inspect-picker input").click()
+    page.get_by_role("option", name=clips[0].name, exact=False).click()
+    expect(page.locator("#es-inspect-unit-title")).to_contain_text(
+        f"predictions of model version {version}", timeout=30_000
+    )
+    page.close()
 
 
 def _sign_in(page, name: str, password: str) -> None:

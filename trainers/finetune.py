@@ -11,7 +11,7 @@ with the media and annotations it used.
 from __future__ import annotations
 
 import shutil
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +22,9 @@ from emostudio.core.errors import StudioError
 from emostudio.db.repository import Repository
 from emostudio.features import FeatureCache, get_extractor
 from emostudio.model.network import ChunkEmotionModel, load_model, save_model
+from emostudio.services.training import FinetuneOptions
 from emostudio.services.versions import active_version, folder_version_id
 from emostudio.trainers.labelled import (
-    HUMAN_SOURCES,
     LabelledSpan,
     group_of,
     held_out_groups,
@@ -36,36 +36,6 @@ from emostudio.trainers.labelled import (
 )
 from emostudio.trainers.supervised import TrainConfig, TrainItem, make_accelerator, train_audio
 from emostudio.trainers.worker import JobCancelled, JobLost, register
-
-
-@dataclass(frozen=True)
-class FinetuneOptions:
-    """What a fine-tuning job is asked to do (its job row's ``config``)."""
-
-    sources: tuple[str, ...] = HUMAN_SOURCES
-    annotator: str | None = None
-    """Learn from this one person's labels only (default: everyone's, merged)."""
-    epochs: int = 10
-    lr: float = 5e-4
-    holdout: float = 0.2
-    """Share of the speakers (or media, where speakers are unknown) held out to measure the new version."""
-    seed: int = 0
-    parent: str | None = None
-    """The version to start from (default: the active one)."""
-
-    @classmethod
-    def from_config(cls, config: dict) -> FinetuneOptions:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise StudioError(f"unknown fine-tuning option: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        options = cls(**{**config, "sources": tuple(config.get("sources") or HUMAN_SOURCES)})
-        if options.epochs < 1 or not 0 < options.lr < 1 or not 0 < options.holdout < 1:
-            raise StudioError("fine-tuning needs epochs >= 1, 0 < lr < 1 and 0 < holdout < 1")
-        return options
-
-    def to_config(self) -> dict:
-        return {**asdict(self), "sources": list(self.sources)}
 
 
 @dataclass
@@ -121,82 +91,134 @@ def library_data(
     return data
 
 
+@dataclass
+class TrainingRun:
+    """What every training job does around its training: the parent version, the labelled
+    data and its held-out side, progress reports (a history for the Train page's plot), the
+    held-out measure after each epoch, and the measuring and registering at the end."""
+
+    repo: Repository
+    job: Job
+    hook: object
+    options: FinetuneOptions
+    parent: ModelVersion
+    model: ChunkEmotionModel
+    data: LabelledData
+    accelerator: object
+    history: list = field(default_factory=list)
+    offset: int = 0
+    """Steps taken by earlier calls of the loop (self-training runs it once per round)."""
+
+    @classmethod
+    def start(cls, repo: Repository, job: Job, hook, options: FinetuneOptions) -> TrainingRun:
+        hook(job.kind, completed=0, total=None, message="reading the labels")
+        parent = repo.get_model_version(options.parent) if options.parent else active_version(repo)
+        if parent is None:
+            raise StudioError(f"no model version {options.parent!r} to start from")
+        spans, ties = merged_spans(repo.annotations(), options.sources, options.annotator)
+        who = f"{options.annotator}'s" if options.annotator else "everyone's"
+        hook(
+            job.kind,
+            message=f"{len(spans)} labelled spans from {who} {' and '.join(options.sources)} labels"
+            + (f"; {ties} left out where annotators tied" if ties else ""),
+        )
+        model = load_model(parent.path)
+        keep = (parent.metrics.get("heldout") or {}).get("groups", [])
+        accelerator = make_accelerator()
+        with accelerator.main_process_first():  # the first process fills the feature cache, the others read it
+            data = library_data(repo, model, spans, options.holdout, keep, hook)
+        for note in data.skipped:
+            hook(job.kind, message=f"skipped {note}")
+        if not data.heldout:
+            raise StudioError(
+                "training needs labels on at least two media (or speakers): one side trains, "
+                f"the other measures the new version; there are labels on {len(data.media_ids)}"
+            )
+        return cls(repo, job, hook, options, parent, model, data, accelerator)
+
+    def progress(self, step, *, completed=None, total=None, metrics=None, **_) -> None:
+        """The training loop's hook: every step to the job row, each epoch to the history."""
+        completed = None if completed is None else self.offset + completed
+        total = None if total is None else self.offset + total
+        if metrics and "epoch" in metrics:
+            self.history.append({"step": completed, **metrics})
+            uar = metrics.get("heldout_uar")
+            self.hook(
+                self.job.kind,
+                completed=completed,
+                total=total,
+                metrics={"history": self.history},
+                message=f"epoch {len(self.history)}: loss {metrics['loss']:.3f}"
+                + ("" if uar is None else f", held-out UAR {uar:.3f}"),
+            )
+        else:
+            self.hook(self.job.kind, completed=completed, total=total, metrics=metrics)
+
+    def evaluate(self, model: ChunkEmotionModel) -> dict:
+        return {"heldout_uar": heldout_metrics(model, self.data.heldout, full=False).get("uar")}
+
+    def train(self, items: list[TrainItem], config: TrainConfig, model: ChunkEmotionModel) -> ChunkEmotionModel:
+        """One run of the training loop, its steps counted after those of the runs before."""
+        before = len(self.history)
+        trained = train_audio(
+            model.config,
+            items,
+            config,
+            hook=self.progress,
+            model=model,
+            evaluate=self.evaluate,
+            accelerator=self.accelerator,
+        )
+        if len(self.history) > before:
+            self.offset = self.history[-1]["step"]
+        return trained
+
+    def finish(self, trained: ChunkEmotionModel, extra: dict | None = None, pseudo=()) -> str | None:
+        """Measure the new version and its parent on the held-out media and register it
+        (the first process only); returns its id."""
+        if not self.accelerator.is_main_process:
+            return None
+        data = self.data
+        self.hook(self.job.kind, message="measuring the new version and its parent on the held-out media")
+        trained.config.metrics = {
+            "heldout": {
+                "model": heldout_metrics(trained, data.heldout, data.heldout_rated),
+                "parent": heldout_metrics(load_model(self.parent.path), data.heldout, data.heldout_rated),
+                "groups": data.heldout_groups,
+                "spans": len(data.heldout),
+            },
+            "train": {
+                "spans": len(data.train),
+                "sources": list(self.options.sources),
+                "annotator": self.options.annotator,
+                **(extra or {}),
+            },
+        }
+        return register_trained(self.repo, self.job, trained, self.parent, data, self.hook, pseudo)
+
+
 @register(FINETUNE_JOB)
 def finetune_job(repo: Repository, job: Job, hook) -> str | None:
     """Fine-tune, measure on the held-out media, register; returns the new version's id."""
     options = FinetuneOptions.from_config(job.config)
-    hook(FINETUNE_JOB, completed=0, total=None, message="reading the labels")
-    parent = repo.get_model_version(options.parent) if options.parent else active_version(repo)
-    if parent is None:
-        raise StudioError(f"no model version {options.parent!r} to fine-tune")
-    spans, ties = merged_spans(repo.annotations(), options.sources, options.annotator)
-    who = f"{options.annotator}'s" if options.annotator else "everyone's"
+    run = TrainingRun.start(repo, job, hook, options)
+    if not run.data.train:
+        raise StudioError("every labelled media is held out to measure the new version: label one more media")
     hook(
-        FINETUNE_JOB,
-        message=f"{len(spans)} labelled spans from {who} {' and '.join(options.sources)} labels"
-        + (f"; {ties} left out where annotators tied" if ties else ""),
+        job.kind,
+        message=f"training on {len(run.data.train)} spans; {len(run.data.heldout)} spans of "
+        f"{len(run.data.heldout_groups)} held-out speaker(s)/media measure the new version",
     )
-    model = load_model(parent.path)
-    keep = (parent.metrics.get("heldout") or {}).get("groups", [])
-    accelerator = make_accelerator()
-    with accelerator.main_process_first():  # the first process fills the feature cache, the others read it
-        data = library_data(repo, model, spans, options.holdout, keep, hook)
-    for note in data.skipped:
-        hook(FINETUNE_JOB, message=f"skipped {note}")
-    labelled = [it for it in data.train if it.label >= 0 or it.compound is not None or any(it.avd_known)]
-    if not data.heldout or not labelled:
-        raise StudioError(
-            "fine-tuning needs labels on at least two media (or speakers): one side trains, "
-            f"the other measures the new version; there are labels on {len(data.media_ids)}"
-        )
-    hook(
-        FINETUNE_JOB,
-        message=f"training on {len(data.train)} spans; {len(data.heldout)} spans of "
-        f"{len(data.heldout_groups)} held-out speaker(s)/media measure the new version",
-    )
-    history: list[dict] = []
-
-    def progress(step, *, completed=None, total=None, metrics=None, **_):
-        if metrics and "epoch" in metrics:
-            history.append({"step": completed, **metrics})
-            uar = metrics.get("heldout_uar")
-            hook(
-                FINETUNE_JOB,
-                completed=completed,
-                total=total,
-                metrics={"history": history},
-                message=f"epoch {metrics['epoch']}: loss {metrics['loss']:.3f}"
-                + ("" if uar is None else f", held-out UAR {uar:.3f}"),
-            )
-        else:
-            hook(FINETUNE_JOB, completed=completed, total=total, metrics=metrics)
-
-    def evaluate(m: ChunkEmotionModel) -> dict:
-        return {"heldout_uar": heldout_metrics(m, data.heldout, full=False).get("uar")}
-
-    train = TrainConfig(epochs=options.epochs, lr=options.lr, seed=options.seed)
-    trained = train_audio(
-        model.config, data.train, train, hook=progress, model=model, evaluate=evaluate, accelerator=accelerator
-    )
-    if not accelerator.is_main_process:
-        return None  # the first process measures and registers
-    hook(FINETUNE_JOB, message="measuring the new version and its parent on the held-out media")
-    metrics = {
-        "heldout": {
-            "model": heldout_metrics(trained, data.heldout, data.heldout_rated),
-            "parent": heldout_metrics(load_model(parent.path), data.heldout, data.heldout_rated),
-            "groups": data.heldout_groups,
-            "spans": len(data.heldout),
-        },
-        "train": {"spans": len(data.train), "sources": list(options.sources), "annotator": options.annotator},
-    }
-    trained.config.metrics = metrics
-    return register_trained(repo, job, trained, parent, data, hook)
+    trained = run.train(run.data.train, TrainConfig(epochs=options.epochs, lr=options.lr, seed=options.seed), run.model)
+    return run.finish(trained)
 
 
-def register_trained(repo: Repository, job: Job, model: ChunkEmotionModel, parent: ModelVersion, data, hook) -> str:
-    """Save ``model`` and register it for ``job``, atomically with the job still running
-    (a job cancelled meanwhile registers nothing and leaves no folder)."""
+def register_trained(
+    repo: Repository, job: Job, model: ChunkEmotionModel, parent: ModelVersion, data, hook, pseudo=()
+) -> str:
+    """Save ``model`` and register it for ``job`` with its ``pseudo``-labels (annotations),
+    atomically with the job still running (a job cancelled meanwhile registers nothing,
+    stores no pseudo-label and leaves no folder)."""
     folder = get_settings().models_dir / f"{job.kind}-job{job.id}"
     if folder.exists():  # an earlier attempt died before registering: nothing points to it
         shutil.rmtree(folder)
@@ -210,7 +232,9 @@ def register_trained(repo: Repository, job: Job, model: ChunkEmotionModel, paren
         parent_id=parent.id,
         job_id=job.id,
     )
-    if not repo.register_job_version(version, job.id, job.worker, data.media_ids, sorted(set(data.annotation_ids))):
+    pseudo = [replace(a, model_version_id=version.id) for a in pseudo]
+    used = sorted(set(data.annotation_ids))
+    if not repo.register_job_version(version, job.id, job.worker, data.media_ids, used, pseudo):
         shutil.rmtree(folder, ignore_errors=True)
         current = repo.get_job(job.id)
         if current is not None and current.status == "cancelled":

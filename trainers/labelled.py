@@ -21,11 +21,8 @@ from emostudio.core.errors import StudioError
 from emostudio.core.labels import DIMENSIONS, LabelSpace, avd_prototype
 from emostudio.model.chunk_inputs import build_chunk_inputs
 from emostudio.model.network import ChunkEmotionModel
+from emostudio.services.training import HUMAN_SOURCES, check_sources
 from emostudio.trainers.supervised import TrainItem, expected_calibration_error, predict_clips
-
-HUMAN_SOURCES = ("human", "import")
-"""What fine-tuning learns from by default. Pseudo-labels (``source='pseudo'``) are the
-model's own guesses: only self-training reads them, and never as people's labels."""
 
 
 @dataclass(frozen=True)
@@ -51,8 +48,7 @@ def merged_spans(
 ) -> tuple[list[LabelledSpan], int]:
     """The labelled spans the chosen ``sources`` (and only ``annotator``'s, when given)
     say, and how many spans were left out because the annotators tied on the label."""
-    if "pseudo" in sources:
-        raise StudioError("pseudo-labels are the model's own guesses: only self-training learns from them")
+    check_sources(sources)
     spans: dict[tuple, dict[str, list[Annotation]]] = {}
     for a in annotations:
         if a.source not in sources or (annotator and a.annotator != annotator):

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from emostudio.core.config import torch_device
-from emostudio.model.network import ChunkEmotionModel, ChunkModelConfig, ModelInputs, avd_prototype
+from emostudio.model.network import ChunkEmotionModel, ChunkModelConfig, ModelInputs, ModelOutputs, avd_prototype
 
 Hook = Callable[..., None]
 
@@ -40,6 +40,10 @@ class TrainConfig:
     """Weight of the chunk-level loss on synthetic sequences (every chunk against its clip's class)."""
     device: str | None = None
     """Where to train (``settings.device`` when None: the GPU when there is one)."""
+    consistency: float = 0.0
+    """Weight of the consistency loss (0: off): each clip's audio probabilities under two
+    perturbed views (see ``perturbed_views``) pulled toward those of the clean view.
+    Self-training uses it on labelled and unlabelled clips alike."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,7 @@ def train_audio(
     torch.manual_seed(train.seed)
     rng = random.Random(train.seed)  # the same on every process: same sequences, same batch order
     crop_rng = random.Random(train.seed * 1009 + 1 + rank)  # crops: each process its own
+    torch_rng = torch.Generator().manual_seed(train.seed * 1009 + 2 + rank)  # perturbations: the same
     if model is None:
         model = ChunkEmotionModel(config)
         model.fit_normalizer(torch.from_numpy(np.concatenate([it.audio for it in items])))
@@ -241,7 +246,17 @@ def train_audio(
             inputs, targets = collate([epoch_items[i] for i in batch], train.max_chunks, crop_rng)
             inputs, targets = inputs.to(accelerator.device), targets.to(accelerator.device)
             with accelerator.autocast():
-                loss = audio_loss(model, inputs, targets, class_weight, train)
+                if (
+                    train.consistency
+                ):  # one forward pass over the clean batch and its views (one pass per step under DDP)
+                    base = accelerator.unwrap_model(model)
+                    views = perturbed_views(inputs, base.audio_std, torch_rng)
+                    out = model(stack_batches([inputs, *views]))
+                    clean = select_rows(out, slice(0, len(batch)), inputs.audio.shape[1])
+                    loss = audio_loss(clean, targets, class_weight, train)
+                    loss = loss + train.consistency * consistency_loss(out, inputs.chunk_mask)
+                else:
+                    loss = audio_loss(model(inputs), targets, class_weight, train)
             opt.zero_grad(set_to_none=True)
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(audio_params, 5.0)
@@ -266,12 +281,9 @@ def train_audio(
     return accelerator.unwrap_model(model).eval().to("cpu")
 
 
-def audio_loss(
-    model, inputs: ModelInputs, t: ClipTargets, class_weight: torch.Tensor, train: TrainConfig
-) -> torch.Tensor:
+def audio_loss(out: ModelOutputs, t: ClipTargets, class_weight: torch.Tensor, train: TrainConfig) -> torch.Tensor:
     """Clip class and A/V/D through attention pooling (clips), plus every chunk of a
     synthetic sequence against its own clip's class and A/V/D."""
-    out = model(inputs)
     clip = (~t.is_sequence).float() * t.weights
     ce = F.cross_entropy(out.modality_clip_logits["audio"], t.labels, weight=class_weight, reduction="none")
     squared = F.mse_loss(out.clip_avd, t.avd, reduction="none") * t.avd_known
@@ -297,6 +309,77 @@ def audio_loss(
     target = F.one_hot(t.compound.clamp(min=0), clip_compound.shape[-1]).float()
     bce = F.binary_cross_entropy(clip_compound, target, reduction="none").mean(-1)
     return loss + (bce * has).sum() / has.sum().clamp(min=1.0)
+
+
+def perturbed_views(
+    inputs: ModelInputs, scale: torch.Tensor, generator: torch.Generator, noise: float = 0.2, masked: float = 0.15
+) -> list[ModelInputs]:
+    """Two perturbed views of a batch of audio chunk inputs, in feature space (the encoders
+    are frozen, so a perturbation of the waveform would cost a feature extraction per step):
+
+    - noise and masking: Gaussian noise at ``noise`` times each feature's spread (``scale``,
+      the model's standardisation), and ``masked`` of the chunks set to the feature mean;
+    - speed: the chunk sequence stretched or squeezed in time by 0.8 to 1.25 (as if the
+      speaker talked slower or faster).
+    """
+    x, mask = inputs.audio, inputs.chunk_mask
+    cpu = torch.randn(x.shape, generator=generator)
+    noisy = x + noise * scale.to(x.device) * cpu.to(x.device)
+    drop = (torch.rand(x.shape[:2], generator=generator) < masked).to(x.device) & mask
+    mean = (x * mask[..., None]).sum((0, 1)) / mask.sum().clamp(min=1)
+    noisy = torch.where(drop[..., None], mean.expand_as(x), noisy)
+    factor = float(torch.empty(1).uniform_(0.8, 1.25, generator=generator))
+    length = max(1, round(x.shape[1] * factor))
+    stretched = F.interpolate(x.transpose(1, 2), size=length, mode="linear", align_corners=False).transpose(1, 2)
+    stretched_mask = F.interpolate(mask[:, None].float(), size=length, mode="nearest")[:, 0] > 0.5
+    stretched_mask[:, 0] |= mask[:, 0]  # never an empty clip
+    return [
+        ModelInputs.of(audio=noisy, chunk_mask=mask),
+        ModelInputs.of(audio=stretched, chunk_mask=stretched_mask),
+    ]
+
+
+def stack_batches(batches: list[ModelInputs]) -> ModelInputs:
+    """Audio batches of different lengths as one, padded to the longest."""
+    longest = max(b.audio.shape[1] for b in batches)
+
+    def pad(x: torch.Tensor) -> torch.Tensor:
+        return F.pad(x, (0, 0, 0, longest - x.shape[1])) if x.dim() == 3 else F.pad(x, (0, longest - x.shape[1]))
+
+    return ModelInputs.of(
+        audio=torch.cat([pad(b.audio) for b in batches]),
+        chunk_mask=torch.cat([pad(b.chunk_mask) for b in batches]),
+    )
+
+
+CLIP_FIELDS = ("clip_log_probs", "clip_avd", "modality_clip_logits", "clip_modality_weights")
+
+
+def select_rows(out: ModelOutputs, rows: slice, length: int) -> ModelOutputs:
+    """Rows ``rows`` of a batch's outputs, their per-chunk parts cut back to ``length`` chunks."""
+
+    def take(x, per_chunk: bool):
+        if isinstance(x, dict):
+            return {k: take(v, per_chunk) for k, v in x.items()}
+        if x is None:
+            return None
+        return x[rows, :length] if per_chunk else x[rows]
+
+    return ModelOutputs(**{f: take(getattr(out, f), f not in CLIP_FIELDS) for f in ModelOutputs.__dataclass_fields__})
+
+
+def consistency_loss(out: ModelOutputs, chunk_mask: torch.Tensor) -> torch.Tensor:
+    """KL divergence from the clean view's audio clip probabilities (the first ``n`` rows,
+    held fixed) to each perturbed view's (the next ``n``, the last ``n``), plus chunk for
+    chunk on the noisy view, whose chunks line up with the clean ones (``chunk_mask``: the
+    clean rows' ``[n, T]``)."""
+    n, length = chunk_mask.shape
+    log_p = F.log_softmax(out.modality_clip_logits["audio"].float(), -1)
+    target = log_p[:n].detach()
+    loss = sum(F.kl_div(log_p[k * n : (k + 1) * n], target, log_target=True, reduction="batchmean") for k in (1, 2))
+    chunks = F.log_softmax(out.modality_chunk_logits["audio"][: 2 * n, :length].float(), -1)
+    per_chunk = F.kl_div(chunks[n:], chunks[:n].detach(), log_target=True, reduction="none").sum(-1)
+    return loss + (per_chunk * chunk_mask).sum() / chunk_mask.sum().clamp(min=1)
 
 
 @torch.inference_mode()

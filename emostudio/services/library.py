@@ -17,7 +17,17 @@ from emostudio.core.paths import PathPolicy, is_inside, real
 from emostudio.db.repository import Repository
 from emostudio.services.ingest import ImportOptions, ImportReport, import_paths
 
-LIBRARY_COLUMNS = ("id", "name", "duration", "modality", "status", "speech segments", "transcript", "labels")
+LIBRARY_COLUMNS = (
+    "id",
+    "name",
+    "duration",
+    "modality",
+    "status",
+    "speech segments",
+    "transcript",
+    "labels",
+    "pseudo-labels",
+)
 UI_COLUMNS = ("name", "duration", "modality", "status", "top emotion", "annotated", "model version", "id")
 
 
@@ -32,6 +42,7 @@ def library_rows(repo: Repository) -> list[tuple]:
             s.segments,
             "yes" if s.transcript_segments else "",
             s.labels,
+            s.pseudo_labels,
         )
         for s in repo.list_media()
     ]

@@ -22,6 +22,11 @@ VERSION_COLUMNS = ("id", "active", "created", "parent", "job", "metrics")
 
 
 def _metrics_summary(metrics: dict) -> str:
+    held = metrics.get("heldout")
+    if held:  # a version a studio job trained: how it did beside its parent
+        new, old = held.get("model", {}).get("uar"), held.get("parent", {}).get("uar")
+        if new is not None and old is not None:
+            return f"held-out UAR {new:.3f} (parent {old:.3f}) on {held.get('spans', 0)} spans"
     flat = []
     for k, v in sorted(metrics.items()):
         if isinstance(v, float):

@@ -87,6 +87,7 @@ def unit_title(view: ClipView, index: int | None, t: float | None = None) -> str
             f"at {t:.2f} s (chunk {chunk.start:.2f}–{chunk.end:.2f} s): {chunk.top_label} "
             f"{chunk.basic[chunk.top_label]:.2f}; {dims}"
         )
+    lines.append(f"predictions of model version `{u.model_version_id}`")
     return "  \n".join(lines)
 
 

@@ -1,0 +1,134 @@
+"""Training jobs as the studio asks for them: what a fine-tuning job may be told, queueing
+and cancelling it, and how a trained version compares with its parent.
+
+The trainers run the jobs (``emostudio.trainers``); the Train page and the command line
+only write job rows through here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from emostudio.core.domain import FINETUNE_JOB, SELFTRAIN_JOB, Job, ModelVersion
+from emostudio.core.errors import StudioError
+from emostudio.db.repository import Repository
+
+HUMAN_SOURCES = ("human", "import")
+"""What fine-tuning learns from by default. Pseudo-labels (``source='pseudo'``) are the
+model's own guesses: only self-training reads them, and never as people's labels."""
+
+
+def check_sources(sources) -> None:
+    """Refuse label sources other than people's and imported labels."""
+    if "pseudo" in sources:
+        raise StudioError("pseudo-labels are the model's own guesses: only self-training learns from them")
+    if not set(sources) <= set(HUMAN_SOURCES):
+        raise StudioError(f"label sources are {' and '.join(HUMAN_SOURCES)}; got {', '.join(sources)}")
+
+
+@dataclass(frozen=True)
+class FinetuneOptions:
+    """What a fine-tuning job is asked to do (its job row's ``config``)."""
+
+    sources: tuple[str, ...] = HUMAN_SOURCES
+    annotator: str | None = None
+    """Learn from this one person's labels only (default: everyone's, merged)."""
+    epochs: int = 10
+    lr: float = 5e-4
+    holdout: float = 0.2
+    """Share of the speakers (or media, where speakers are unknown) held out to measure the new version."""
+    seed: int = 0
+    parent: str | None = None
+    """The version to start from (default: the active one)."""
+
+    @classmethod
+    def from_config(cls, config: dict) -> FinetuneOptions:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise StudioError(f"unknown fine-tuning option: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        options = cls(**{**config, "sources": tuple(config.get("sources") or HUMAN_SOURCES)})
+        check_sources(options.sources)
+        if options.epochs < 1 or not 0 < options.lr < 1 or not 0 < options.holdout < 1:
+            raise StudioError("fine-tuning needs epochs >= 1, 0 < lr < 1 and 0 < holdout < 1")
+        return options
+
+    def to_config(self) -> dict:
+        return {**asdict(self), "sources": list(self.sources)}
+
+
+@dataclass(frozen=True)
+class SelfTrainOptions(FinetuneOptions):
+    """A self-training job: fine-tuning's options, plus how the library's unlabelled media
+    join in. Round r pseudo-labels the most confident ``min(1, share * r)`` of the media
+    the model gives each class (class-balanced thresholds, re-set every round)."""
+
+    epochs: int = 5
+    """Epochs per round."""
+    rounds: int = 3
+    share: float = 0.3
+    consistency: float = 1.0
+    """Weight of the consistency loss between clean and perturbed views of each clip."""
+    adapt_inputs: bool = True
+    """Re-fit the input standardisation on the library's own media first (unlabelled ones included)."""
+
+    @classmethod
+    def from_config(cls, config: dict) -> SelfTrainOptions:
+        options = super().from_config(config)
+        if options.rounds < 1 or not 0 < options.share <= 1 or options.consistency < 0:
+            raise StudioError("self-training needs rounds >= 1, 0 < share <= 1 and consistency >= 0")
+        return options
+
+
+JOB_OPTIONS: dict[str, type[FinetuneOptions]] = {FINETUNE_JOB: FinetuneOptions, SELFTRAIN_JOB: SelfTrainOptions}
+"""Each training job kind and the options it takes."""
+
+
+def queue_training(repo: Repository, kind: str, config: dict, requested_by: str | None = None) -> Job:
+    """Queue a training job (``config`` checked here, so a typo fails now, not in the worker)."""
+    if kind not in JOB_OPTIONS:
+        raise StudioError(f"unknown training job {kind!r} (known: {', '.join(JOB_OPTIONS)})")
+    return repo.enqueue_job(kind, JOB_OPTIONS[kind].from_config(config).to_config(), requested_by=requested_by)
+
+
+def cancel_job(repo: Repository, job_id: int, by: str | None = None) -> Job:
+    """Cancel a queued or running job; a running one stops at its next step and registers nothing."""
+    job = repo.cancel_job(int(job_id), by=by)
+    if job is None:
+        raise StudioError(f"there is no job {job_id}")
+    if job.status != "cancelled":
+        raise StudioError(f"job {job.id} had already {job.status}")
+    return job
+
+
+def annotators(repo: Repository) -> list[str]:
+    """The people whose labels fine-tuning could learn from alone."""
+    return sorted({a.annotator for a in repo.annotations() if a.source in HUMAN_SOURCES})
+
+
+COMPARED = {
+    "uar": "UAR",
+    "wa": "WA (accuracy)",
+    "macro_f1": "macro-F1",
+    "ece": "ECE (lower is better)",
+    "ccc_arousal": "CCC arousal",
+    "ccc_valence": "CCC valence",
+    "ccc_dominance": "CCC dominance",
+}
+
+
+def comparison(version: ModelVersion) -> tuple[list[tuple[str, str, str]], dict | None]:
+    """A trained version beside its parent on the same held-out spans: rows of (measure,
+    parent, new version), and the held-out record (confusion matrices, calibration) for
+    the figures; no rows for a version no studio job measured."""
+    held = version.metrics.get("heldout")
+    if not held:
+        return [], None
+
+    def shown(side: str, key: str) -> str:
+        value = held.get(side, {}).get(key)
+        return "missing" if value is None else f"{value:.3f}"
+
+    rows = [(name, shown("parent", key), shown("model", key)) for key, name in COMPARED.items()]
+    rows.append(("held-out spans", str(held.get("spans", "")), str(held.get("spans", ""))))
+    return rows, held
