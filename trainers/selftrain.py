@@ -5,9 +5,10 @@ Seeded by contrastive learning + self-training with few labels: a model trained 
 labels gets better by learning from its own confident guesses on unlabelled data, kept
 honest by class-balanced selection and by consistency between perturbed views.
 
-1. The input standardisation is re-fitted on the library's own media (labelled and
-   unlabelled, never the held-out ones): recordings from another microphone, room or
-   language shift every feature, and this undoes the shift without a single label.
+1. The input standardisation is re-fitted on the library's own media (the unlabelled
+   ones when there are at least 20, else all of them; never the held-out ones):
+   recordings from another microphone, room or language shift every feature, and this
+   undoes the shift without a single label.
 2. Each round, the library's unlabelled media are pseudo-labelled where the model is
    confident, with class-balanced thresholds (Zou et al., 2018): per class, the
    confidence above which the top ``share * round`` of the media the model gives that
@@ -36,6 +37,8 @@ from emostudio.trainers.finetune import TrainingRun
 from emostudio.trainers.labelled import group_of, media_audio_inputs
 from emostudio.trainers.supervised import TrainConfig, TrainItem, predict_audio
 from emostudio.trainers.worker import register
+
+MIN_MEDIA_FOR_STATISTICS = 20
 
 
 def balanced_pseudo_labels(probs: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -72,7 +75,10 @@ def self_train(
     last round's pseudo-labels (indices into ``unlabelled``, classes, confidences)."""
     classes = model.config.labels.basic
     if options.adapt_inputs and len(library):
-        model.fit_normalizer(torch.from_numpy(np.concatenate(library)))
+        # the media the model knows least: the unlabelled ones, when there are enough to say
+        # how features spread in them; else the whole library
+        own = unlabelled if len(unlabelled) >= MIN_MEDIA_FOR_STATISTICS else library
+        model.fit_normalizer(torch.from_numpy(np.concatenate(own)))
     pseudo = (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
     for r in range(options.rounds):
         if len(unlabelled):

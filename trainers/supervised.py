@@ -305,6 +305,8 @@ def audio_loss(out: ModelOutputs, t: ClipTargets, class_weight: torch.Tensor, tr
     # compound label (a batch without any adds zero, but keeps the head in the graph: several
     # processes must agree on which parameters have gradients)
     clip_compound = (out.chunk_weights[..., None] * out.chunk_compound).sum(1).clamp(1e-6, 1 - 1e-6)
+    if clip_compound.shape[-1] == 0:  # a label space without compounds
+        return loss
     has = (t.compound >= 0).float()
     target = F.one_hot(t.compound.clamp(min=0), clip_compound.shape[-1]).float()
     bce = F.binary_cross_entropy(clip_compound, target, reduction="none").mean(-1)
