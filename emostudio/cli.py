@@ -281,9 +281,29 @@ def finetune_command(
     (or `accelerate launch`) the N processes train it together (CPU processes, or one per
     GPU); the first one records the job and registers the version.
     """
+    _run_training_job("finetune", _label_options(sources, annotator, epochs, lr, holdout, seed, parent), queue)
+
+
+@train_app.command("rankers")
+def rankers_command(
+    sources: Annotated[str, typer.Option(help="Which labels count, comma-separated: human, import.")] = "human,import",
+    annotator: Annotated[str | None, typer.Option(help="Learn from this person's labels only.")] = None,
+    epochs: Annotated[int, typer.Option(help="Passes of the chunk model over the labelled spans.")] = 10,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (cosine decay).")] = 5e-4,
+    holdout: Annotated[float, typer.Option(help="Share of speakers (or media) held out to measure it.")] = 0.2,
+    seed: Annotated[int, typer.Option()] = 0,
+    parent: Annotated[str | None, typer.Option(help="Version to start from (default: the active one).")] = None,
+    queue: Annotated[bool, typer.Option(help="Only queue the job for the studio's worker.")] = False,
+) -> None:
+    """Train chunk-level rankers (which of two chunks is more aroused, positive, dominant)
+    from the labels, and the chunk model's A/V/D curves from their smoothed scores."""
+    _run_training_job("rankers", _label_options(sources, annotator, epochs, lr, holdout, seed, parent), queue)
+
+
+def _label_options(sources, annotator, epochs, lr, holdout, seed, parent) -> dict:
     from emostudio.services.training import FinetuneOptions
 
-    config = FinetuneOptions.from_config(
+    return FinetuneOptions.from_config(
         {
             "sources": [x.strip() for x in sources.split(",") if x.strip()],
             "annotator": annotator,
@@ -294,7 +314,6 @@ def finetune_command(
             "parent": parent,
         }
     ).to_config()
-    _run_training_job("finetune", config, queue)
 
 
 @train_app.command("selftrain")

@@ -4,6 +4,7 @@ cancel, a killed worker, pseudo-labels, and the multi-process run."""
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ from emostudio.services.analysis import media_for_path
 from emostudio.services.versions import register_folder
 from emostudio.testing import speech, temp_repository, tiny_model, tone, write_audio
 from emostudio.trainers.labelled import held_out_groups, merged_spans
+from emostudio.trainers.supervised import TrainItem
 
 
 def _annotation(media_id, label=None, annotator="ann", source="human", start=None, duration=None, **avd):
@@ -269,3 +271,59 @@ def test_a_class_the_model_favours_cannot_take_over_the_pseudo_labels():
     assert np.allclose(confidence, probs[index, labels])
     taken, _, _ = balanced_pseudo_labels(probs, share=0.6)
     assert set(index) <= set(taken) and len(taken) > 2 * len(index)  # a larger share keeps more, the sure ones first
+
+
+def test_perturbed_views_keep_the_clean_chunks_apart_from_noise_masking_and_speed():
+    import torch
+
+    from emostudio.model.network import ModelInputs
+    from emostudio.trainers.supervised import perturbed_views, stack_batches
+
+    x = torch.randn(3, 40, 8)
+    mask = torch.ones(3, 40, dtype=torch.bool)
+    mask[2, 25:] = False  # a shorter clip, padded
+    inputs = ModelInputs.of(audio=x, chunk_mask=mask)
+    noisy, stretched = perturbed_views(inputs, torch.ones(8), torch.Generator().manual_seed(0))
+    assert noisy.audio.shape == x.shape and torch.equal(noisy.chunk_mask, mask)  # chunk for chunk with the clean view
+    changed = (noisy.audio - x).abs().amax(-1) > 0
+    assert changed[mask].all() and 0.1 < (noisy.audio - x).std() < 0.5  # noise at 0.2 of the spread, plus masking
+    assert 32 <= stretched.audio.shape[1] <= 50 and stretched.audio.shape[1] != 40  # 0.8 to 1.25 times as long
+    short = stretched.chunk_mask[2].sum() / stretched.chunk_mask[0].sum()
+    assert abs(short - 25 / 40) < 0.1  # the padded clip stays as short, relative to the others
+    both = stack_batches([inputs, noisy, stretched])
+    assert both.audio.shape[0] == 9 and both.audio.shape[1] == max(40, stretched.audio.shape[1])
+    assert not both.chunk_mask[:3, 40:].any()  # the clean rows' padding stays padding
+
+
+def test_the_rankers_job_trains_the_chunk_curves_from_preferences_and_registers_a_version(studio):
+    from emostudio.core.domain import RANKERS_JOB
+    from emostudio.trainers.worker import run_once
+
+    repo, parent, media = studio
+    job = repo.enqueue_job(RANKERS_JOB, {"epochs": 2})
+    assert job.status == "queued"
+    done = run_once(repo)
+    assert done.status == "succeeded", done.log
+    assert "training the rankers" in done.log and [h["epoch"] for h in done.metrics["history"]] == [1, 2]
+    assert repo.get_model_version(done.model_version_id).metrics["train"]["ranker_curves"] > 0
+
+
+def test_rankers_learn_which_chunk_is_more_aroused_and_their_curves_follow_it():
+    from emostudio.trainers.rankers import preference_pairs, ranker_curves, train_rankers
+
+    rng = np.random.default_rng(0)
+    items = []
+    for k in range(60):  # feature 0 carries arousal; half of each clip is calm whatever the label
+        arousal = [-0.6, 0.0, 0.7][k % 3]
+        x = rng.normal(size=(12, 6)).astype(np.float32)
+        x[6:, 0] += 3.0 * arousal
+        items.append(TrainItem(x, k % 3, (arousal, 0.0, 0.0), group=f"s{k % 4}", avd_known=(True, False, False)))
+    high, low, dims = preference_pairs(items, 50, random.Random(0))
+    assert len(dims) == 50 and set(dims) == {0}  # only arousal was rated, and differs enough
+    assert all(items[i].avd[0] > items[j].avd[0] for (i, _), (j, _) in zip(high, low))
+    ranker = train_rankers(items, epochs=10)
+    curves = ranker_curves(ranker, items)
+    aroused = [c for c, it in zip(curves, items) if it.avd[0] > 0.5]
+    # within a clip, the chunks that carry the emotion score above those that do not
+    assert np.mean([c[8:, 0].mean() - c[:4, 0].mean() for c in aroused]) > 0.2
+    assert all(-1.0 <= c.min() and c.max() <= 1.0 for c in curves)

@@ -61,6 +61,8 @@ class TrainItem:
     chunk_avd: np.ndarray | None = None
     avd_known: tuple[bool, bool, bool] = (True, True, True)
     """Which of arousal / valence / dominance ``avd`` holds (a person may rate only one)."""
+    curve: np.ndarray | None = None
+    """A clip's own A/V/D target per chunk ``[T, 3]`` (the rankers' curves), where known."""
 
     @property
     def is_sequence(self) -> bool:
@@ -92,13 +94,16 @@ def synthetic_sequences(
         audio, chunk_labels, chunk_avd = [], [], []
         for label in labels:
             clip = rng.choice(by_label[label])
-            x = clip.audio
+            x, off = clip.audio, 0
             if len(x) > longest:
                 off = rng.randrange(len(x) - longest + 1)
                 x = x[off : off + longest]
             audio.append(x)
             chunk_labels.append(np.full(len(x), label))
-            chunk_avd.append(np.tile(np.asarray(clip.avd, np.float32), (len(x), 1)))
+            if clip.curve is not None:  # the chunks keep their own curve, not their clip's one value
+                chunk_avd.append(clip.curve[off : off + len(x)].astype(np.float32))
+            else:
+                chunk_avd.append(np.tile(np.asarray(clip.avd, np.float32), (len(x), 1)))
         out.append(
             TrainItem(
                 np.concatenate(audio),
@@ -121,6 +126,8 @@ class ClipTargets:
     weights: torch.Tensor
     compound: torch.Tensor
     is_sequence: torch.Tensor
+    has_curve: torch.Tensor  # a clip with its own per-chunk A/V/D curve
+    chunk_valid: torch.Tensor  # [B, T] False on padding
     chunk_labels: torch.Tensor
     chunk_avd: torch.Tensor
 
@@ -140,9 +147,10 @@ def collate(items: Sequence[TrainItem], max_chunks: int | None = None, rng: rand
         if it.is_sequence:
             chunk_labels.append(torch.from_numpy(it.chunk_labels[lo:hi].astype(np.int64)))
             chunk_avd.append(torch.from_numpy(it.chunk_avd[lo:hi]))
-        else:  # a clip: its chunks have no targets of their own (attention pooling finds them)
+        else:  # a clip: its chunks have no class of their own (attention pooling finds them)
             chunk_labels.append(torch.full((hi - lo,), -100, dtype=torch.int64))
-            chunk_avd.append(torch.zeros(hi - lo, 3))
+            curve = it.curve[lo:hi] if it.curve is not None else np.zeros((hi - lo, 3))
+            chunk_avd.append(torch.from_numpy(np.asarray(curve, np.float32)))
     lengths = torch.tensor([len(x) for x in crops])
     audio = torch.nn.utils.rnn.pad_sequence(crops, batch_first=True)
     mask = torch.arange(audio.shape[1])[None] < lengths[:, None]
@@ -153,6 +161,8 @@ def collate(items: Sequence[TrainItem], max_chunks: int | None = None, rng: rand
         weights=torch.tensor([it.weight for it in items], dtype=torch.float32),
         compound=torch.tensor([-1 if it.compound is None else it.compound for it in items]),
         is_sequence=torch.tensor([it.is_sequence for it in items]),
+        has_curve=torch.tensor([it.curve is not None and not it.is_sequence for it in items]),
+        chunk_valid=mask,
         chunk_labels=torch.nn.utils.rnn.pad_sequence(chunk_labels, batch_first=True, padding_value=-100),
         chunk_avd=torch.nn.utils.rnn.pad_sequence(chunk_avd, batch_first=True),
     )
@@ -301,6 +311,10 @@ def audio_loss(out: ModelOutputs, t: ClipTargets, class_weight: torch.Tensor, tr
         per_item = ((chunk_ce + train.avd_weight * chunk_mse) * valid).sum(1) / valid.sum(1).clamp(min=1)
         seq = t.is_sequence.float() * t.weights
         loss = loss + train.chunk_weight * (per_item * seq).sum() / seq.sum().clamp(min=1e-6)
+        if t.has_curve.any():  # a clip's own curve: every chunk's A/V/D against it
+            curve = (chunk_mse * t.chunk_valid).sum(1) / t.chunk_valid.sum(1).clamp(min=1)
+            with_curve = t.has_curve.float() * t.weights
+            loss = loss + train.chunk_weight * train.avd_weight * (curve * with_curve).sum() / with_curve.sum()
     # clip compound score = attention-pooled chunk scores; one-vs-rest on the clips with a
     # compound label (a batch without any adds zero, but keeps the head in the graph: several
     # processes must agree on which parameters have gradients)

@@ -219,7 +219,9 @@ FINETUNE_JOB = "finetune"
 """Supervised fine-tuning of the active version on people's (and imported) labels."""
 SELFTRAIN_JOB = "selftrain"
 """Self-training: the library's unlabelled media, pseudo-labelled where the model is sure, join the labels."""
-TRAIN_JOBS = (FINETUNE_JOB, SELFTRAIN_JOB)
+RANKERS_JOB = "rankers"
+"""Chunk-level emotion rankers from the labels; the chunk model learns its A/V/D curves from theirs."""
+TRAIN_JOBS = (FINETUNE_JOB, SELFTRAIN_JOB, RANKERS_JOB)
 """The job kinds that register a model version."""
 
 

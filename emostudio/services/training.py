@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from emostudio.core.domain import FINETUNE_JOB, SELFTRAIN_JOB, Job, ModelVersion
+from emostudio.core.domain import FINETUNE_JOB, RANKERS_JOB, SELFTRAIN_JOB, Job, ModelVersion
 from emostudio.core.errors import StudioError
 from emostudio.db.repository import Repository
 
@@ -80,7 +80,11 @@ class SelfTrainOptions(FinetuneOptions):
         return options
 
 
-JOB_OPTIONS: dict[str, type[FinetuneOptions]] = {FINETUNE_JOB: FinetuneOptions, SELFTRAIN_JOB: SelfTrainOptions}
+JOB_OPTIONS: dict[str, type[FinetuneOptions]] = {
+    FINETUNE_JOB: FinetuneOptions,
+    SELFTRAIN_JOB: SelfTrainOptions,
+    RANKERS_JOB: FinetuneOptions,
+}
 """Each training job kind and the options it takes."""
 
 

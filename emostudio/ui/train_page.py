@@ -8,7 +8,7 @@ import json
 
 import gradio as gr
 
-from emostudio.core.domain import FINETUNE_JOB, SELFTRAIN_JOB
+from emostudio.core.domain import FINETUNE_JOB, RANKERS_JOB, SELFTRAIN_JOB
 from emostudio.db.repository import Repository
 from emostudio.services.health import worker_status
 from emostudio.services.library import queue_analysis
@@ -22,6 +22,7 @@ EVERYONE = "everyone (merged)"
 TRAINING = {
     FINETUNE_JOB: "fine-tune on the labels",
     SELFTRAIN_JOB: "self-train: the labels and the library's unlabelled media",
+    RANKERS_JOB: "chunk rankers: A/V/D curves from which-chunk-is-more preferences",
 }
 
 
@@ -195,7 +196,7 @@ class TrainPage:
                 "epochs": int(epochs_ or JOB_OPTIONS[kind_].epochs),
             }
             job = queue_training(repo, kind_, config, requested_by=user.name)
-            what = "Fine-tuning" if kind_ == FINETUNE_JOB else "Self-training"
+            what = {FINETUNE_JOB: "Fine-tuning", SELFTRAIN_JOB: "Self-training", RANKERS_JOB: "Ranker training"}[kind_]
             return f"{what} queued as job {job.id}; its progress shows below.", job.id
 
         @guarded
