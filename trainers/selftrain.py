@@ -22,6 +22,7 @@ The last round's pseudo-labels are stored with the version, as annotations with
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -79,14 +80,21 @@ def self_train(
         # how features spread in them; else the whole library
         own = unlabelled if len(unlabelled) >= MIN_MEDIA_FOR_STATISTICS else library
         model.fit_normalizer(torch.from_numpy(np.concatenate(own)))
+    start = copy.deepcopy(model) if options.restart else None
     pseudo = (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
     for r in range(options.rounds):
         if len(unlabelled):
             probs = predict_audio(model, [TrainItem(a, -100, (0.0, 0.0, 0.0)) for a in unlabelled])
-            pseudo = balanced_pseudo_labels(probs, min(1.0, options.share * (r + 1)))
+            pseudo = balanced_pseudo_labels(probs, min(options.max_share, options.share * (r + 1)))
         guessed = [
-            TrainItem(unlabelled[i], int(c), avd_prototype(classes[c]), group=f"unlabelled:{i}")
-            for i, c in zip(pseudo[0], pseudo[1])
+            TrainItem(
+                unlabelled[i],
+                int(c),
+                avd_prototype(classes[c]),
+                weight=float(p) if options.confidence_weight else 1.0,
+                group=f"unlabelled:{i}",
+            )
+            for i, c, p in zip(*pseudo)
         ]
         if report:
             counts = np.bincount(pseudo[1], minlength=len(classes))
@@ -95,7 +103,7 @@ def self_train(
         config = TrainConfig(
             epochs=options.epochs, lr=options.lr, seed=options.seed + r, consistency=options.consistency
         )
-        model = run_round([*labelled, *guessed], config, model)
+        model = run_round([*labelled, *guessed], config, copy.deepcopy(start) if start is not None else model)
     return model, pseudo
 
 

@@ -60,13 +60,19 @@ class FinetuneOptions:
 @dataclass(frozen=True)
 class SelfTrainOptions(FinetuneOptions):
     """A self-training job: fine-tuning's options, plus how the library's unlabelled media
-    join in. Round r pseudo-labels the most confident ``min(1, share * r)`` of the media
-    the model gives each class (class-balanced thresholds, re-set every round)."""
+    join in. Round r pseudo-labels the most confident ``min(max_share, share * r)`` of the
+    media the model gives each class (class-balanced thresholds, re-set every round)."""
 
     epochs: int = 5
     """Epochs per round."""
     rounds: int = 3
     share: float = 0.3
+    max_share: float = 1.0
+    restart: bool = False
+    """Train each round from the starting model (re-standardised), with the latest round's
+    pseudo-labels, instead of going on from the latest round's model: errors do not pile up."""
+    confidence_weight: bool = False
+    """Weigh each pseudo-label by the model's confidence in it (a person's label weighs 1)."""
     consistency: float = 1.0
     """Weight of the consistency loss between clean and perturbed views of each clip."""
     adapt_inputs: bool = True
@@ -75,10 +81,14 @@ class SelfTrainOptions(FinetuneOptions):
     @classmethod
     def from_config(cls, config: dict) -> SelfTrainOptions:
         options = super().from_config(config)
-        if options.rounds < 1 or not 0 < options.share <= 1 or options.consistency < 0:
-            raise StudioError("self-training needs rounds >= 1, 0 < share <= 1 and consistency >= 0")
+        if options.rounds < 1 or not 0 < options.share <= options.max_share <= 1 or options.consistency < 0:
+            raise StudioError("self-training needs rounds >= 1, 0 < share <= max_share <= 1 and consistency >= 0")
         return options
 
+
+CBST = {"share": 0.2, "max_share": 0.5, "restart": True, "confidence_weight": True}
+"""The class-balanced self-training schedule of Zou et al. (2018): 20% of each class's
+media pseudo-labelled, growing to 50%, every round trained from the starting model."""
 
 JOB_OPTIONS: dict[str, type[FinetuneOptions]] = {
     FINETUNE_JOB: FinetuneOptions,
