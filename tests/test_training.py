@@ -246,6 +246,11 @@ def test_self_training_stores_its_pseudo_labels_with_the_version_and_never_as_pe
     assert mine and {a.media_id for a in mine} <= {m.id for m in unlabelled}
     assert all(a.annotator == f"self-training (job {job.id})" and 0 < a.confidence <= 1 for a in mine)
     assert repo.human_annotation_counts() == people_before  # never counted as people's labels
+    from emostudio.services.library import studio_rows
+
+    shown = {row[0]: row[5] for row in studio_rows(repo)}  # the Library page's "annotated" column
+    pseudo_on = {a.media_id for a in mine}
+    assert all(shown[m.name].startswith("no (") and "pseudo" in shown[m.name] for m in unlabelled if m.id in pseudo_on)
     assert not {a.id for a in mine} & set(done.used_annotation_ids)
     assert {m.id for m in unlabelled} <= set(done.used_media_ids)
     version = repo.get_model_version(done.model_version_id)

@@ -76,8 +76,10 @@ def studio_rows(repo: Repository, flt: LibraryFilter = LibraryFilter()) -> list[
             continue
         if flt.annotated and done != flt.annotated:
             continue
+        # self-training's guesses show as what they are, never as a person's annotation
+        shown = f"{done} ({s.pseudo_labels} pseudo)" if s.pseudo_labels else done
         rows.append(
-            (m.name, round(m.duration, 2), m.info.modality, m.status, top, done, active.id if clip else "", m.id)
+            (m.name, round(m.duration, 2), m.info.modality, m.status, top, shown, active.id if clip else "", m.id)
         )
     return rows
 
