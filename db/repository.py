@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -90,6 +90,20 @@ def _model_version(row: ModelVersionRow) -> ModelVersion:
         job_id=row.job_id,
         active=row.active,
         created_at=row.created_at,
+    )
+
+
+def _version_row(version: ModelVersion) -> ModelVersionRow:
+    """A new registry row for ``version``, inactive (activation is its own step)."""
+    return ModelVersionRow(
+        id=version.id,
+        kind=version.kind,
+        path=version.path,
+        label_space=version.label_space,
+        metrics=version.metrics,
+        parent_id=version.parent_id,
+        job_id=version.job_id,
+        active=False,
     )
 
 
@@ -428,16 +442,7 @@ class Repository:
         with self.writing() as s:
             row = s.get(ModelVersionRow, version.id)
             if row is None:
-                row = ModelVersionRow(
-                    id=version.id,
-                    kind=version.kind,
-                    path=version.path,
-                    label_space=version.label_space,
-                    metrics=version.metrics,
-                    parent_id=version.parent_id,
-                    job_id=version.job_id,
-                    active=False,
-                )
+                row = _version_row(version)
                 s.add(row)
             if version.active:
                 s.execute(update(ModelVersionRow).where(ModelVersionRow.kind == version.kind).values(active=False))
@@ -629,18 +634,7 @@ class Repository:
             ).rowcount
             if not owned:
                 return False
-            s.add(
-                ModelVersionRow(
-                    id=version.id,
-                    kind=version.kind,
-                    path=version.path,
-                    label_space=version.label_space,
-                    metrics=version.metrics,
-                    parent_id=version.parent_id,
-                    job_id=job_id,
-                    active=False,
-                )
-            )
+            s.add(_version_row(replace(version, job_id=job_id)))
             s.flush()  # the pseudo-labels name the version
             s.add_all(AnnotationRow(**{f: getattr(a, f) for f in _ANNOTATION_FIELDS}) for a in pseudo_labels)
         return True

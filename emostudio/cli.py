@@ -39,10 +39,13 @@ def main() -> None:
         sys.exit(2)
 
 
-def _tqdm_hook(desc: str):
-    bar = tqdm(desc=desc, unit="file", dynamic_ncols=True)
+def _tqdm_hook(desc: str, unit: str = "file", messages: bool = False):
+    """A tqdm bar driven by a progress hook (and, with ``messages``, printing its lines above it)."""
+    bar = tqdm(desc=desc, unit=unit, dynamic_ncols=True)
 
-    def hook(step: str, *, completed=None, total=None, **_) -> None:
+    def hook(step: str, *, completed=None, total=None, message=None, **_) -> None:
+        if messages and message:
+            bar.write(printable(message))
         if total is not None and bar.total != total:
             bar.total = total
             bar.refresh()
@@ -246,22 +249,6 @@ def worker_command(
         )
 
 
-def _train_bar():
-    """A tqdm bar for a training job's steps, printing its log lines above it."""
-    bar = tqdm(desc="train", unit="step", dynamic_ncols=True)
-
-    def echo(step: str, *, completed=None, total=None, message=None, **_) -> None:
-        if message:
-            bar.write(printable(message))
-        if total is not None and bar.total != total:
-            bar.total = total
-            bar.refresh()
-        if completed is not None:
-            bar.update(completed - bar.n)
-
-    return bar, echo
-
-
 @train_app.command("finetune")
 def finetune_command(
     sources: Annotated[str, typer.Option(help="Which labels count, comma-separated: human, import.")] = "human,import",
@@ -380,7 +367,7 @@ def _run_training_job(kind: str, config: dict, queue: bool) -> None:
     if not state.is_main_process:  # a helper process: trains its share; the first one records and registers
         JOB_HANDLERS[kind](repo, repo.get_job(ids[0]), lambda *a, **k: None)
         return
-    bar, echo = _train_bar()
+    bar, echo = _tqdm_hook("train", unit="step", messages=True)
     with bar:
         job = run_job_here(repo, ids[0], echo, redactions={str(settings.data_dir.resolve()): "<data folder>"})
     if job.status != "succeeded":
