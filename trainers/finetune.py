@@ -49,6 +49,24 @@ class LabelledData:
     media_ids: list[str]
     annotation_ids: list[int]
     skipped: list[str]
+    audio: dict[str, np.ndarray] = field(default_factory=dict)
+    """Each training-side media's audio chunk inputs (self-training reuses them)."""
+
+
+class MediaReader:
+    """A model's audio chunk inputs for library media, features from the studio's cache."""
+
+    def __init__(self, repo: Repository, config):
+        self.cache = FeatureCache(get_settings().cache_dir / "features", repo)
+        self.extractors = [get_extractor(n) for n in config.audio_extractors]
+        self.grid = config.grid
+
+    def read(self, media) -> tuple[np.ndarray, list] | str:
+        """``(inputs [T, D], chunks)``, or why the media cannot be read (one line naming it)."""
+        try:
+            return media_audio_inputs(media, self.extractors, self.cache, self.grid)
+        except Exception as err:  # noqa: BLE001 - one unreadable file must not stop the job
+            return f"{media.name}: {getattr(err, 'problem', None) or err}"
 
 
 def library_data(
@@ -57,8 +75,7 @@ def library_data(
     """Training and held-out items for ``spans`` (the held-out side fixed by the groups'
     names, see ``held_out_groups``); a media that cannot be read is skipped and named."""
     config = model.config
-    cache = FeatureCache(get_settings().cache_dir / "features", repo)
-    extractors = [get_extractor(n) for n in config.audio_extractors]
+    reader = MediaReader(repo, config)
     by_media: dict[str, list[LabelledSpan]] = {}
     for span in spans:
         by_media.setdefault(span.media_id, []).append(span)
@@ -74,13 +91,15 @@ def library_data(
         if m is None:
             data.skipped.append(f"{media_id}: no longer in the library")
             continue
-        try:
-            audio, chunks = media_audio_inputs(m, extractors, cache, config.grid)
-        except Exception as err:  # noqa: BLE001 - one unreadable file must not stop the job
-            data.skipped.append(f"{m.name}: {getattr(err, 'problem', None) or err}")
+        read = reader.read(m)
+        if isinstance(read, str):
+            data.skipped.append(read)
             continue
+        audio, chunks = read
         data.media_ids.append(media_id)
         held = groups[media_id] in heldout
+        if not held:
+            data.audio[media_id] = audio
         for span in theirs:
             item = span_item(audio, chunks, span, config.labels, groups[media_id])
             (data.heldout if held else data.train).append(item)

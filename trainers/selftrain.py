@@ -34,8 +34,8 @@ from emostudio.core.labels import avd_prototype
 from emostudio.db.repository import Repository
 from emostudio.model.network import ChunkEmotionModel
 from emostudio.services.training import SelfTrainOptions
-from emostudio.trainers.finetune import TrainingRun
-from emostudio.trainers.labelled import group_of, media_audio_inputs
+from emostudio.trainers.finetune import MediaReader, TrainingRun
+from emostudio.trainers.labelled import group_of
 from emostudio.trainers.supervised import TrainConfig, TrainItem, predict_audio
 from emostudio.trainers.worker import register
 
@@ -113,27 +113,26 @@ def selftrain_job(repo: Repository, job: Job, hook) -> str | None:
     options = SelfTrainOptions.from_config(job.config)
     run = TrainingRun.start(repo, job, hook, options)
     config = run.model.config
-    from emostudio.core.config import get_settings
-    from emostudio.features import FeatureCache, get_extractor
-
-    cache = FeatureCache(get_settings().cache_dir / "features", repo)
-    extractors = [get_extractor(n) for n in config.audio_extractors]
-    people = {a.media_id for a in repo.annotations() if a.source in options.sources}
+    reader = MediaReader(repo, config)
     held = set(run.data.heldout_groups)
-    unlabelled_ids, unlabelled, library = [], [], []
-    summaries = [s.media for s in repo.list_media() if s.media.info.has_audio and group_of(s.media) not in held]
+    # the labelled media were read with the labels; the rest of the train side is read here
+    library = list(run.data.audio.values())
+    unlabelled_ids, unlabelled = [], []
+    rest = [
+        s.media
+        for s in repo.list_media()
+        if s.media.info.has_audio and group_of(s.media) not in held and s.media.id not in run.data.audio
+    ]
     with run.accelerator.main_process_first():
-        for k, media in enumerate(summaries):
-            hook(job.kind, completed=k, total=len(summaries), message=None)
-            try:
-                audio, _ = media_audio_inputs(media, extractors, cache, config.grid)
-            except Exception as err:  # noqa: BLE001 - one unreadable file must not stop the job
-                hook(job.kind, message=f"skipped {media.name}: {getattr(err, 'problem', None) or err}")
+        for k, media in enumerate(rest):
+            hook(job.kind, completed=k, total=len(rest))
+            read = reader.read(media)
+            if isinstance(read, str):
+                hook(job.kind, message=f"skipped {read}")
                 continue
-            library.append(audio)
-            if media.id not in people:
-                unlabelled_ids.append(media.id)
-                unlabelled.append(audio)
+            library.append(read[0])
+            unlabelled_ids.append(media.id)
+            unlabelled.append(read[0])
     hook(
         job.kind,
         message=f"{len(run.data.train)} labelled spans and {len(unlabelled)} unlabelled media train it; "
