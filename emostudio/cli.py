@@ -287,6 +287,33 @@ def rankers_command(
     _run_training_job("rankers", _label_options(sources, annotator, epochs, lr, holdout, seed, parent), queue)
 
 
+@train_app.command("align")
+def align_command(
+    sources: Annotated[str, typer.Option(help="Which labels count, comma-separated: human, import.")] = "human,import",
+    annotator: Annotated[str | None, typer.Option(help="Learn from this person's labels only.")] = None,
+    epochs: Annotated[int, typer.Option(help="Passes over the media.")] = 20,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (cosine decay).")] = 1e-3,
+    dim: Annotated[int, typer.Option(help="Size of the space voice and face are aligned in.")] = 32,
+    contrastive: Annotated[float, typer.Option(help="Weight of the contrastive loss.")] = 1.0,
+    same_label: Annotated[float, typer.Option(help="Weight of the same-emotion pair task.")] = 0.5,
+    holdout: Annotated[float, typer.Option(help="Share of speakers (or media) held out to measure it.")] = 0.2,
+    seed: Annotated[int, typer.Option()] = 0,
+    parent: Annotated[str | None, typer.Option(help="Version to start from (default: the active one).")] = None,
+    queue: Annotated[bool, typer.Option(help="Only queue the job for the studio's worker.")] = False,
+) -> None:
+    """Align voice and face on the library's media that have both, before they are fused.
+
+    Audio and face chunk embeddings are pulled together contrastively (the same moment,
+    or the same emotion), with an auxiliary task telling whether a voice and a face carry
+    the same emotion; one classifier reads the aligned space. Unlabelled videos align too.
+    """
+    from emostudio.services.training import AlignOptions
+
+    config = _label_options(sources, annotator, epochs, lr, holdout, seed, parent)
+    config.update(dim=dim, contrastive=contrastive, same_label=same_label)
+    _run_training_job("align", AlignOptions.from_config(config).to_config(), queue)
+
+
 def _label_options(sources, annotator, epochs, lr, holdout, seed, parent) -> dict:
     from emostudio.services.training import FinetuneOptions
 

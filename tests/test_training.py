@@ -332,3 +332,136 @@ def test_rankers_learn_which_chunk_is_more_aroused_and_their_curves_follow_it():
     # within a clip, the chunks that carry the emotion score above those that do not
     assert np.mean([c[8:, 0].mean() - c[:4, 0].mean() for c in aroused]) > 0.2
     assert all(-1.0 <= c.min() and c.max() <= 1.0 for c in curves)
+
+
+@pytest.fixture
+def av_studio(studio, tmp_path):
+    """The studio, plus four generated talking-face videos: two labelled, two not."""
+    from emostudio.testing import face_picture, write_av
+
+    repo, parent, media = studio
+    videos = []
+    for k in range(4):
+        signal = speech(2.0) * (0.5 + 0.2 * k)
+        path = write_av(
+            tmp_path / f"talk{k}.mp4", video_seconds=2.0, size=(256, 256), picture=face_picture(), audio=signal
+        )
+        m = media_for_path(path)
+        repo.add_media(m)
+        videos.append(m)
+        if k < 2:
+            repo.add_annotation(_annotation(m.id, "anger" if k else "sadness"))
+    return repo, parent, media, videos
+
+
+def test_the_alignment_job_aligns_voice_and_face_and_registers_a_version_measured_fused(av_studio):
+    from emostudio.core.domain import ALIGN_JOB
+    from emostudio.model.network import load_model
+    from emostudio.trainers.worker import run_once
+
+    repo, parent, media, videos = av_studio
+    job = repo.enqueue_job(ALIGN_JOB, {"epochs": 2})
+    done = run_once(repo)
+    assert done.status == "succeeded", done.log
+    assert "aligning voice and face on" in done.log and [h["epoch"] for h in done.metrics["history"]] == [1, 2]
+    version = repo.get_model_version(done.model_version_id)
+    assert version.parent_id == parent.id and version.job_id == job.id
+    train = version.metrics["train"]
+    # the unlabelled videos align too (by time), and the job row names them
+    assert train["aligned_media"] >= 3 and train["unlabelled_media"] == 2
+    assert {v.id for v in videos[2:]} <= set(done.used_media_ids)
+    assert train["alignment"]["train"]["media"] >= 3 and train["alignment"]["train"]["voice_rank_of_face"] >= 1
+    held = version.metrics["heldout"]
+    assert held["model"]["n"] == held["parent"]["n"] == held["spans"] > 0
+    model = load_model(version.path)  # what activation analyses with
+    assert model.config.align_dim == 32 and model.align_head.weight.abs().sum() > 0
+
+
+def test_alignment_needs_media_with_a_voice_and_a_face(studio):
+    from emostudio.core.domain import ALIGN_JOB
+    from emostudio.trainers.worker import run_once
+
+    repo, parent, media = studio
+    repo.enqueue_job(ALIGN_JOB, {"epochs": 1})
+    done = run_once(repo)
+    assert done.status == "failed" and "alignment needs media with both a voice and a face" in done.error
+    assert [v.id for v in repo.list_model_versions()] == [parent.id]
+
+
+def _av_items(n: int, rng, labelled_share: float = 0.5):
+    """Clips of four emotions whose voice (6 features) and face (FER-like probabilities at
+    3 scales) both carry the emotion, each through its own noisy code, and something of
+    the clip's own that both show (the same moment of one person)."""
+    codes = np.random.default_rng(0)  # the same codes for every draw of clips
+    voice_codes, face_codes = codes.normal(size=(4, 6)), codes.normal(size=(4, 7))
+    voice_mix, face_mix = codes.normal(size=(3, 6)), codes.normal(size=(3, 7))
+    items = []
+    for k in range(n):
+        c, own = k % 4, rng.normal(size=3)
+        audio = (voice_codes[c] * 1.5 + own @ voice_mix + rng.normal(size=(10, 6))).astype(np.float32)
+        logits = face_codes[c] * 2.0 + own @ face_mix + rng.normal(size=(10, 7))
+        probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+        face = np.concatenate([probs, np.ones((10, 1))] * 3, axis=1).astype(np.float32)
+        label = c if k < labelled_share * n else -100
+        items.append(TrainItem(audio, label, (0.0, 0.0, 0.0), face=face, group=f"s{k % 5}"))
+    return items
+
+
+def test_alignment_pulls_each_face_toward_its_own_voice_and_learns_same_emotion_pairs():
+    import copy
+
+    import torch
+
+    from emostudio.core.labels import LabelSpace
+    from emostudio.model.network import ChunkModelConfig
+    from emostudio.services.training import AlignOptions
+    from emostudio.trainers.align import ALIGNED, alignment_measures, alignment_objective, with_alignment
+    from emostudio.trainers.supervised import TrainConfig, train_audio
+
+    rng = np.random.default_rng(0)
+    train, test = _av_items(80, rng), _av_items(24, np.random.default_rng(1), labelled_share=0.0)
+    space = LabelSpace(basic=("neutral", "happiness", "sadness", "anger"), compound=())
+    config = ChunkModelConfig(audio_dim=6, hidden=16, labels=space)
+    voice = train_audio(config, [it for it in train if it.label >= 0], TrainConfig(epochs=15, sequence_share=0.0))
+    start = with_alignment(voice, 16)
+    before = alignment_measures(start, test)
+    aligned = train_audio(
+        start.config,
+        train,
+        TrainConfig(epochs=40, lr=3e-3, sequence_share=0.0),
+        model=copy.deepcopy(start),
+        objective=alignment_objective(AlignOptions()),
+        trains=ALIGNED,
+    )
+    after = alignment_measures(aligned, test)
+    # on unseen clips: a face's own voice is nearer than before, and the auxiliary head tells
+    # a clip's own voice and face (one emotion) from another clip's
+    assert after["voice_rank_of_face"] < 0.5 * before["voice_rank_of_face"]
+    assert (
+        after["same_emotion_own"] - after["same_emotion_other"]
+        > 0.05
+        > abs(before["same_emotion_own"] - before["same_emotion_other"])
+    )
+    # the audio branch did not move
+    for name, p in voice.state_dict().items():
+        assert torch.equal(p, aligned.state_dict()[name]) or name.startswith(ALIGNED), name
+
+
+def test_face_probabilities_are_matched_to_the_label_space_by_name_and_an_aligned_model_starts_as_its_parent():
+    import torch
+
+    from emostudio.core.labels import BASIC, LabelSpace
+    from emostudio.model.network import ChunkEmotionModel, ChunkModelConfig, ModelInputs
+    from emostudio.trainers.align import with_alignment
+
+    probs = torch.full((1, 1, 7), 0.02)
+    probs[..., BASIC.index("happiness")] = 0.88
+    face = torch.cat([probs, torch.ones(1, 1, 1)] * 3, -1)
+    space = LabelSpace(basic=("anger", "happiness", "neutral"), compound=())  # another order, fewer classes
+    model = ChunkEmotionModel(ChunkModelConfig(audio_dim=4, hidden=8, labels=space)).eval()
+    logits = model.face_logits(face)
+    assert space.basic[int(logits.argmax())] == "happiness"
+    assert torch.allclose(logits.softmax(-1).sum(), torch.tensor(1.0))
+    inputs = ModelInputs.of(audio=torch.randn(1, 1, 4), face=face)
+    aligned = with_alignment(model, 8).eval()
+    assert torch.allclose(aligned(inputs).clip_log_probs, model(inputs).clip_log_probs, atol=1e-6)

@@ -21,6 +21,8 @@ from emostudio.core.domain import EMOTION_MODEL, FINETUNE_JOB, Job, ModelVersion
 from emostudio.core.errors import StudioError
 from emostudio.db.repository import Repository
 from emostudio.features import FeatureCache, get_extractor
+from emostudio.features.base import FeatureInput
+from emostudio.model.chunk_inputs import build_chunk_inputs
 from emostudio.model.network import ChunkEmotionModel, load_model, save_model
 from emostudio.services.training import FinetuneOptions
 from emostudio.services.versions import active_version, folder_version_id
@@ -54,28 +56,43 @@ class LabelledData:
 
 
 class MediaReader:
-    """A model's audio chunk inputs for library media, features from the studio's cache."""
+    """A model's audio chunk inputs for library media (and with ``faces``, the face chunk
+    inputs of media with a picture), features from the studio's cache."""
 
-    def __init__(self, repo: Repository, config):
-        self.cache = FeatureCache(get_settings().cache_dir / "features", repo)
+    def __init__(self, repo: Repository, config, faces: bool = False):
+        settings = get_settings()
+        self.cache = FeatureCache(settings.cache_dir / "features", repo)
         self.extractors = [get_extractor(n) for n in config.audio_extractors]
+        self.face = get_extractor("face-fer2013", fps=settings.video_fps) if faces else None
         self.grid = config.grid
 
-    def read(self, media) -> tuple[np.ndarray, list] | str:
-        """``(inputs [T, D], chunks)``, or why the media cannot be read (one line naming it)."""
+    def read(self, media) -> tuple[np.ndarray, list, np.ndarray | None] | str:
+        """``(audio inputs [T, D], chunks, face inputs [T, F] or None)``, or why the media
+        cannot be read (one line naming it)."""
         try:
-            return media_audio_inputs(media, self.extractors, self.cache, self.grid)
+            audio, chunks = media_audio_inputs(media, self.extractors, self.cache, self.grid)
+            face = None
+            if self.face is not None and media.info.has_video:
+                face = build_chunk_inputs(chunks, face=self.cache.get(self.face, FeatureInput(media))).face
+            return audio, chunks, face
         except Exception as err:  # noqa: BLE001 - one unreadable file must not stop the job
             return f"{media.name}: {getattr(err, 'problem', None) or err}"
 
 
 def library_data(
-    repo: Repository, model: ChunkEmotionModel, spans: list[LabelledSpan], holdout: float, keep=(), hook=None
+    repo: Repository,
+    model: ChunkEmotionModel,
+    spans: list[LabelledSpan],
+    holdout: float,
+    keep=(),
+    hook=None,
+    faces: bool = False,
 ) -> LabelledData:
     """Training and held-out items for ``spans`` (the held-out side fixed by the groups'
-    names, see ``held_out_groups``); a media that cannot be read is skipped and named."""
+    names, see ``held_out_groups``), with their faces when asked; a media that cannot be
+    read is skipped and named."""
     config = model.config
-    reader = MediaReader(repo, config)
+    reader = MediaReader(repo, config, faces)
     by_media: dict[str, list[LabelledSpan]] = {}
     for span in spans:
         by_media.setdefault(span.media_id, []).append(span)
@@ -95,13 +112,13 @@ def library_data(
         if isinstance(read, str):
             data.skipped.append(read)
             continue
-        audio, chunks = read
+        audio, chunks, face = read
         data.media_ids.append(media_id)
         held = groups[media_id] in heldout
         if not held:
             data.audio[media_id] = audio
         for span in theirs:
-            item = span_item(audio, chunks, span, config.labels, groups[media_id])
+            item = span_item(audio, chunks, span, config.labels, groups[media_id], face)
             (data.heldout if held else data.train).append(item)
             data.annotation_ids.extend(span.annotation_ids)
             if held:
@@ -129,7 +146,7 @@ class TrainingRun:
     """Steps taken by earlier calls of the loop (self-training runs it once per round)."""
 
     @classmethod
-    def start(cls, repo: Repository, job: Job, hook, options: FinetuneOptions) -> TrainingRun:
+    def start(cls, repo: Repository, job: Job, hook, options: FinetuneOptions, faces: bool = False) -> TrainingRun:
         hook(job.kind, completed=0, total=None, message="reading the labels")
         parent = repo.get_model_version(options.parent) if options.parent else active_version(repo)
         if parent is None:
@@ -145,7 +162,7 @@ class TrainingRun:
         keep = (parent.metrics.get("heldout") or {}).get("groups", [])
         accelerator = make_accelerator()
         with accelerator.main_process_first():  # the first process fills the feature cache, the others read it
-            data = library_data(repo, model, spans, options.holdout, keep, hook)
+            data = library_data(repo, model, spans, options.holdout, keep, hook, faces)
         for note in data.skipped:
             hook(job.kind, message=f"skipped {note}")
         if not data.heldout:
@@ -176,8 +193,9 @@ class TrainingRun:
     def evaluate(self, model: ChunkEmotionModel) -> dict:
         return {"heldout_uar": heldout_metrics(model, self.data.heldout, full=False).get("uar")}
 
-    def train(self, items: list[TrainItem], config: TrainConfig, model: ChunkEmotionModel) -> ChunkEmotionModel:
-        """One run of the training loop, its steps counted after those of the runs before."""
+    def train(self, items: list[TrainItem], config: TrainConfig, model: ChunkEmotionModel, **loop) -> ChunkEmotionModel:
+        """One run of the training loop (``loop``: ``train_audio``'s ``objective`` and
+        ``trains``), its steps counted after those of the runs before."""
         before = len(self.history)
         trained = train_audio(
             model.config,
@@ -187,6 +205,7 @@ class TrainingRun:
             model=model,
             evaluate=self.evaluate,
             accelerator=self.accelerator,
+            **loop,
         )
         if len(self.history) > before:
             self.offset = self.history[-1]["step"]

@@ -113,9 +113,12 @@ def group_of(media: Media) -> str:
     return f"speaker:{media.speaker}" if media.speaker else f"media:{media.id}"
 
 
-def span_item(audio: np.ndarray, chunks, span: LabelledSpan, labels: LabelSpace, group: str) -> TrainItem:
+def span_item(
+    audio: np.ndarray, chunks, span: LabelledSpan, labels: LabelSpace, group: str, face: np.ndarray | None = None
+) -> TrainItem:
     """The training item for ``span``: the chunks centred inside it (the nearest one when
-    it is shorter than a chunk), its class, its compound and its dimensions."""
+    it is shorter than a chunk), with their faces when given, its class, its compound and
+    its dimensions."""
     centres = np.array([c.center for c in chunks])
     if span.start is None:
         inside = np.arange(len(chunks))
@@ -132,7 +135,15 @@ def span_item(audio: np.ndarray, chunks, span: LabelledSpan, labels: LabelSpace,
         prototype = tuple(float(v) for v in np.mean(pair, axis=0))
     known = tuple(v is not None or span.label is not None for v in span.avd)
     avd = tuple(float(p if v is None else v) for v, p in zip(span.avd, prototype))
-    return TrainItem(np.ascontiguousarray(audio[inside]), label, avd, compound=compound, group=group, avd_known=known)
+    return TrainItem(
+        np.ascontiguousarray(audio[inside]),
+        label,
+        avd,
+        compound=compound,
+        group=group,
+        avd_known=known,
+        face=None if face is None else np.ascontiguousarray(face[inside]),
+    )
 
 
 def media_audio_inputs(media: Media, extractors, cache, grid) -> tuple[np.ndarray, list]:

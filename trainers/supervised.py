@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -63,6 +63,8 @@ class TrainItem:
     """Which of arousal / valence / dominance ``avd`` holds (a person may rate only one)."""
     curve: np.ndarray | None = None
     """A clip's own A/V/D target per chunk ``[T, 3]`` (the rankers' curves), where known."""
+    face: np.ndarray | None = None
+    """The face chunk inputs ``[T, F]``, row for row with ``audio``, of a media with a picture."""
 
     @property
     def is_sequence(self) -> bool:
@@ -136,14 +138,19 @@ class ClipTargets:
 
 
 def collate(items: Sequence[TrainItem], max_chunks: int | None = None, rng: random.Random | None = None):
-    """Pad to the longest clip; crop longer clips to ``max_chunks`` at a random offset."""
-    crops, chunk_labels, chunk_avd = [], [], []
+    """Pad to the longest clip; crop longer clips to ``max_chunks`` at a random offset.
+    Faces join the batch when an item has one (zeros, and absent, for the others)."""
+    crops, faces, chunk_labels, chunk_avd = [], [], [], []
+    face_dim = next((it.face.shape[1] for it in items if it.face is not None), None)
     for it in items:
         lo, hi = 0, len(it.audio)
         if max_chunks and hi > max_chunks:
             lo = (rng or random).randrange(hi - max_chunks + 1)
             hi = lo + max_chunks
         crops.append(torch.from_numpy(np.ascontiguousarray(it.audio[lo:hi])))
+        if face_dim is not None:
+            face = it.face[lo:hi] if it.face is not None else np.zeros((hi - lo, face_dim), np.float32)
+            faces.append(torch.from_numpy(np.ascontiguousarray(face, dtype=np.float32)))
         if it.is_sequence:
             chunk_labels.append(torch.from_numpy(it.chunk_labels[lo:hi].astype(np.int64)))
             chunk_avd.append(torch.from_numpy(it.chunk_avd[lo:hi]))
@@ -166,7 +173,11 @@ def collate(items: Sequence[TrainItem], max_chunks: int | None = None, rng: rand
         chunk_labels=torch.nn.utils.rnn.pad_sequence(chunk_labels, batch_first=True, padding_value=-100),
         chunk_avd=torch.nn.utils.rnn.pad_sequence(chunk_avd, batch_first=True),
     )
-    return ModelInputs.of(audio=audio, chunk_mask=mask), targets
+    if face_dim is None:
+        return ModelInputs.of(audio=audio, chunk_mask=mask), targets
+    face = torch.nn.utils.rnn.pad_sequence(faces, batch_first=True)
+    has_face = face.abs().sum(-1) > 0  # a chunk none of whose windows saw a face is all zeros
+    return ModelInputs.of(audio=audio, chunk_mask=mask, face=face, face_mask=has_face & mask), targets
 
 
 def make_accelerator(device: str | None = None):
@@ -185,6 +196,10 @@ def make_accelerator(device: str | None = None):
     )
 
 
+AUDIO_FROZEN = ("text_head", "face_", "fusion", "audio_align", "align_head", "pair_")
+"""What training on audio leaves alone: the other branches, the fusion and the alignment."""
+
+
 def train_audio(
     config: ChunkModelConfig,
     items: Sequence[TrainItem],
@@ -193,8 +208,14 @@ def train_audio(
     model: ChunkEmotionModel | None = None,
     evaluate: Callable[[ChunkEmotionModel], dict] | None = None,
     accelerator=None,
+    objective: Callable[..., torch.Tensor] | None = None,
+    trains: tuple[str, ...] | None = None,
 ) -> ChunkEmotionModel:
     """Train (or fine-tune ``model``) on clip-labelled audio; returns the model in eval mode.
+
+    Other jobs reuse the loop with their own ``objective(outputs, targets, class_weight,
+    train)`` (default ``audio_loss``) and ``trains``, the name prefixes of the parameters
+    they train (default: the audio branch and its heads); the rest stays frozen.
 
     ``hook`` hears every step (``completed`` / ``total``) and, after each epoch, the mean
     loss and whatever ``evaluate(model)`` measures. Under several processes each takes
@@ -202,6 +223,7 @@ def train_audio(
     ``evaluate``; the last report says how many clips each process trained on.
     """
     accelerator = accelerator or make_accelerator(train.device)
+    objective = objective or audio_loss
     rank, world = accelerator.process_index, accelerator.num_processes
     torch.manual_seed(train.seed)
     rng = random.Random(train.seed)  # the same on every process: same sequences, same batch order
@@ -220,10 +242,10 @@ def train_audio(
     )
     # what audio batches train; the rest is frozen for the run (and given back after), so that
     # several processes agree on which gradients to average
-    untrained = ("text_head", "face_", "fusion") + (() if model.config.compound_trained else ("compound_head",))
+    untrained = AUDIO_FROZEN + (() if model.config.compound_trained else ("compound_head",))
     audio_params, frozen = [], []
     for name, p in model.named_parameters():
-        if name.startswith(untrained):
+        if (not name.startswith(trains)) if trains is not None else name.startswith(untrained):
             if p.requires_grad:
                 frozen.append(p.requires_grad_(False))
         else:
@@ -263,10 +285,10 @@ def train_audio(
                     views = perturbed_views(inputs, base.audio_std, torch_rng)
                     out = model(stack_batches([inputs, *views]))
                     clean = select_rows(out, slice(0, len(batch)), inputs.audio.shape[1])
-                    loss = audio_loss(clean, targets, class_weight, train)
+                    loss = objective(clean, targets, class_weight, train)
                     loss = loss + train.consistency * consistency_loss(out, inputs.chunk_mask)
                 else:
-                    loss = audio_loss(model(inputs), targets, class_weight, train)
+                    loss = objective(model(inputs), targets, class_weight, train)
             opt.zero_grad(set_to_none=True)
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(audio_params, 5.0)
@@ -368,7 +390,14 @@ def stack_batches(batches: list[ModelInputs]) -> ModelInputs:
     )
 
 
-CLIP_FIELDS = ("clip_log_probs", "clip_avd", "modality_clip_logits", "clip_modality_weights")
+CLIP_FIELDS = (
+    "clip_log_probs",
+    "clip_avd",
+    "modality_clip_logits",
+    "clip_modality_weights",
+    "align_logits",
+    "same_label_logits",
+)
 
 
 def select_rows(out: ModelOutputs, rows: slice, length: int) -> ModelOutputs:
@@ -400,23 +429,29 @@ def consistency_loss(out: ModelOutputs, chunk_mask: torch.Tensor) -> torch.Tenso
 
 @torch.inference_mode()
 def predict_audio(model: ChunkEmotionModel, items: Sequence[TrainItem], batch_size: int = 64) -> np.ndarray:
-    """Clip class probabilities ``[n, C]`` from the audio branch."""
-    return predict_clips(model, items, batch_size)[0]
+    """Clip class probabilities ``[n, C]`` from the audio branch alone."""
+    device = next(model.parameters()).device
+    model.eval()
+    probs = []
+    for i in range(0, len(items), batch_size):
+        inputs, _ = collate([replace(it, face=None) for it in items[i : i + batch_size]])
+        probs.append(model(inputs.to(device)).modality_clip_logits["audio"].softmax(-1).cpu().numpy())
+    return np.concatenate(probs)
 
 
 @torch.inference_mode()
 def predict_clips(
     model: ChunkEmotionModel, items: Sequence[TrainItem], batch_size: int = 64
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Clip class probabilities ``[n, C]`` (audio branch) and clip arousal / valence /
-    dominance ``[n, 3]``."""
+    """Clip class probabilities ``[n, C]`` and clip arousal / valence / dominance ``[n, 3]``:
+    the audio branch's, fused with the face where items have one."""
     device = next(model.parameters()).device
     model.eval()
     probs, avd = [], []
     for i in range(0, len(items), batch_size):
         inputs, *_ = collate(items[i : i + batch_size])
         out = model(inputs.to(device))
-        probs.append(out.modality_clip_logits["audio"].softmax(-1).cpu().numpy())
+        probs.append(out.clip_log_probs.exp().cpu().numpy())
         avd.append(out.clip_avd.cpu().numpy())
     return np.concatenate(probs), np.concatenate(avd)
 

@@ -221,7 +221,9 @@ SELFTRAIN_JOB = "selftrain"
 """Self-training: the library's unlabelled media, pseudo-labelled where the model is sure, join the labels."""
 RANKERS_JOB = "rankers"
 """Chunk-level emotion rankers from the labels; the chunk model learns its A/V/D curves from theirs."""
-TRAIN_JOBS = (FINETUNE_JOB, SELFTRAIN_JOB, RANKERS_JOB)
+ALIGN_JOB = "align"
+"""Audio-visual alignment: the face's embeddings pulled toward the voice's, and read by one classifier."""
+TRAIN_JOBS = (FINETUNE_JOB, SELFTRAIN_JOB, RANKERS_JOB, ALIGN_JOB)
 """The job kinds that register a model version."""
 
 

@@ -127,6 +127,26 @@ def canonical_label(raw: str) -> str:
     raise UnknownLabelError(f"unknown label {raw.strip()!r} (expected one of: {', '.join(BASIC + COMPOUND)})")
 
 
+def class_matching(source: tuple[str, ...], target: tuple[str, ...]) -> list[list[float]]:
+    """``[len(source), len(target)]``: 1 where a source model's class is a target class
+    (by name, through ``canonical_label``), 0 elsewhere. Label matching before fusion: a
+    face model's probabilities are re-expressed in a model's own label space, whatever
+    its classes' order; a class the target lacks (or cannot name) maps to nothing, and
+    the matched probabilities are renormalised over what is left.
+
+    >>> class_matching(("happy", "angry", "contempt"), ("anger", "happiness"))
+    [[0.0, 1.0], [1.0, 0.0], [0.0, 0.0]]
+    """
+    rows = []
+    for name in source:
+        try:
+            canonical = canonical_label(name)
+        except UnknownLabelError:
+            canonical = None
+        rows.append([1.0 if canonical == t else 0.0 for t in target])
+    return rows
+
+
 # Arousal, valence, dominance of each basic emotion, from Russell & Mehrabian (1977)'s
 # PAD ratings (reordered to A, V, D). Clip-labelled corpora have no dimensional labels;
 # these prototypes are the dimensional targets a clip label implies, until people

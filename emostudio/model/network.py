@@ -38,10 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emostudio.core.labels import BASIC, COMPOUND, DIMENSIONS, LABELS, LabelSpace, avd_prototype
+from emostudio.core.labels import BASIC, COMPOUND, DIMENSIONS, LABELS, LabelSpace, avd_prototype, class_matching
 from emostudio.core.timegrid import CHUNKS, SlidingWindow
-
-FACE_DIM = 8 * 3  # 7 probabilities + face fraction, at 3 scales
 
 
 @dataclass
@@ -75,6 +73,13 @@ class ChunkModelConfig:
     audio_temperature: float = 1.0
     """Audio logits are divided by it: chosen on development speakers so the audio
     branch's probabilities are calibrated (``trainers.supervised.fit_temperature``)."""
+    face_classes: tuple[str, ...] = BASIC
+    """The face extractor's classes, in the order of its probabilities: matched to
+    ``labels`` by name (``class_matching``), so a label space of other classes, or in
+    another order, still reads the face."""
+    align_dim: int = 0
+    """Size of the space the audio and face chunks are aligned in (``trainers.align``);
+    0: no alignment (every model before it)."""
     labels: LabelSpace = LABELS
     grid: SlidingWindow = CHUNKS
     compound_trained: bool = False
@@ -84,6 +89,7 @@ class ChunkModelConfig:
         data = {k: getattr(self, k) for k in self.__dataclass_fields__}
         data["labels"], data["grid"] = self.labels.to_json(), self.grid.to_json()
         data["audio_extractors"] = list(self.audio_extractors)
+        data["face_classes"] = list(self.face_classes)
         return json.dumps(data, indent=2)
 
     @classmethod
@@ -101,6 +107,7 @@ class ChunkModelConfig:
             "scales": old.get("scales", CHUNKS.scales),
         }
         data["audio_extractors"] = tuple(data.get("audio_extractors", ()))
+        data["face_classes"] = tuple(data.get("face_classes", BASIC))
         data.setdefault("context", "gru")  # written before the context was bounded
         data.setdefault("avd", "regression")  # ... and before A/V/D followed the classes
         data.setdefault("fusion", "log-linear")  # ... and before fusion became a mixture
@@ -150,6 +157,9 @@ class ModelOutputs:
     modality_weights: torch.Tensor  # [B, T, 3] share of audio / face / text in each chunk's fusion
     chunk_compound: torch.Tensor | None = None  # [B, T, K] learned head (sigmoid), when trained
     clip_modality_weights: torch.Tensor | None = None  # [B, 3] each modality's weight in the clip's fusion
+    aligned: dict[str, torch.Tensor] | None = None  # audio / face chunk embeddings [B, T, d], unit length
+    align_logits: torch.Tensor | None = None  # [B, C] the aligned space's classifier on the voice
+    same_label_logits: torch.Tensor | None = None  # [B, B] voice of clip i and face of clip j carry one emotion
 
     def to(self, device) -> ModelOutputs:
         def move(x):
@@ -175,6 +185,7 @@ class ChunkOutputs:
     modality_weights: torch.Tensor
     chunk_compound: torch.Tensor | None = None
     reliability: dict[str, torch.Tensor] | None = None  # per modality [B, T] in [0, 1]
+    aligned: dict[str, torch.Tensor] | None = None  # audio / face chunk embeddings [B, T, d] (aligned models)
 
     def _map(self, fn) -> "ChunkOutputs":
         def apply(x):
@@ -206,14 +217,21 @@ MODALITIES = ("audio", "face", "text")
 
 
 def face_scales(face: torch.Tensor, n_classes: int) -> torch.Tensor:
-    """Face inputs ``[B, T, scales * (C + 1)]`` as ``[B, T, scales, C + 1]``: per scale, the
-    class probabilities and the share of the window that had a face."""
+    """Face inputs ``[B, T, scales * (C + 1)]`` (``C``: the face model's classes) as
+    ``[B, T, scales, C + 1]``: per scale, the class probabilities and the share of the
+    window that had a face."""
     return face.view(*face.shape[:-1], face.shape[-1] // (n_classes + 1), n_classes + 1)
 
 
 def face_coverage(face: torch.Tensor, n_classes: int) -> torch.Tensor:
     """``[B, T]``: the share of each chunk's windows that had a face, averaged over scales."""
     return face_scales(face, n_classes)[..., n_classes].mean(-1).clamp(0.0, 1.0)
+
+
+def clip_embedding(z: torch.Tensor, chunks: torch.Tensor) -> torch.Tensor:
+    """``[B, d]``: the mean of chunk embeddings ``z [B, T, d]`` over ``chunks [B, T]``, unit length."""
+    w = chunks.float()[..., None]
+    return F.normalize((z * w).sum(1) / w.sum(1).clamp(min=1.0), dim=-1)
 
 
 def fuse(weights: torch.Tensor, log_probs: torch.Tensor, fusion: str = "linear") -> torch.Tensor:
@@ -275,6 +293,23 @@ class ChunkEmotionModel(nn.Module):
         # their log lets training recalibrate them (starts as the identity)
         self.face_scale = nn.Parameter(torch.ones(n))
         self.face_bias = nn.Parameter(torch.zeros(n))
+        # the face model's classes as the label space's (computed from the config, not saved)
+        matching = torch.tensor(class_matching(c.face_classes, c.labels.basic), dtype=torch.float32)
+        self.register_buffer("face_matching", matching, persistent=False)
+        if c.align_dim:  # audio-visual alignment (``trainers.align``)
+            d, face_in = c.align_dim, len(c.grid.scales) * (len(c.face_classes) + 1)
+            self.audio_align = nn.Linear(h, d)
+            self.face_align = nn.Sequential(nn.Linear(face_in, h), nn.GELU(), nn.Linear(h, d))
+            # one classifier over the aligned space: the face reads emotions where the voice
+            # taught it; it starts at zero, so an aligned model first predicts as its parent
+            self.align_head = nn.Linear(d, n)
+            nn.init.zeros_(self.align_head.weight)
+            nn.init.zeros_(self.align_head.bias)
+            # same emotion or not: the cosine of the two embeddings (scaled), corrected by a
+            # small network over the pair that starts at zero
+            self.pair_scale = nn.Parameter(torch.tensor([5.0, 0.0]))
+            self.pair_head = nn.Sequential(nn.Linear(4 * d, d), nn.GELU(), nn.Linear(d, 1))
+            nn.init.zeros_(self.pair_head[-1].weight)
         self.text_head = nn.Sequential(nn.Linear(c.text_dim, h), nn.GELU(), nn.Dropout(c.dropout), nn.Linear(h, n))
         self.fusion_logits = nn.Parameter(torch.zeros(len(MODALITIES)))
         self.register_buffer("prototypes", torch.tensor([avd_prototype(k) for k in c.labels.basic]))
@@ -297,12 +332,22 @@ class ChunkEmotionModel(nn.Module):
         return self.audio_norm(x + context)
 
     def face_logits(self, face: torch.Tensor) -> torch.Tensor:
-        n = len(self.config.labels.basic)
+        n = len(self.config.face_classes)
         parts = face_scales(face, n)
         # weight each scale's probabilities by how much of its window had a face
         weights = parts[..., n:]
         probs = (parts[..., :n] * weights).sum(-2) / weights.sum(-2).clamp(min=1e-6)
+        probs = probs @ self.face_matching  # in the label space; renormalised over the classes it has
+        probs = probs / probs.sum(-1, keepdim=True).clamp(min=1e-6)
         return torch.log(probs.clamp(min=1e-4)) * self.face_scale + self.face_bias
+
+    def same_label_logit(self, audio: torch.Tensor, face: torch.Tensor) -> torch.Tensor:
+        """``[...]``: the logit that an audio and a face embedding (aligned, ``[..., d]``)
+        carry the same emotion (the alignment's auxiliary task)."""
+        cosine = (audio * face).sum(-1)
+        a, f = audio * audio.shape[-1] ** 0.5, face * face.shape[-1] ** 0.5  # unit vectors: components near 1
+        correction = self.pair_head(torch.cat([a, f, (a - f).abs(), a * f], -1))[..., 0]
+        return self.pair_scale[0] * cosine + self.pair_scale[1] + correction
 
     # -- forward -------------------------------------------------------------------
 
@@ -318,6 +363,7 @@ class ChunkEmotionModel(nn.Module):
         score = torch.zeros_like(valid)
         compound = None
         avd = None
+        aligned: dict[str, torch.Tensor] | None = {} if self.config.align_dim else None
         if inputs.audio is not None:
             has_audio = inputs.audio_mask & chunk_mask
             emb = self.encode_audio(inputs.audio, chunk_mask, has_audio)
@@ -326,9 +372,14 @@ class ChunkEmotionModel(nn.Module):
             score = self.attention(emb)[..., 0]
             avd = torch.tanh(self.avd_head(emb))
             compound = torch.sigmoid(self.compound_head(emb))
+            if aligned is not None:
+                aligned["audio"] = F.normalize(self.audio_align(emb), dim=-1)
         if inputs.face is not None:
             logits["face"], masks["face"] = self.face_logits(inputs.face), inputs.face_mask.float() * valid
-            reliability["face"] = face_coverage(inputs.face, len(self.config.labels.basic)) * masks["face"]
+            reliability["face"] = face_coverage(inputs.face, len(self.config.face_classes)) * masks["face"]
+            if aligned is not None:
+                aligned["face"] = F.normalize(self.face_align(inputs.face), dim=-1)
+                logits["face"] = logits["face"] + self.align_head(aligned["face"])
         if inputs.text is not None:
             logits["text"], masks["text"] = self.text_head(inputs.text[..., :-1]), inputs.text_mask.float() * valid
             reliability["text"] = inputs.text[..., -1].clamp(0.0, 1.0) * masks["text"]
@@ -341,7 +392,7 @@ class ChunkEmotionModel(nn.Module):
             avd = (expected_avd + 0.5 * avd).clamp(-1.0, 1.0)
         chunk_avd = expected_avd if avd is None else torch.where(masks["audio"][..., None] > 0, avd, expected_avd)
         return ChunkOutputs(
-            logits, masks, score, chunk_mask, chunk_lp, chunk_avd, modality_weights, compound, reliability
+            logits, masks, score, chunk_mask, chunk_lp, chunk_avd, modality_weights, compound, reliability, aligned
         )
 
     def _shares(self, weighed: dict[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor:
@@ -378,6 +429,14 @@ class ChunkEmotionModel(nn.Module):
         clip_share = self._shares(weighed, valid[:, 0])
         clip_lp = self._fuse(clip_logits, clip_share)
         clip_avd = (weights[..., None] * c.chunk_avd).sum(1)
+        align_logits = same_label = None
+        if c.aligned and "audio" in c.aligned:
+            align_logits = self.align_head((weights[..., None] * c.aligned["audio"]).sum(1))
+            if "face" in c.aligned:
+                both = (masks["audio"] > 0) & (masks["face"] > 0)
+                a, f = clip_embedding(c.aligned["audio"], both), clip_embedding(c.aligned["face"], both)
+                n = len(a)
+                same_label = self.same_label_logit(a[:, None].expand(n, n, -1), f[None].expand(n, n, -1))
         return ModelOutputs(
             c.chunk_log_probs,
             c.chunk_avd,
@@ -389,6 +448,9 @@ class ChunkEmotionModel(nn.Module):
             c.modality_weights,
             c.chunk_compound,
             clip_share,
+            c.aligned,
+            align_logits,
+            same_label,
         )
 
     # -- normalisation ---------------------------------------------------------------

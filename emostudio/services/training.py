@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from emostudio.core.domain import FINETUNE_JOB, RANKERS_JOB, SELFTRAIN_JOB, Job, ModelVersion
+from emostudio.core.domain import ALIGN_JOB, FINETUNE_JOB, RANKERS_JOB, SELFTRAIN_JOB, Job, ModelVersion
 from emostudio.core.errors import StudioError
 from emostudio.db.repository import Repository
 
@@ -86,6 +86,31 @@ class SelfTrainOptions(FinetuneOptions):
         return options
 
 
+@dataclass(frozen=True)
+class AlignOptions(FinetuneOptions):
+    """An audio-visual alignment job: fine-tuning's options (the labels train the shared
+    classifier and the fusion's face side), plus the alignment's own. Media with a voice
+    and a face align whether labelled or not; the audio branch does not move."""
+
+    epochs: int = 20
+    lr: float = 1e-3
+    dim: int = 32
+    """Size of the space the audio and face chunks are aligned in."""
+    contrastive: float = 1.0
+    """Weight of the contrastive loss (the same moment of one media, or two media with the
+    same label, close; other media apart)."""
+    same_label: float = 0.5
+    """Weight of the auxiliary task: does this voice and this face carry the same emotion?"""
+    temperature: float = 0.1
+
+    @classmethod
+    def from_config(cls, config: dict) -> AlignOptions:
+        options = super().from_config(config)
+        if options.dim < 2 or options.contrastive < 0 or options.same_label < 0 or options.temperature <= 0:
+            raise StudioError("alignment needs dim >= 2, contrastive >= 0, same_label >= 0 and temperature > 0")
+        return options
+
+
 CBST = {"share": 0.2, "max_share": 0.5, "restart": True, "confidence_weight": True}
 """The class-balanced self-training schedule of Zou et al. (2018): 20% of each class's
 media pseudo-labelled, growing to 50%, every round trained from the starting model."""
@@ -94,6 +119,7 @@ JOB_OPTIONS: dict[str, type[FinetuneOptions]] = {
     FINETUNE_JOB: FinetuneOptions,
     SELFTRAIN_JOB: SelfTrainOptions,
     RANKERS_JOB: FinetuneOptions,
+    ALIGN_JOB: AlignOptions,
 }
 """Each training job kind and the options it takes."""
 

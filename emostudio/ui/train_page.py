@@ -8,7 +8,7 @@ import json
 
 import gradio as gr
 
-from emostudio.core.domain import FINETUNE_JOB, RANKERS_JOB, SELFTRAIN_JOB
+from emostudio.core.domain import ALIGN_JOB, FINETUNE_JOB, RANKERS_JOB, SELFTRAIN_JOB
 from emostudio.db.repository import Repository
 from emostudio.services.health import worker_status
 from emostudio.services.library import queue_analysis
@@ -23,6 +23,7 @@ TRAINING = {
     FINETUNE_JOB: "fine-tune on the labels",
     SELFTRAIN_JOB: "self-train: the labels and the library's unlabelled media",
     RANKERS_JOB: "chunk rankers: A/V/D curves from which-chunk-is-more preferences",
+    ALIGN_JOB: "align voice and face: the library's videos, before fusion",
 }
 
 
@@ -196,7 +197,12 @@ class TrainPage:
                 "epochs": int(epochs_ or JOB_OPTIONS[kind_].epochs),
             }
             job = queue_training(repo, kind_, config, requested_by=user.name)
-            what = {FINETUNE_JOB: "Fine-tuning", SELFTRAIN_JOB: "Self-training", RANKERS_JOB: "Ranker training"}[kind_]
+            what = {
+                FINETUNE_JOB: "Fine-tuning",
+                SELFTRAIN_JOB: "Self-training",
+                RANKERS_JOB: "Ranker training",
+                ALIGN_JOB: "Voice-face alignment",
+            }[kind_]
             return f"{what} queued as job {job.id}; its progress shows below.", job.id
 
         @guarded
