@@ -32,6 +32,7 @@ import copy
 import csv
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -53,16 +54,17 @@ VOICES_PER_FACE = 30
 SETTINGS = ((10, 1e-3), (30, 1e-3), (10, 3e-3), (30, 3e-3))  # (epochs, learning rate) tried on the development pairs
 
 
-def clip_inputs(path: Path, model, cache, face_extractor) -> tuple[np.ndarray | None, np.ndarray]:
-    """Audio (None without a sound track) and face chunk inputs of one media file."""
+def clip_inputs(path: Path, model, cache, face_extractors) -> tuple[np.ndarray | None, object]:
+    """Audio (None without a sound track) and face chunk inputs (probabilities and
+    embedding) of one media file."""
     media = media_for_path(path)
     chunks = model.config.grid.chunks(media.duration)
     audio = None
     if media.info.has_audio:
         extractors = [get_extractor(n) for n in model.config.audio_extractors]
         audio = build_chunk_inputs(chunks, audio=audio_features(media, extractors, cache)).audio
-    face = build_chunk_inputs(chunks, face=cache.get(face_extractor, FeatureInput(media))).face
-    return audio, face
+    probs, embedding = (cache.get(e, FeatureInput(media)) for e in face_extractors)
+    return audio, build_chunk_inputs(chunks, face=probs, face_embedding=embedding)
 
 
 def generated_pairs(faces, voices, classes, rng: random.Random) -> list[TrainItem]:
@@ -73,14 +75,15 @@ def generated_pairs(faces, voices, classes, rng: random.Random) -> list[TrainIte
     items = []
     for face, label, speaker in faces:
         for voice in rng.sample(by_label[label], VOICES_PER_FACE):
-            n = min(len(face), len(voice.inputs.audio))
+            n = min(len(face.face), len(voice.inputs.audio))
             items.append(
                 TrainItem(
                     voice.inputs.audio[:n],
                     classes.index(label),
                     (0.0, 0.0, 0.0),
                     group=f"{speaker}+{voice.group}",
-                    face=face[:n],
+                    face=face.face[:n],
+                    face_embedding=face.face_embedding[:n],
                 )
             )
     return items
@@ -124,7 +127,7 @@ def main() -> None:
     data = Path(args.data)
     settings = get_settings()
     cache = FeatureCache(settings.cache_dir / "features")
-    face_extractor = get_extractor("face-fer2013", fps=settings.video_fps)
+    face_extractors = [get_extractor(n, fps=settings.video_fps) for n in ("face-fer2013", "face-fer2013-embedding")]
     parent = load_model(default_model_path())
     classes = parent.config.labels.basic
     start = with_alignment(parent, AlignOptions().dim)
@@ -138,14 +141,15 @@ def main() -> None:
             real.append((data / "mead_clips" / row["path"], canonical_label(row["emotion"]), "mead"))
     test = []
     for path, label, corpus in real:
-        audio, face = clip_inputs(path, parent, cache, face_extractor)
-        test.append(TrainItem(audio, classes.index(label), (0.0, 0.0, 0.0), group=corpus, face=face))
-        print(f"{path.name}: {label}, face in {float((face.sum(1) > 0).mean()):.0%} of the chunks", flush=True)
+        audio, face = clip_inputs(path, parent, cache, face_extractors)
+        item = TrainItem(audio, classes.index(label), (0.0, 0.0, 0.0), group=corpus, face=face.face)
+        test.append(replace(item, face_embedding=face.face_embedding))
+        print(f"{path.name}: {label}, face in {float(face.face_mask.mean()):.0%} of the chunks", flush=True)
 
     faces = {"train": [], "dev": []}
     for row in csv.DictReader(open(data / "mead_clips" / "labels.csv")):
         if row["path"].startswith("dreamtalk/"):
-            _, face = clip_inputs(data / "mead_clips" / row["path"], parent, cache, face_extractor)
+            _, face = clip_inputs(data / "mead_clips" / row["path"], parent, cache, face_extractors)
             side = "dev" if row["speaker"] == DEV_SPEAKER else "train"
             faces[side].append((face, canonical_label(row["emotion"]), row["speaker"]))
     extractors = [get_extractor(n) for n in parent.config.audio_extractors]

@@ -357,6 +357,7 @@ def av_studio(studio, tmp_path):
 def test_the_alignment_job_aligns_voice_and_face_and_registers_a_version_measured_fused(av_studio):
     from emostudio.core.domain import ALIGN_JOB
     from emostudio.model.network import load_model
+    from emostudio.services.analysis import Analyzer
     from emostudio.trainers.worker import run_once
 
     repo, parent, media, videos = av_studio
@@ -375,6 +376,10 @@ def test_the_alignment_job_aligns_voice_and_face_and_registers_a_version_measure
     assert held["model"]["n"] == held["parent"]["n"] == held["spans"] > 0
     model = load_model(version.path)  # what activation analyses with
     assert model.config.align_dim == 32 and model.align_head.weight.abs().sum() > 0
+    assert model.config.face_embedding_dim == 129  # it aligned the face model's embeddings
+    analysis = Analyzer(model, version.id, modalities=("audio", "face")).analyze(videos[3])
+    assert "face-fer2013-embedding@" in analysis.clip.extractor
+    assert any("face" in c.modalities for c in analysis.chunks)
 
 
 def test_alignment_needs_media_with_a_voice_and_a_face(studio):
@@ -423,7 +428,7 @@ def test_alignment_pulls_each_face_toward_its_own_voice_and_learns_same_emotion_
     space = LabelSpace(basic=("neutral", "happiness", "sadness", "anger"), compound=())
     config = ChunkModelConfig(audio_dim=6, hidden=16, labels=space)
     voice = train_audio(config, [it for it in train if it.label >= 0], TrainConfig(epochs=15, sequence_share=0.0))
-    start = with_alignment(voice, 16)
+    start = with_alignment(voice, 16, face_embedding=0)  # the face's probabilities are what it aligns
     before = alignment_measures(start, test)
     aligned = train_audio(
         start.config,
@@ -463,5 +468,5 @@ def test_face_probabilities_are_matched_to_the_label_space_by_name_and_an_aligne
     assert space.basic[int(logits.argmax())] == "happiness"
     assert torch.allclose(logits.softmax(-1).sum(), torch.tensor(1.0))
     inputs = ModelInputs.of(audio=torch.randn(1, 1, 4), face=face)
-    aligned = with_alignment(model, 8).eval()
+    aligned = with_alignment(model, 8, face_embedding=0).eval()
     assert torch.allclose(aligned(inputs).clip_log_probs, model(inputs).clip_log_probs, atol=1e-6)

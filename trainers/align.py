@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from emostudio.core.domain import ALIGN_JOB, Job
 from emostudio.core.errors import StudioError
 from emostudio.db.repository import Repository
+from emostudio.features.face import FaceEmbedding
 from emostudio.model.network import ChunkEmotionModel, ModelOutputs, clip_embedding
 from emostudio.services.training import AlignOptions
 from emostudio.trainers.finetune import MediaReader, TrainingRun
@@ -40,12 +41,18 @@ ALIGNED = ("audio_align", "face_align", "align_head", "pair_", "face_scale", "fa
 MAX_CHUNKS = 512  # chunks per contrastive batch: the similarity matrix stays small
 
 
-def with_alignment(model: ChunkEmotionModel, dim: int) -> ChunkEmotionModel:
-    """``model`` with alignment modules (new, ``dim`` wide) and its own weights; a model
-    that has them already is returned as it is. It predicts as ``model`` until trained."""
+def with_alignment(
+    model: ChunkEmotionModel, dim: int, face_embedding: int = FaceEmbedding.dim, seed: int = 0
+) -> ChunkEmotionModel:
+    """``model`` with alignment modules (new, ``dim`` wide, reading the face's embedding
+    of ``face_embedding`` numbers, or its class probabilities when 0) and its own
+    weights; a model that has them already is returned as it is. It predicts as
+    ``model`` until trained."""
     if model.config.align_dim:
         return model
-    aligned = ChunkEmotionModel(replace(model.config, align_dim=dim, metrics={}))
+    with torch.random.fork_rng():  # the new modules start the same in every run
+        torch.manual_seed(seed)
+        aligned = ChunkEmotionModel(replace(model.config, align_dim=dim, face_embedding_dim=face_embedding, metrics={}))
     _, unexpected = aligned.load_state_dict(model.state_dict(), strict=False)
     if unexpected:
         raise StudioError(f"the model has weights alignment does not know: {', '.join(unexpected)}")
@@ -158,8 +165,7 @@ def alignment_measures(model: ChunkEmotionModel, items: list[TrainItem]) -> dict
 def align_job(repo: Repository, job: Job, hook) -> str | None:
     """Align voice and face, measure on the held-out media (fused), register; returns the new version's id."""
     options = AlignOptions.from_config(job.config)
-    run = TrainingRun.start(repo, job, hook, options, faces=True)
-    run.model = with_alignment(run.model, options.dim)
+    run = TrainingRun.start(repo, job, hook, options, faces=True, prepare=lambda m: with_alignment(m, options.dim))
     reader = MediaReader(repo, run.model.config, faces=True)
     held = set(run.data.heldout_groups)
     rest = [
@@ -179,8 +185,9 @@ def align_job(repo: Repository, job: Job, hook) -> str | None:
                 hook(job.kind, message=f"skipped {read}")
                 continue
             audio, _, face = read
-            if face is not None and face.any():
-                unlabelled.append(TrainItem(audio, -100, (0.0, 0.0, 0.0), group=group_of(media), face=face))
+            if face is not None and face.face.any():
+                item = TrainItem(audio, -100, (0.0, 0.0, 0.0), group=group_of(media), face=face.face)
+                unlabelled.append(replace(item, face_embedding=face.face_embedding))
                 unlabelled_ids.append(media.id)
     items = [*run.data.train, *unlabelled]
     with_face = sum(it.face is not None and bool(it.face.any()) for it in items)

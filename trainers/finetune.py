@@ -22,7 +22,7 @@ from emostudio.core.errors import StudioError
 from emostudio.db.repository import Repository
 from emostudio.features import FeatureCache, get_extractor
 from emostudio.features.base import FeatureInput
-from emostudio.model.chunk_inputs import build_chunk_inputs
+from emostudio.model.chunk_inputs import ChunkInputs, build_chunk_inputs
 from emostudio.model.network import ChunkEmotionModel, load_model, save_model
 from emostudio.services.training import FinetuneOptions
 from emostudio.services.versions import active_version, folder_version_id
@@ -64,16 +64,22 @@ class MediaReader:
         self.cache = FeatureCache(settings.cache_dir / "features", repo)
         self.extractors = [get_extractor(n) for n in config.audio_extractors]
         self.face = get_extractor("face-fer2013", fps=settings.video_fps) if faces else None
+        self.embedding = None
+        if faces and config.face_embedding_dim:
+            self.embedding = get_extractor("face-fer2013-embedding", fps=settings.video_fps)
         self.grid = config.grid
 
-    def read(self, media) -> tuple[np.ndarray, list, np.ndarray | None] | str:
-        """``(audio inputs [T, D], chunks, face inputs [T, F] or None)``, or why the media
-        cannot be read (one line naming it)."""
+    def read(self, media) -> tuple[np.ndarray, list, ChunkInputs | None] | str:
+        """``(audio inputs [T, D], chunks, the face's chunk inputs or None)``, or why the
+        media cannot be read (one line naming it)."""
         try:
             audio, chunks = media_audio_inputs(media, self.extractors, self.cache, self.grid)
             face = None
             if self.face is not None and media.info.has_video:
-                face = build_chunk_inputs(chunks, face=self.cache.get(self.face, FeatureInput(media))).face
+                embedding = None if self.embedding is None else self.cache.get(self.embedding, FeatureInput(media))
+                face = build_chunk_inputs(
+                    chunks, face=self.cache.get(self.face, FeatureInput(media)), face_embedding=embedding
+                )
             return audio, chunks, face
         except Exception as err:  # noqa: BLE001 - one unreadable file must not stop the job
             return f"{media.name}: {getattr(err, 'problem', None) or err}"
@@ -146,7 +152,11 @@ class TrainingRun:
     """Steps taken by earlier calls of the loop (self-training runs it once per round)."""
 
     @classmethod
-    def start(cls, repo: Repository, job: Job, hook, options: FinetuneOptions, faces: bool = False) -> TrainingRun:
+    def start(
+        cls, repo: Repository, job: Job, hook, options: FinetuneOptions, faces: bool = False, prepare=None
+    ) -> TrainingRun:
+        """``faces``: read the face inputs of the media too; ``prepare``: what to make of
+        the parent's model before the data is read for it (alignment adds its modules)."""
         hook(job.kind, completed=0, total=None, message="reading the labels")
         parent = repo.get_model_version(options.parent) if options.parent else active_version(repo)
         if parent is None:
@@ -159,6 +169,8 @@ class TrainingRun:
             + (f"; {ties} left out where annotators tied" if ties else ""),
         )
         model = load_model(parent.path)
+        if prepare is not None:
+            model = prepare(model)
         keep = (parent.metrics.get("heldout") or {}).get("groups", [])
         accelerator = make_accelerator()
         with accelerator.main_process_first():  # the first process fills the feature cache, the others read it

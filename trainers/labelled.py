@@ -113,12 +113,10 @@ def group_of(media: Media) -> str:
     return f"speaker:{media.speaker}" if media.speaker else f"media:{media.id}"
 
 
-def span_item(
-    audio: np.ndarray, chunks, span: LabelledSpan, labels: LabelSpace, group: str, face: np.ndarray | None = None
-) -> TrainItem:
+def span_item(audio: np.ndarray, chunks, span: LabelledSpan, labels: LabelSpace, group: str, face=None) -> TrainItem:
     """The training item for ``span``: the chunks centred inside it (the nearest one when
-    it is shorter than a chunk), with their faces when given, its class, its compound and
-    its dimensions."""
+    it is shorter than a chunk), with their face inputs when given (``ChunkInputs``), its
+    class, its compound and its dimensions."""
     centres = np.array([c.center for c in chunks])
     if span.start is None:
         inside = np.arange(len(chunks))
@@ -142,7 +140,8 @@ def span_item(
         compound=compound,
         group=group,
         avd_known=known,
-        face=None if face is None else np.ascontiguousarray(face[inside]),
+        face=None if face is None else np.ascontiguousarray(face.face[inside]),
+        face_embedding=None if face is None or face.face_embedding is None else face.face_embedding[inside],
     )
 
 

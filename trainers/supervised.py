@@ -65,6 +65,8 @@ class TrainItem:
     """A clip's own A/V/D target per chunk ``[T, 3]`` (the rankers' curves), where known."""
     face: np.ndarray | None = None
     """The face chunk inputs ``[T, F]``, row for row with ``audio``, of a media with a picture."""
+    face_embedding: np.ndarray | None = None
+    """The face's embedding per chunk ``[T, E]``, where read (alignment)."""
 
     @property
     def is_sequence(self) -> bool:
@@ -140,8 +142,9 @@ class ClipTargets:
 def collate(items: Sequence[TrainItem], max_chunks: int | None = None, rng: random.Random | None = None):
     """Pad to the longest clip; crop longer clips to ``max_chunks`` at a random offset.
     Faces join the batch when an item has one (zeros, and absent, for the others)."""
-    crops, faces, chunk_labels, chunk_avd = [], [], [], []
+    crops, faces, embeddings, chunk_labels, chunk_avd = [], [], [], [], []
     face_dim = next((it.face.shape[1] for it in items if it.face is not None), None)
+    embedding_dim = next((it.face_embedding.shape[1] for it in items if it.face_embedding is not None), None)
     for it in items:
         lo, hi = 0, len(it.audio)
         if max_chunks and hi > max_chunks:
@@ -151,6 +154,10 @@ def collate(items: Sequence[TrainItem], max_chunks: int | None = None, rng: rand
         if face_dim is not None:
             face = it.face[lo:hi] if it.face is not None else np.zeros((hi - lo, face_dim), np.float32)
             faces.append(torch.from_numpy(np.ascontiguousarray(face, dtype=np.float32)))
+        if embedding_dim is not None:
+            emb = it.face_embedding
+            emb = emb[lo:hi] if emb is not None else np.zeros((hi - lo, embedding_dim), np.float32)
+            embeddings.append(torch.from_numpy(np.ascontiguousarray(emb, dtype=np.float32)))
         if it.is_sequence:
             chunk_labels.append(torch.from_numpy(it.chunk_labels[lo:hi].astype(np.int64)))
             chunk_avd.append(torch.from_numpy(it.chunk_avd[lo:hi]))
@@ -177,7 +184,11 @@ def collate(items: Sequence[TrainItem], max_chunks: int | None = None, rng: rand
         return ModelInputs.of(audio=audio, chunk_mask=mask), targets
     face = torch.nn.utils.rnn.pad_sequence(faces, batch_first=True)
     has_face = face.abs().sum(-1) > 0  # a chunk none of whose windows saw a face is all zeros
-    return ModelInputs.of(audio=audio, chunk_mask=mask, face=face, face_mask=has_face & mask), targets
+    embedding = torch.nn.utils.rnn.pad_sequence(embeddings, batch_first=True) if embeddings else None
+    inputs = ModelInputs.of(
+        audio=audio, chunk_mask=mask, face=face, face_mask=has_face & mask, face_embedding=embedding
+    )
+    return inputs, targets
 
 
 def make_accelerator(device: str | None = None):
@@ -434,7 +445,7 @@ def predict_audio(model: ChunkEmotionModel, items: Sequence[TrainItem], batch_si
     model.eval()
     probs = []
     for i in range(0, len(items), batch_size):
-        inputs, _ = collate([replace(it, face=None) for it in items[i : i + batch_size]])
+        inputs, _ = collate([replace(it, face=None, face_embedding=None) for it in items[i : i + batch_size]])
         probs.append(model(inputs.to(device)).modality_clip_logits["audio"].softmax(-1).cpu().numpy())
     return np.concatenate(probs)
 

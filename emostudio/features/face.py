@@ -4,6 +4,7 @@ tracked from frame to frame, and FER2013 mini-Xception expression probabilities.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from emostudio.features.face_model import (
     preprocess,
 )
 from emostudio.media.decode import iter_frames
+
+if TYPE_CHECKING:
+    import torch
 
 # Columns of the FER output in the studio's basic order (label matching before fusion).
 FER_TO_BASIC_ORDER = [FER_CLASSES.index(next(k for k, v in FER_TO_BASIC.items() if v == b)) for b in BASIC]
@@ -130,11 +134,9 @@ class FaceExpression(FeatureExtractor):
 
         return [WEIGHTS, cv2.data.haarcascades + "haarcascade_frontalface_default.xml"]
 
-    def extract(self, inputs: FeatureInput) -> np.ndarray:
-        import torch
-
+    def tracked_faces(self, inputs: FeatureInput) -> tuple[int, list[np.ndarray], list[int]]:
+        """The number of frames sampled, and the tracked face's crops with the frame each is from."""
         n = self.n_frames(inputs)
-        out = np.zeros((n, self.dim), np.float32)
         crops, slots, previous = [], [], None
         for t, rgb in iter_frames(inputs.media.path, fps=self.frame_rate):
             box = pick_face(detect_faces(rgb, near=previous), previous) if previous is not None else None
@@ -145,11 +147,32 @@ class FaceExpression(FeatureExtractor):
             previous = box
             crops.append(face_crop(rgb, box))
             slots.append(min(n - 1, int(t * self.frame_rate + 1e-6)))
+        return n, crops, slots
+
+    def describe(self, model: MiniXception, faces: torch.Tensor) -> torch.Tensor:
+        """What this extractor says of each face: the 7 probabilities, in the studio's order."""
+        return model(faces).softmax(-1)[:, FER_TO_BASIC_ORDER]
+
+    def extract(self, inputs: FeatureInput) -> np.ndarray:
+        import torch
+
+        n, crops, slots = self.tracked_faces(inputs)
+        out = np.zeros((n, self.dim), np.float32)
         if crops:
             with torch.inference_mode():
                 model = expression_model()
                 x = preprocess(np.stack(crops)).to(next(model.parameters()).device)
-                probs = model(x).softmax(-1).cpu().numpy()
-            out[slots, :7] = probs[:, FER_TO_BASIC_ORDER]
-            out[slots, 7] = 1.0
+                out[slots, :-1] = self.describe(model, x).cpu().numpy()
+            out[slots, -1] = 1.0
         return out
+
+
+class FaceEmbedding(FaceExpression):
+    """Per sampled frame: the expression model's 128-number embedding of the tracked face
+    (what its classifier reads), and whether a face was found. Audio-visual alignment
+    reads it: the 7 probabilities keep too little of the face to align with a voice."""
+
+    name, modality, dim = "face-fer2013-embedding", "face", 129
+
+    def describe(self, model: MiniXception, faces: torch.Tensor) -> torch.Tensor:
+        return model.embed(faces)

@@ -77,9 +77,17 @@ class MiniXception(nn.Module):
         self.head = nn.Conv2d(128, num_classes, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.feature_maps(x)).mean(dim=(2, 3))
+
+    def feature_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """``[n, 128, h, w]``: what the classifier head reads."""
         x = F.relu(self.bn1(self.conv1(x)))
         x = F.relu(self.bn2(self.conv2(x)))
-        return self.head(self.blocks(x)).mean(dim=(2, 3))
+        return self.blocks(x)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """``[n, 128]``: the face's embedding, its feature maps averaged over the picture."""
+        return self.feature_maps(x).mean(dim=(2, 3))
 
 
 def preprocess(faces: np.ndarray) -> torch.Tensor:

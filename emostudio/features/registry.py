@@ -45,6 +45,7 @@ def _register_builtins() -> None:
     register_extractor("whisper-tiny.en", audio.WhisperEncoder)
     register_extractor("opensmile-egemaps", audio.OpenSmileLLD)
     register_extractor("face-fer2013", face.FaceExpression)
+    register_extractor("face-fer2013-embedding", face.FaceEmbedding)
     register_extractor("text-minilm", text.TextEmbedding)
     register_extractor("text-use-m3", text.MultilingualTextEmbedding)
 

@@ -27,6 +27,8 @@ class ChunkInputs:
     face_mask: np.ndarray | None
     text: np.ndarray | None
     text_mask: np.ndarray | None
+    face_embedding: np.ndarray | None = None
+    """The face's embedding per chunk (models that align voice and face read it)."""
 
     @property
     def n_chunks(self) -> int:
@@ -131,6 +133,7 @@ def build_chunk_inputs(
     face: Features | None = None,
     text: Features | None = None,
     audio_end: float | None = None,
+    face_embedding: Features | None = None,
 ) -> ChunkInputs:
     """``audio_end``: where the audio track stops (a video's sound may end before its
     picture); chunks centred after it have no audio input (their mask is False)."""
@@ -145,4 +148,6 @@ def build_chunk_inputs(
     text_x, text_mask = (
         pool_flagged(text, chunks, scale=len(chunks[0].windows) - 1) if text is not None else (None, None)
     )
-    return ChunkInputs(audio_x, audio_mask, face_x, face_mask, text_x, text_mask)
+    widest = len(chunks[0].windows) - 1
+    embedding = pool_flagged(face_embedding, chunks, scale=widest)[0] if face_embedding is not None else None
+    return ChunkInputs(audio_x, audio_mask, face_x, face_mask, text_x, text_mask, embedding)

@@ -80,6 +80,10 @@ class ChunkModelConfig:
     align_dim: int = 0
     """Size of the space the audio and face chunks are aligned in (``trainers.align``);
     0: no alignment (every model before it)."""
+    face_embedding_dim: int = 0
+    """Width of the face embedding inputs the alignment reads (the face extractor's
+    embedding and the share of the window with a face); 0: it reads the face's class
+    probabilities instead."""
     labels: LabelSpace = LABELS
     grid: SlidingWindow = CHUNKS
     compound_trained: bool = False
@@ -125,6 +129,7 @@ class ModelInputs:
     face_mask: torch.Tensor | None = None
     text: torch.Tensor | None = None
     text_mask: torch.Tensor | None = None
+    face_embedding: torch.Tensor | None = None  # [B, T, E] for models that align voice and face
     chunk_mask: torch.Tensor | None = None  # False on padding
     audio_mask: torch.Tensor | None = None  # False where the audio track has ended (or not begun)
 
@@ -297,7 +302,8 @@ class ChunkEmotionModel(nn.Module):
         matching = torch.tensor(class_matching(c.face_classes, c.labels.basic), dtype=torch.float32)
         self.register_buffer("face_matching", matching, persistent=False)
         if c.align_dim:  # audio-visual alignment (``trainers.align``)
-            d, face_in = c.align_dim, len(c.grid.scales) * (len(c.face_classes) + 1)
+            d = c.align_dim
+            face_in = c.face_embedding_dim or len(c.grid.scales) * (len(c.face_classes) + 1)
             self.audio_align = nn.Linear(h, d)
             self.face_align = nn.Sequential(nn.Linear(face_in, h), nn.GELU(), nn.Linear(h, d))
             # one classifier over the aligned space: the face reads emotions where the voice
@@ -377,8 +383,9 @@ class ChunkEmotionModel(nn.Module):
         if inputs.face is not None:
             logits["face"], masks["face"] = self.face_logits(inputs.face), inputs.face_mask.float() * valid
             reliability["face"] = face_coverage(inputs.face, len(self.config.face_classes)) * masks["face"]
-            if aligned is not None:
-                aligned["face"] = F.normalize(self.face_align(inputs.face), dim=-1)
+            seen = inputs.face_embedding if self.config.face_embedding_dim else inputs.face
+            if aligned is not None and seen is not None:
+                aligned["face"] = F.normalize(self.face_align(seen), dim=-1)
                 logits["face"] = logits["face"] + self.align_head(aligned["face"])
         if inputs.text is not None:
             logits["text"], masks["text"] = self.text_head(inputs.text[..., :-1]), inputs.text_mask.float() * valid

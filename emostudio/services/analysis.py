@@ -148,10 +148,15 @@ class Analyzer:
             except ExtractorUnavailable as err:
                 self.unavailable.append(f"audio analysis is off: {err}")
         self.face = self._optional("face", modalities, "face-fer2013", fps=face_fps or _settings_fps())
+        self.face_embedding = None  # what a model that aligned voice and face reads of the face
+        if self.face is not None and c.align_dim and c.face_embedding_dim:
+            self.face_embedding = self._optional(
+                "face", modalities, "face-fer2013-embedding", fps=face_fps or _settings_fps()
+            )
         self.text = self._optional("text", modalities, c.text_extractor)
         self.asr = asr and self.text is not None
         parts = [f"{e.name}@{e.version}" for e in self.audio_extractors]
-        parts += [f"{e.name}@{e.version}" for e in (self.face, self.text) if e is not None]
+        parts += [f"{e.name}@{e.version}" for e in (self.face, self.face_embedding, self.text) if e is not None]
         self.extractor_id = "+".join(parts)
 
     def _optional(self, modality: str, wanted: tuple[str, ...], name: str, **options):
@@ -224,6 +229,9 @@ class Analyzer:
         if media.info.has_audio and len(blocks) == 1 and (self.audio_extractors or self.asr):
             whole_audio = load_audio(media.path)
         face_feats = self._face(media)
+        face_embedding = None
+        if face_feats is not None and self.face_embedding is not None:
+            face_embedding = self.cache.get(self.face_embedding, FeatureInput(media))
         transcript, asr_spans = self._transcript(media, transcript, speech, whole_audio)
         text_feats = None
         understood = [s for s in transcript if self.text is not None and self.text.understands(s)]
@@ -249,6 +257,7 @@ class Analyzer:
                 _window(face_feats, lo, hi),
                 _window(text_feats, lo, hi),
                 audio_end=None if audio is None else len(audio) / SAMPLE_RATE,
+                face_embedding=_window(face_embedding, lo, hi),
             )
             out = self.model.chunk_outputs(to_model_inputs(inputs, self.device)).to("cpu")
             core = torch.from_numpy(np.flatnonzero((centres[inside] >= core_lo) & (centres[inside] < core_hi)))
@@ -369,4 +378,5 @@ def to_model_inputs(inputs: ChunkInputs, device="cpu") -> ModelInputs:
         face_mask=t(inputs.face_mask, torch.bool),
         text=t(inputs.text),
         text_mask=t(inputs.text_mask, torch.bool),
+        face_embedding=t(inputs.face_embedding),
     )
