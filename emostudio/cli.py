@@ -291,7 +291,7 @@ def rankers_command(
 def align_command(
     sources: Annotated[str, typer.Option(help="Which labels count, comma-separated: human, import.")] = "human,import",
     annotator: Annotated[str | None, typer.Option(help="Learn from this person's labels only.")] = None,
-    epochs: Annotated[int, typer.Option(help="Passes over the media.")] = 20,
+    epochs: Annotated[int, typer.Option(help="Passes over the media.")] = 10,
     lr: Annotated[float, typer.Option(help="Peak learning rate (cosine decay).")] = 1e-3,
     dim: Annotated[int, typer.Option(help="Size of the space voice and face are aligned in.")] = 32,
     contrastive: Annotated[float, typer.Option(help="Weight of the contrastive loss.")] = 1.0,
