@@ -249,18 +249,27 @@ def worker_command(
         )
 
 
+# options every training command takes
+LabelSources = Annotated[str, typer.Option(help="Which labels count, comma-separated: human, import.")]
+OneAnnotator = Annotated[
+    str | None, typer.Option(help="Learn from this person's labels only (default: everyone's, merged).")
+]
+LearningRate = Annotated[float, typer.Option(help="Peak learning rate (cosine decay).")]
+HeldOut = Annotated[float, typer.Option(help="Share of speakers (or media) held out to measure it.")]
+Parent = Annotated[str | None, typer.Option(help="Version to start from (default: the active one).")]
+QueueOnly = Annotated[bool, typer.Option(help="Only queue the job for the studio's worker.")]
+
+
 @train_app.command("finetune")
 def finetune_command(
-    sources: Annotated[str, typer.Option(help="Which labels count, comma-separated: human, import.")] = "human,import",
-    annotator: Annotated[
-        str | None, typer.Option(help="Learn from this person's labels only (default: everyone's, merged).")
-    ] = None,
+    sources: LabelSources = "human,import",
+    annotator: OneAnnotator = None,
     epochs: Annotated[int, typer.Option(help="Passes over the labelled spans.")] = 10,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (cosine decay).")] = 5e-4,
-    holdout: Annotated[float, typer.Option(help="Share of speakers (or media) held out to measure it.")] = 0.2,
+    lr: LearningRate = 5e-4,
+    holdout: HeldOut = 0.2,
     seed: Annotated[int, typer.Option()] = 0,
-    parent: Annotated[str | None, typer.Option(help="Version to start from (default: the active one).")] = None,
-    queue: Annotated[bool, typer.Option(help="Only queue the job for the studio's worker.")] = False,
+    parent: Parent = None,
+    queue: QueueOnly = False,
 ) -> None:
     """Fine-tune the active version on people's corrections and imported labels.
 
@@ -273,14 +282,14 @@ def finetune_command(
 
 @train_app.command("rankers")
 def rankers_command(
-    sources: Annotated[str, typer.Option(help="Which labels count, comma-separated: human, import.")] = "human,import",
-    annotator: Annotated[str | None, typer.Option(help="Learn from this person's labels only.")] = None,
+    sources: LabelSources = "human,import",
+    annotator: OneAnnotator = None,
     epochs: Annotated[int, typer.Option(help="Passes of the chunk model over the labelled spans.")] = 10,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (cosine decay).")] = 5e-4,
-    holdout: Annotated[float, typer.Option(help="Share of speakers (or media) held out to measure it.")] = 0.2,
+    lr: LearningRate = 5e-4,
+    holdout: HeldOut = 0.2,
     seed: Annotated[int, typer.Option()] = 0,
-    parent: Annotated[str | None, typer.Option(help="Version to start from (default: the active one).")] = None,
-    queue: Annotated[bool, typer.Option(help="Only queue the job for the studio's worker.")] = False,
+    parent: Parent = None,
+    queue: QueueOnly = False,
 ) -> None:
     """Train chunk-level rankers (which of two chunks is more aroused, positive, dominant)
     from the labels, and the chunk model's A/V/D curves from their smoothed scores."""
@@ -289,17 +298,17 @@ def rankers_command(
 
 @train_app.command("align")
 def align_command(
-    sources: Annotated[str, typer.Option(help="Which labels count, comma-separated: human, import.")] = "human,import",
-    annotator: Annotated[str | None, typer.Option(help="Learn from this person's labels only.")] = None,
+    sources: LabelSources = "human,import",
+    annotator: OneAnnotator = None,
     epochs: Annotated[int, typer.Option(help="Passes over the media.")] = 10,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (cosine decay).")] = 1e-3,
+    lr: LearningRate = 1e-3,
     dim: Annotated[int, typer.Option(help="Size of the space voice and face are aligned in.")] = 32,
     contrastive: Annotated[float, typer.Option(help="Weight of the contrastive loss.")] = 1.0,
     same_label: Annotated[float, typer.Option(help="Weight of the same-emotion pair task.")] = 0.5,
-    holdout: Annotated[float, typer.Option(help="Share of speakers (or media) held out to measure it.")] = 0.2,
+    holdout: HeldOut = 0.2,
     seed: Annotated[int, typer.Option()] = 0,
-    parent: Annotated[str | None, typer.Option(help="Version to start from (default: the active one).")] = None,
-    queue: Annotated[bool, typer.Option(help="Only queue the job for the studio's worker.")] = False,
+    parent: Parent = None,
+    queue: QueueOnly = False,
 ) -> None:
     """Align voice and face on the library's media that have both, before they are fused.
 
@@ -332,20 +341,20 @@ def _label_options(sources, annotator, epochs, lr, holdout, seed, parent) -> dic
 
 @train_app.command("selftrain")
 def selftrain_command(
-    sources: Annotated[str, typer.Option(help="Which labels count, comma-separated: human, import.")] = "human,import",
-    annotator: Annotated[str | None, typer.Option(help="Learn from this person's labels only.")] = None,
+    sources: LabelSources = "human,import",
+    annotator: OneAnnotator = None,
     rounds: Annotated[int, typer.Option(help="Rounds of pseudo-labelling and training.")] = 3,
     share: Annotated[float, typer.Option(help="Share of each class's media pseudo-labelled per round.")] = 0.3,
     epochs: Annotated[int, typer.Option(help="Epochs per round.")] = 5,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (cosine decay).")] = 5e-4,
+    lr: LearningRate = 5e-4,
     consistency: Annotated[float, typer.Option(help="Weight of the clean/perturbed consistency loss.")] = 1.0,
     adapt_inputs: Annotated[
         bool, typer.Option(help="Re-fit the input standardisation on the library's media first.")
     ] = True,
-    holdout: Annotated[float, typer.Option(help="Share of speakers (or media) held out to measure it.")] = 0.2,
+    holdout: HeldOut = 0.2,
     seed: Annotated[int, typer.Option()] = 0,
-    parent: Annotated[str | None, typer.Option(help="Version to start from (default: the active one).")] = None,
-    queue: Annotated[bool, typer.Option(help="Only queue the job for the studio's worker.")] = False,
+    parent: Parent = None,
+    queue: QueueOnly = False,
 ) -> None:
     """Self-train the active version on the labels and the library's unlabelled media.
 

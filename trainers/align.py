@@ -166,29 +166,16 @@ def align_job(repo: Repository, job: Job, hook) -> str | None:
     """Align voice and face, measure on the held-out media (fused), register; returns the new version's id."""
     options = AlignOptions.from_config(job.config)
     run = TrainingRun.start(repo, job, hook, options, faces=True, prepare=lambda m: with_alignment(m, options.dim))
-    reader = MediaReader(repo, run.model.config, faces=True)
-    held = set(run.data.heldout_groups)
-    rest = [
-        s.media
-        for s in repo.list_media()
-        if s.media.info.has_audio
-        and s.media.info.has_video
-        and group_of(s.media) not in held
-        and s.media.id not in run.data.audio
-    ]
+    # the library's other videos: unlabelled, they align by time
+    videos = run.read_rest(
+        MediaReader(repo, run.model.config, faces=True), lambda m: m.info.has_audio and m.info.has_video
+    )
     unlabelled, unlabelled_ids = [], []
-    with run.accelerator.main_process_first():
-        for k, media in enumerate(rest):
-            hook(job.kind, completed=k, total=len(rest))
-            read = reader.read(media)
-            if isinstance(read, str):
-                hook(job.kind, message=f"skipped {read}")
-                continue
-            audio, _, face = read
-            if face is not None and face.face.any():
-                item = TrainItem(audio, -100, (0.0, 0.0, 0.0), group=group_of(media), face=face.face)
-                unlabelled.append(replace(item, face_embedding=face.face_embedding))
-                unlabelled_ids.append(media.id)
+    for media, (audio, _, face) in videos:
+        if face.face.any():
+            item = TrainItem(audio, -100, (0.0, 0.0, 0.0), group=group_of(media), face=face.face)
+            unlabelled.append(replace(item, face_embedding=face.face_embedding))
+            unlabelled_ids.append(media.id)
     items = [*run.data.train, *unlabelled]
     with_face = sum(it.face is not None and bool(it.face.any()) for it in items)
     if not with_face:

@@ -184,6 +184,27 @@ class TrainingRun:
             )
         return cls(repo, job, hook, options, parent, model, data, accelerator)
 
+    def read_rest(self, reader: MediaReader, wanted=lambda media: media.info.has_audio) -> list[tuple]:
+        """``(media, what reader read)`` for the library's other training-side media (not
+        held out, not read with the labels) that ``wanted`` picks; an unreadable one is
+        skipped and named in the log."""
+        held = set(self.data.heldout_groups)
+        rest = [
+            s.media
+            for s in self.repo.list_media()
+            if wanted(s.media) and group_of(s.media) not in held and s.media.id not in self.data.audio
+        ]
+        out = []
+        with self.accelerator.main_process_first():  # the first process fills the feature cache
+            for k, media in enumerate(rest):
+                self.hook(self.job.kind, completed=k, total=len(rest))
+                read = reader.read(media)
+                if isinstance(read, str):
+                    self.hook(self.job.kind, message=f"skipped {read}")
+                else:
+                    out.append((media, read))
+        return out
+
     def progress(self, step, *, completed=None, total=None, metrics=None, **_) -> None:
         """The training loop's hook: every step to the job row, each epoch to the history."""
         completed = None if completed is None else self.offset + completed

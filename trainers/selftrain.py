@@ -35,7 +35,6 @@ from emostudio.db.repository import Repository
 from emostudio.model.network import ChunkEmotionModel
 from emostudio.services.training import SelfTrainOptions
 from emostudio.trainers.finetune import MediaReader, TrainingRun
-from emostudio.trainers.labelled import group_of
 from emostudio.trainers.supervised import TrainConfig, TrainItem, predict_audio
 from emostudio.trainers.worker import register
 
@@ -113,26 +112,11 @@ def selftrain_job(repo: Repository, job: Job, hook) -> str | None:
     options = SelfTrainOptions.from_config(job.config)
     run = TrainingRun.start(repo, job, hook, options)
     config = run.model.config
-    reader = MediaReader(repo, config)
-    held = set(run.data.heldout_groups)
     # the labelled media were read with the labels; the rest of the train side is read here
-    library = list(run.data.audio.values())
-    unlabelled_ids, unlabelled = [], []
-    rest = [
-        s.media
-        for s in repo.list_media()
-        if s.media.info.has_audio and group_of(s.media) not in held and s.media.id not in run.data.audio
-    ]
-    with run.accelerator.main_process_first():
-        for k, media in enumerate(rest):
-            hook(job.kind, completed=k, total=len(rest))
-            read = reader.read(media)
-            if isinstance(read, str):
-                hook(job.kind, message=f"skipped {read}")
-                continue
-            library.append(read[0])
-            unlabelled_ids.append(media.id)
-            unlabelled.append(read[0])
+    rest = run.read_rest(MediaReader(repo, config))
+    unlabelled_ids, unlabelled = [m.id for m, _ in rest], [read[0] for _, read in rest]
+    library = [*run.data.audio.values(), *unlabelled]
+    held = set(run.data.heldout_groups)
     hook(
         job.kind,
         message=f"{len(run.data.train)} labelled spans and {len(unlabelled)} unlabelled media train it; "
