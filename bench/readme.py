@@ -304,7 +304,13 @@ def av_alignment() -> str:
         f"{f['generated_pairs']['train']} generated pairs (MEAD talking-face crops with RAVDESS voices of the same "
         f"emotion), on the {f['test_clips']} real clips with a voice and a face (six CREMA-D, one MEAD); every "
         f"figure moves by 1/{f['test_clips']} with one clip. Epochs and learning rate were chosen on a development "
-        f"speaker's faces (face UAR: {dev}): {f['chosen']['epochs']} epochs at {f['chosen']['lr']:g}. The aligned "
+        f"speaker's faces (face UAR: {dev}): {f['chosen']['epochs']} epochs at {f['chosen']['lr']:g}"
+        + (
+            ""
+            if f.get("development_beats_shipped")
+            else " (no setting beat the shipped model there; a tie goes to the least training)"
+        )
+        + f". The aligned "
         f"model's fused prediction differs from the shipped one's on {changed} of {f['test_clips']} clips; left "
         f"out one at a time with the other six as labels too, fused UAR {loo['fused_uar']:.3f}. The rank of a "
         f"face's own voice is measured for the shipped model with the alignment's new, untrained modules; a "

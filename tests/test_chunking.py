@@ -76,3 +76,22 @@ def test_many_windows_at_once_agree_with_one_at_a_time():
 def test_the_chunk_grid_round_trips_through_json():
     grid = SlidingWindow(step=0.5, scales=(1.0, 3.0))
     assert SlidingWindow.from_json(grid.to_json()) == grid and grid.index(1.2) == 2
+
+
+def test_windows_without_a_face_are_all_zeros_however_long_the_media():
+    """Two minutes of face frames with a 40 s stretch without a face: the chunks there
+    pool to exact zeros (training reads "all zeros" as "no face"), the others do not."""
+    from emostudio.features.base import Features
+    from emostudio.model.chunk_inputs import pool_flagged
+
+    rate, seconds = 2.0, 120.0
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.random((int(seconds * rate), 7)), np.ones((int(seconds * rate), 1))], 1)
+    away = slice(int(40 * rate), int(80 * rate))
+    values[away] = 0.0
+    chunks = CHUNKS.chunks(seconds)
+    pooled, present = pool_flagged(Features("face", "v", rate, values.astype(np.float32)), chunks)
+    centres = np.array([c.center for c in chunks])
+    inside = (centres > 42) & (centres < 78)  # every window, at every scale, in the stretch
+    assert not present[inside].any() and present[~((centres > 40) & (centres < 80))].all()
+    assert (pooled[inside] == 0).all() and (np.abs(pooled[present]).sum(1) > 0).all()

@@ -4,10 +4,11 @@ and ``emostudio train align``.
 Where a media has both a voice and a face, the two are aligned before they are fused:
 
 - each chunk's audio embedding (from the audio branch, which does not move) and face
-  embedding (a small network over the face model's probabilities) are projected into one
-  space and pulled together contrastively: the same moment of the same media, or two
-  media people gave the same emotion, close; other media apart (other moments of the
-  same media are neither: emotion drifts inside a media);
+  embedding (a small network over the face model's own 128-number embedding of the face,
+  ``face-fer2013-embedding``) are projected into one space and pulled together
+  contrastively: the same moment, or two clips people gave the same emotion, close;
+  other clips apart (other moments of the same clip are neither: emotion drifts inside
+  a clip; two labelled spans of one media are two clips here);
 - an auxiliary head learns whether an audio / face pair carries the same emotion;
 - one classifier reads the aligned space: trained on the voice wherever the labels are
   (audio-only media too), it then reads the face, and its logits join the face model's
@@ -20,6 +21,7 @@ training job's is: beside its parent on the held-out media, fused where they hav
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
 import torch
@@ -39,6 +41,7 @@ from emostudio.trainers.worker import register
 ALIGNED = ("audio_align", "face_align", "align_head", "pair_", "face_scale", "face_bias")
 """What alignment trains; the audio branch, the text head and the fusion shares stay as they are."""
 MAX_CHUNKS = 512  # chunks per contrastive batch: the similarity matrix stays small
+MEASURED = 256  # media the alignment measures look at (the first ones)
 
 
 def with_alignment(
@@ -74,8 +77,8 @@ def contrastive_loss(
 ) -> torch.Tensor:
     """Symmetric InfoNCE between audio and face chunk embeddings (``[B, T, d]``, unit
     length) over the chunks with ``both``. Positives: the same chunk, and chunks of other
-    media with the same known label (``labels [B]``, -100 unknown); other chunks of the
-    same media are left out of the comparison."""
+    rows (clips) with the same known label (``labels [B]``, -100 unknown); other chunks of
+    the same row are left out of the comparison."""
     index = both.nonzero()
     if len(index) > MAX_CHUNKS:
         index = index[torch.randperm(len(index), generator=generator)[:MAX_CHUNKS].to(index.device)]
@@ -142,10 +145,10 @@ def alignment_measures(model: ChunkEmotionModel, items: list[TrainItem]) -> dict
     mean embedding), the rank of its own voice among all the media's voices (1: the
     nearest); and the same-emotion head's mean probability on a media's own voice and
     face, and on another media's."""
-    with_face = [it for it in items if it.face is not None and it.face.any()]
+    with_face = [it for it in items if it.face is not None and it.face.any()][:MEASURED]
     if len(with_face) < 2 or not model.config.align_dim:
         return {}
-    inputs, _ = collate(with_face)
+    inputs, _ = collate(with_face, max_chunks=64, rng=random.Random(0))  # bounded memory for long videos
     out = model.eval()(inputs)
     both = voice_and_face(out)
     a, f = clip_embedding(out.aligned["audio"], both), clip_embedding(out.aligned["face"], both)
@@ -165,7 +168,15 @@ def alignment_measures(model: ChunkEmotionModel, items: list[TrainItem]) -> dict
 def align_job(repo: Repository, job: Job, hook) -> str | None:
     """Align voice and face, measure on the held-out media (fused), register; returns the new version's id."""
     options = AlignOptions.from_config(job.config)
-    run = TrainingRun.start(repo, job, hook, options, faces=True, prepare=lambda m: with_alignment(m, options.dim))
+    parent_dims = []  # the parent's alignment width (0: not aligned)
+
+    def prepare(model: ChunkEmotionModel) -> ChunkEmotionModel:
+        parent_dims.append(model.config.align_dim)
+        return with_alignment(model, options.dim)
+
+    run = TrainingRun.start(repo, job, hook, options, faces=True, prepare=prepare)
+    if parent_dims[0]:
+        hook(job.kind, message=f"the parent is aligned already ({parent_dims[0]} numbers wide): going on from it")
     # the library's other videos: unlabelled, they align by time
     videos = run.read_rest(
         MediaReader(repo, run.model.config, faces=True), lambda m: m.info.has_audio and m.info.has_video

@@ -65,6 +65,8 @@ class MediaReader:
         self.extractors = [get_extractor(n) for n in config.audio_extractors]
         self.face = get_extractor("face-fer2013", fps=settings.video_fps) if faces else None
         self.embedding = None
+        self.face_problems: list[str] = []
+        """One line per media whose picture could not be read (it trains on its voice alone)."""
         if faces and config.face_embedding_dim:
             self.embedding = get_extractor("face-fer2013-embedding", fps=settings.video_fps)
         self.grid = config.grid
@@ -74,15 +76,18 @@ class MediaReader:
         media cannot be read (one line naming it)."""
         try:
             audio, chunks = media_audio_inputs(media, self.extractors, self.cache, self.grid)
-            face = None
-            if self.face is not None and media.info.has_video:
+        except Exception as err:  # noqa: BLE001 - one unreadable file must not stop the job
+            return f"{media.name}: {getattr(err, 'problem', None) or err}"
+        face = None
+        if self.face is not None and media.info.has_video:
+            try:
                 embedding = None if self.embedding is None else self.cache.get(self.embedding, FeatureInput(media))
                 face = build_chunk_inputs(
                     chunks, face=self.cache.get(self.face, FeatureInput(media)), face_embedding=embedding
                 )
-            return audio, chunks, face
-        except Exception as err:  # noqa: BLE001 - one unreadable file must not stop the job
-            return f"{media.name}: {getattr(err, 'problem', None) or err}"
+            except Exception as err:  # noqa: BLE001 - the voice still counts without the face
+                self.face_problems.append(f"{media.name}: its face could not be read ({err})")
+        return audio, chunks, face
 
 
 def library_data(
@@ -130,6 +135,7 @@ def library_data(
             if held:
                 rated.append(rated_dimensions([span])[0])
     data.heldout_rated = np.array(rated, bool).reshape(-1, 3)
+    data.skipped.extend(reader.face_problems)
     return data
 
 
@@ -203,6 +209,8 @@ class TrainingRun:
                     self.hook(self.job.kind, message=f"skipped {read}")
                 else:
                     out.append((media, read))
+        for note in reader.face_problems:
+            self.hook(self.job.kind, message=note)
         return out
 
     def progress(self, step, *, completed=None, total=None, metrics=None, **_) -> None:
@@ -253,6 +261,8 @@ class TrainingRun:
         self.hook(self.job.kind, message="measuring the new version and its parent on the held-out media")
         trained.config.metrics = {
             "heldout": {
+                # fused with the face where held-out media have one (alignment), else the voice alone
+                "modalities": "audio+face" if any(it.face is not None for it in data.heldout) else "audio",
                 "model": heldout_metrics(trained, data.heldout, data.heldout_rated),
                 "parent": heldout_metrics(load_model(self.parent.path), data.heldout, data.heldout_rated),
                 "groups": data.heldout_groups,

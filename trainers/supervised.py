@@ -243,8 +243,9 @@ def train_audio(
     if model is None:
         model = ChunkEmotionModel(config)
         model.fit_normalizer(torch.from_numpy(np.concatenate([it.audio for it in items])))
-    # the learned compound head joins the co-activation scores once compound labels exist
-    if any(it.compound is not None for it in items):
+    # the learned compound head joins the co-activation scores once compound labels train it
+    trains_compound = trains is None or any("compound_head".startswith(t) for t in trains)
+    if trains_compound and any(it.compound is not None for it in items):
         model.config.compound_trained = True
     n_classes = len(config.labels.basic)
     counts = np.bincount([it.label for it in items if it.label >= 0], minlength=n_classes).astype(float)

@@ -128,8 +128,8 @@ def canonical_label(raw: str) -> str:
 
 
 def class_matching(source: tuple[str, ...], target: tuple[str, ...]) -> list[list[float]]:
-    """``[len(source), len(target)]``: 1 where a source model's class is a target class
-    (by name, through ``canonical_label``), 0 elsewhere. Label matching before fusion: a
+    """``[len(source), len(target)]``: 1 where a source model's class, named as the studio
+    names it (``canonical_label``), is a target class, 0 elsewhere. Label matching before fusion: a
     face model's probabilities are re-expressed in a model's own label space, whatever
     its classes' order; a class the target lacks (or cannot name) maps to nothing, and
     the matched probabilities are renormalised over what is left.

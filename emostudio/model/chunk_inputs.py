@@ -122,7 +122,8 @@ def pool_flagged(features: Features, chunks: list[Chunk], scale: int | None = No
         s = _window_sums(values_prefix, first, last)[0] + count * values_prefix[2]
         n_present = np.rint(_window_sums(flag_prefix, first, last)[0] + count * flag_prefix[2])
         fraction = n_present / count
-        parts += [s / np.maximum(n_present, 1e-9), fraction]
+        # a window without any present frame is all zeros (its running sums are rounding noise)
+        parts += [np.where(n_present > 0, s / np.maximum(n_present, 1.0), 0.0), fraction]
         present |= n_present[:, 0] > 0
     return np.concatenate(parts, axis=1).astype(np.float32), present
 

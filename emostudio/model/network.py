@@ -294,8 +294,8 @@ class ChunkEmotionModel(nn.Module):
             nn.init.zeros_(self.avd_head.bias)
         self.attention = nn.Sequential(nn.Linear(h, h // 2), nn.Tanh(), nn.Linear(h // 2, 1))
         self.compound_head = nn.Linear(h, len(c.labels.compound))
-        # face: FER probabilities are already in the label space; a per-class affine map of
-        # their log lets training recalibrate them (starts as the identity)
+        # face: the face model's probabilities, matched to the label space by class name; a
+        # per-class affine map of their log lets training recalibrate them (starts as the identity)
         self.face_scale = nn.Parameter(torch.ones(n))
         self.face_bias = nn.Parameter(torch.zeros(n))
         # the face model's classes as the label space's (computed from the config, not saved)
@@ -438,7 +438,9 @@ class ChunkEmotionModel(nn.Module):
         clip_avd = (weights[..., None] * c.chunk_avd).sum(1)
         align_logits = same_label = None
         if c.aligned and "audio" in c.aligned:
-            align_logits = self.align_head((weights[..., None] * c.aligned["audio"]).sum(1))
+            heard = weights * masks["audio"]  # as the audio branch pools: chunks with sound only
+            heard = heard / heard.sum(1, keepdim=True).clamp(min=1e-9)
+            align_logits = self.align_head((heard[..., None] * c.aligned["audio"]).sum(1))
             if "face" in c.aligned:
                 both = (masks["audio"] > 0) & (masks["face"] > 0)
                 a, f = clip_embedding(c.aligned["audio"], both), clip_embedding(c.aligned["face"], both)

@@ -93,7 +93,8 @@ class AlignOptions(FinetuneOptions):
     and a face align whether labelled or not; the audio branch does not move."""
 
     epochs: int = 10
-    """Chosen on a development speaker's faces (``bench.av_alignment``), with ``lr``."""
+    """With ``lr``, the least training ``bench.av_alignment`` tried: no setting it tried did
+    better on its development speaker's faces (see the README's figures)."""
     lr: float = 1e-3
     dim: int = 32
     """Size of the space the audio and face chunks are aligned in."""
