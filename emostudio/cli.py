@@ -300,8 +300,8 @@ def rankers_command(
 def align_command(
     sources: LabelSources = "human,import",
     annotator: OneAnnotator = None,
-    epochs: Annotated[int, typer.Option(help="Passes over the media.")] = 10,
-    lr: LearningRate = 1e-3,
+    epochs: Annotated[int, typer.Option(help="Passes over the media.")] = 30,
+    lr: LearningRate = 3e-3,
     dim: Annotated[int, typer.Option(help="Size of the space voice and face are aligned in.")] = 32,
     contrastive: Annotated[float, typer.Option(help="Weight of the contrastive loss.")] = 1.0,
     same_label: Annotated[float, typer.Option(help="Weight of the same-emotion pair task.")] = 0.5,

@@ -92,10 +92,10 @@ class AlignOptions(FinetuneOptions):
     classifier and the fusion's face side), plus the alignment's own. Media with a voice
     and a face align whether labelled or not; the audio branch does not move."""
 
-    epochs: int = 10
-    """With ``lr``, the least training ``bench.av_alignment`` tried: no setting it tried did
-    better on its development speaker's faces (see the README's figures)."""
-    lr: float = 1e-3
+    epochs: int = 30
+    """With ``lr``, chosen on a development speaker's faces by ``bench.av_alignment`` (the
+    most training of the four settings it tries; see the README's figures)."""
+    lr: float = 3e-3
     dim: int = 32
     """Size of the space the audio and face chunks are aligned in."""
     contrastive: float = 1.0
