@@ -318,6 +318,23 @@ def av_alignment() -> str:
     )
 
 
+def _queue_choice(f: dict) -> str:
+    """Which queue order the development direction chose, and whether the studio offers it first."""
+    dev = f.get("development")
+    if not dev:
+        return ""
+    means = "; ".join(f"{name} {sum(by_n.values()) / len(by_n):.3f}" for name, by_n in dev["uar"].items())
+    offered = (
+        "the order the Annotate page offers first"
+        if f.get("studio_default")
+        else ("**not** yet the order the Annotate page offers first")
+    )
+    return (
+        f" The order was chosen on the other direction (a RAVDESS model meeting EmoDB; mean UAR over the budgets: "
+        f"{means}): **{f['chosen']}**, {offered}."
+    )
+
+
 def training() -> str:
     """Self-training, active learning and fine-tuning time, each from its results file
     (or said to be missing)."""
@@ -371,7 +388,7 @@ def training() -> str:
             f"Which clips to label first ({_source(al, 'active_learning')}): an EmoDB model (UAR {f['base_uar']:.3f} "
             f"on the held-out RAVDESS actors) fine-tuned on N RAVDESS clips picked by the uncertainty queue or at "
             f"random (mean of three draws); UAR on the held-out actors. Random's N={budgets[-1]} UAR is reached "
-            f"by: {reach} (goal: N ≤ {budgets[-1] // 2}).\n\n" + "\n".join(rows)
+            f"by: {reach} (goal: N ≤ {budgets[-1] // 2}).{_queue_choice(f)}\n\n" + "\n".join(rows)
         )
     rk = _maybe("rankers")
     if rk is None:

@@ -107,6 +107,28 @@ def test_the_queue_puts_the_most_uncertain_segment_first_and_skips_what_i_labell
     assert len(uncertainty_queue(repo, "bo")) == 4  # another annotator still gets it
 
 
+def test_the_balanced_queue_takes_turns_across_the_predicted_emotions():
+    """A model that calls most clips neutral, some of them barely: margin ranking asks
+    about neutral clips first; the balanced order alternates with the other emotions."""
+    from emostudio.model.segments import margin
+    from emostudio.services.annotate import balanced_order
+
+    def clip(**probs):
+        return Prediction(None, "m", "v1", "x", "clip", 0.0, 1.0, basic=_probs(**probs))
+
+    preds = [clip(neutral=0.5 + 0.02 * k, sadness=0.45 - 0.02 * k) for k in range(6)]
+    preds += [clip(anger=0.7, fear=0.2), clip(anger=0.9), clip(happiness=0.6, surprise=0.3)]
+    by_margin = sorted(range(len(preds)), key=lambda i: margin(preds[i]))
+    assert {preds[i].top_label for i in by_margin[:3]} == {"neutral"}
+    order = balanced_order(preds)
+    assert sorted(order) == list(range(len(preds)))  # every clip, once
+    assert {preds[i].top_label for i in order[:3]} == {"neutral", "anger", "happiness"}
+    assert order[0] == by_margin[0]  # the most uncertain clip still comes first
+    tops = [preds[i].top_label for i in order]
+    assert tops.index("anger") < tops.index("neutral", 1)  # turns, not blocks
+    assert order[tops.index("anger")] == 6  # within an emotion: smallest margin first
+
+
 def test_a_correction_is_appended_with_what_it_corrects(repo, analysed):
     torn = analysed["torn.wav"]
     view = load_clip_view(repo, torn.id)

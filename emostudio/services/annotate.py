@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 from emostudio.core.domain import Annotation, Caption, Media, Prediction
 from emostudio.core.errors import StudioError
@@ -114,6 +115,25 @@ def save_caption(repo: Repository, media: Media, annotator: str, text: str, prev
     )
 
 
+QUEUE_ORDERS = ("margin", "entropy", "balanced")
+"""How the uncertainty queue ranks what to label next (``uncertainty_queue``)."""
+DEFAULT_ORDER = "margin"
+"""The order the Annotate page offers first (``bench.active_learning`` compares them)."""
+
+
+def balanced_order(predictions: Sequence[Prediction]) -> list[int]:
+    """Indices of ``predictions`` taking turns across the emotions the model predicts
+    (each emotion's smallest margin first, then each one's second, ...). Plain uncertainty
+    ranking piles up the few confusions a model makes most (often all of one class);
+    taking turns asks about every kind of clip the model sees."""
+    by_class: dict[str, list[int]] = {}
+    for i, p in enumerate(predictions):
+        by_class.setdefault(p.top_label or "", []).append(i)
+    queues = [sorted(ids, key=lambda i: margin(predictions[i])) for ids in by_class.values()]
+    queues.sort(key=lambda q: margin(predictions[q[0]]))  # the class with the most uncertain clip goes first
+    return [q[k] for k in range(max(map(len, queues), default=0)) for q in queues if k < len(q)]
+
+
 @dataclass(frozen=True)
 class QueueItem:
     media_id: str
@@ -123,16 +143,18 @@ class QueueItem:
 
 
 def uncertainty_queue(
-    repo: Repository, annotator: str, by: str = "margin", model_version: str | None = None
+    repo: Repository, annotator: str, by: str = DEFAULT_ORDER, model_version: str | None = None
 ) -> list[QueueItem]:
     """Analysed segments, most uncertain first, that ``annotator`` has not labelled yet.
 
     ``by='margin'`` ranks by the gap between the two likeliest emotions (smallest
-    first); ``by='entropy'`` by the entropy of the emotion distribution (largest first).
-    A segment counts as done once this annotator saved a span covering its middle.
+    first); ``by='entropy'`` by the entropy of the emotion distribution (largest first);
+    ``by='balanced'`` by margin, taking turns across the predicted emotions
+    (``balanced_order``). A segment counts as done once this annotator saved a span
+    covering its middle.
     """
-    if by not in ("margin", "entropy"):
-        raise ValueError(f"unknown uncertainty {by!r} (margin or entropy)")
+    if by not in QUEUE_ORDERS:
+        raise ValueError(f"unknown uncertainty {by!r} ({', '.join(QUEUE_ORDERS)})")
     if model_version is None:
         active = repo.active_model_version()
         model_version = active.id if active else None
@@ -148,6 +170,8 @@ def uncertainty_queue(
         middle = p.start + p.duration / 2
         if any(s <= middle < e for s, e in done.get(p.media_id, ())):
             continue
-        items.append(QueueItem(p.media_id, p, margin(p) if by == "margin" else entropy(p)))
-    items.sort(key=lambda q: q.score if by == "margin" else -q.score)
+        items.append(QueueItem(p.media_id, p, entropy(p) if by == "entropy" else margin(p)))
+    if by == "balanced":
+        return [items[i] for i in balanced_order([q.prediction for q in items])]
+    items.sort(key=lambda q: -q.score if by == "entropy" else q.score)
     return items

@@ -10,7 +10,7 @@ import gradio as gr
 
 from emostudio.core.errors import StudioError
 from emostudio.core.labels import LABELS
-from emostudio.services.annotate import save_caption, save_correction, uncertainty_queue
+from emostudio.services.annotate import DEFAULT_ORDER, QUEUE_ORDERS, save_caption, save_correction, uncertainty_queue
 from emostudio.services.inspect import ClipView, current_caption, unit_index_at
 from emostudio.ui.clip_panel import ClipPanel
 from emostudio.ui.context import guarded
@@ -36,7 +36,7 @@ class AnnotatePanel(ClipPanel):
 
     def header_rows(self) -> None:
         with gr.Row():
-            self.queue_by = gr.Radio(["margin", "entropy"], value="margin", label="Uncertainty", scale=2)
+            self.queue_by = gr.Radio(list(QUEUE_ORDERS), value=DEFAULT_ORDER, label="Uncertainty", scale=2)
             self.queue_button = gr.Button("Next most uncertain", elem_id="es-annotate-queue", scale=1)
             self.queue_info = gr.Markdown(elem_id="es-annotate-queue-info")
 
