@@ -351,6 +351,9 @@ def selftrain_command(
     adapt_inputs: Annotated[
         bool, typer.Option(help="Re-fit the input standardisation on the library's media first.")
     ] = True,
+    match_labelled: Annotated[
+        bool, typer.Option(help="Match the labelled media's feature statistics to the unlabelled media's.")
+    ] = True,
     holdout: HeldOut = 0.2,
     seed: Annotated[int, typer.Option()] = 0,
     parent: Parent = None,
@@ -373,6 +376,7 @@ def selftrain_command(
             "lr": lr,
             "consistency": consistency,
             "adapt_inputs": adapt_inputs,
+            "match_labelled": match_labelled,
             "holdout": holdout,
             "seed": seed,
             "parent": parent,

@@ -470,3 +470,18 @@ def test_face_probabilities_are_matched_to_the_label_space_by_name_and_an_aligne
     inputs = ModelInputs.of(audio=torch.randn(1, 1, 4), face=face)
     aligned = with_alignment(model, 8, face_embedding=0).eval()
     assert torch.allclose(aligned(inputs).clip_log_probs, model(inputs).clip_log_probs, atol=1e-6)
+
+
+def test_labels_recorded_elsewhere_are_matched_to_the_unlabelled_media_statistics():
+    from emostudio.trainers.selftrain import matched_to
+
+    rng = np.random.default_rng(0)
+    labelled = [TrainItem((rng.normal(size=(20, 4)) * 3 + 5).astype("f4"), k % 2, (0.0, 0.0, 0.0)) for k in range(30)]
+    target = rng.normal(size=(500, 4)).astype("f4") * [1, 2, 0.5, 1] - 1
+    matched = np.concatenate([it.audio for it in matched_to(labelled, target)])
+    assert np.allclose(matched.mean(0), target.mean(0), atol=1e-3)
+    assert np.allclose(matched.std(0), target.std(0), rtol=1e-3)
+    # each chunk keeps its place among the others (one affine map per feature), and its label
+    before = np.concatenate([it.audio for it in labelled])
+    assert np.allclose(np.corrcoef(before[:, 0], matched[:, 0])[0, 1], 1.0)
+    assert [it.label for it in matched_to(labelled, target)] == [it.label for it in labelled]

@@ -8,7 +8,10 @@ honest by class-balanced selection and by consistency between perturbed views.
 1. The input standardisation is re-fitted on the library's own media (the unlabelled
    ones when there are at least 20, else all of them; never the held-out ones):
    recordings from another microphone, room or language shift every feature, and this
-   undoes the shift without a single label.
+   undoes the shift without a single label. When it is fitted on the unlabelled media,
+   the labelled media's inputs are shifted and scaled to the same statistics
+   (``matched_to``): labels recorded elsewhere then train through the standardisation as
+   the unlabelled media will be read through it.
 2. Each round, the library's unlabelled media are pseudo-labelled where the model is
    confident, with class-balanced thresholds (Zou et al., 2018): per class, the
    confidence above which the top ``share * round`` of the media the model gives that
@@ -59,6 +62,19 @@ def balanced_pseudo_labels(probs: np.ndarray, share: float) -> tuple[np.ndarray,
     return keep, labels, probs[keep, labels]
 
 
+def matched_to(items: Sequence[TrainItem], target: np.ndarray) -> list[TrainItem]:
+    """``items`` with their audio inputs shifted and scaled, feature by feature, so that
+    their chunks' mean and spread are those of ``target``'s chunks: labels recorded
+    elsewhere (another corpus, microphone, language) read as if recorded where the
+    unlabelled media were, which the re-fitted standardisation expects."""
+    source = np.concatenate([it.audio for it in items])
+    mean, std = source.mean(0), source.std(0).clip(min=1e-3)
+    t_mean, t_std = target.mean(0), target.std(0).clip(min=1e-3)
+    scale = (t_std / std).astype(np.float32)
+    shift = (t_mean - mean * t_std / std).astype(np.float32)
+    return [replace(it, audio=it.audio * scale + shift) for it in items]
+
+
 def self_train(
     run_round,
     model: ChunkEmotionModel,
@@ -79,6 +95,8 @@ def self_train(
         # how features spread in them; else the whole library
         own = unlabelled if len(unlabelled) >= MIN_MEDIA_FOR_STATISTICS else library
         model.fit_normalizer(torch.from_numpy(np.concatenate(own)))
+        if options.match_labelled and own is unlabelled and labelled:
+            labelled = matched_to(labelled, np.concatenate(unlabelled))
     start = copy.deepcopy(model) if options.restart else None
     pseudo = (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
     for r in range(options.rounds):

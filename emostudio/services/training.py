@@ -77,6 +77,11 @@ class SelfTrainOptions(FinetuneOptions):
     """Weight of the consistency loss between clean and perturbed views of each clip."""
     adapt_inputs: bool = True
     """Re-fit the input standardisation on the library's own media first (unlabelled ones included)."""
+    match_labelled: bool = True
+    """With ``adapt_inputs``: also shift and scale the labelled media's inputs to the
+    unlabelled media's feature statistics, so that the labels (recorded elsewhere, e.g. an
+    imported corpus) are read through the standardisation as the unlabelled media are;
+    without it they train through statistics that are not theirs."""
 
     @classmethod
     def from_config(cls, config: dict) -> SelfTrainOptions:
