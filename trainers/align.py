@@ -183,7 +183,7 @@ def align_job(repo: Repository, job: Job, hook) -> str | None:
     )
     unlabelled, unlabelled_ids = [], []
     for media, (audio, _, face) in videos:
-        if face.face.any():
+        if face is not None and face.face.any():  # None: its picture could not be read
             item = TrainItem(audio, -100, (0.0, 0.0, 0.0), group=group_of(media), face=face.face)
             unlabelled.append(replace(item, face_embedding=face.face_embedding))
             unlabelled_ids.append(media.id)
