@@ -162,6 +162,24 @@ class AnnotationRow(Base):
     # Set for imported labels only: importing the same line twice, even from two
     # processes at once, stores it once (NULLs never collide, so human rows are free).
     dedup_key: Mapped[str | None] = mapped_column(String(64))
+    retracts_annotation_id: Mapped[int | None] = mapped_column(ForeignKey("annotations.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TraceRow(Base):
+    """Continuous ratings, one row per pass (append-only); ``values`` is a JSON list."""
+
+    __tablename__ = "traces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="RESTRICT"), index=True)
+    annotator: Mapped[str] = mapped_column(String(128))
+    dimension: Mapped[str] = mapped_column(String(16))
+    pass_number: Mapped[int] = mapped_column(Integer)
+    start: Mapped[float] = mapped_column(Float)
+    rate: Mapped[float] = mapped_column(Float)
+    values: Mapped[list] = mapped_column(JSON)
+    model_version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -25,6 +25,7 @@ from emostudio.core.domain import (
     Prediction,
     Process,
     Segment,
+    Trace,
     User,
 )
 from emostudio.db.models import (
@@ -38,6 +39,7 @@ from emostudio.db.models import (
     PredictionRow,
     ProcessRow,
     SegmentRow,
+    TraceRow,
     UserRow,
 )
 from emostudio.db.session import DatabaseError
@@ -130,6 +132,21 @@ _CAPTION_FIELDS = tuple(f for f in Caption.__dataclass_fields__ if f not in ("id
 
 def _caption(row: CaptionRow) -> Caption:
     return Caption(id=row.id, created_at=row.created_at, **{f: getattr(row, f) for f in _CAPTION_FIELDS})
+
+
+def _trace(row: TraceRow) -> Trace:
+    return Trace(
+        id=row.id,
+        media_id=row.media_id,
+        annotator=row.annotator,
+        dimension=row.dimension,
+        start=row.start,
+        rate=row.rate,
+        values=tuple(row.values),
+        pass_number=row.pass_number,
+        model_version_id=row.model_version_id,
+        created_at=row.created_at,
+    )
 
 
 def _job(row: JobRow) -> Job:
@@ -369,8 +386,14 @@ class Repository:
             return s.execute(stmt.on_conflict_do_nothing(index_elements=["dedup_key"])).rowcount == 1
 
     def annotations(
-        self, media_id: str | None = None, source: str | None = None, annotator: str | None = None
+        self,
+        media_id: str | None = None,
+        source: str | None = None,
+        annotator: str | None = None,
+        history: bool = False,
     ) -> list[Annotation]:
+        """Annotations, oldest first. A retracted annotation and the row retracting it are
+        left out unless ``history`` (the export's full record) asks for every row."""
         with self.session() as s:
             q = select(AnnotationRow)
             if media_id:
@@ -379,13 +402,66 @@ class Repository:
                 q = q.where(AnnotationRow.source == source)
             if annotator:
                 q = q.where(AnnotationRow.annotator == annotator)
+            if not history:
+                retracted = select(AnnotationRow.retracts_annotation_id).where(
+                    AnnotationRow.retracts_annotation_id.is_not(None)
+                )
+                q = q.where(AnnotationRow.retracts_annotation_id.is_(None), AnnotationRow.id.not_in(retracted))
             return [_annotation(r) for r in s.scalars(q.order_by(AnnotationRow.id))]
+
+    def get_annotation(self, annotation_id: int) -> Annotation | None:
+        with self.session() as s:
+            row = s.get(AnnotationRow, annotation_id)
+            return _annotation(row) if row is not None else None
 
     def human_annotation_counts(self) -> dict[str, int]:
         """Media id -> how many annotations people made on it (imports and pseudo-labels not counted)."""
         with self.session() as s:
             q = select(AnnotationRow.media_id, func.count()).where(AnnotationRow.source == "human")
             return dict(s.execute(q.group_by(AnnotationRow.media_id)).all())
+
+    # -- continuous ratings (append-only) ---------------------------------------
+
+    def add_trace(self, trace: Trace) -> Trace:
+        """Append a trace as the annotator's next pass over that media and dimension."""
+        with self.writing() as s:
+            if s.get(MediaRow, trace.media_id) is None:
+                raise DatabaseError("this media was deleted from the library; the trace cannot be attached to it")
+            version = trace.model_version_id
+            if version is not None and s.get(ModelVersionRow, version) is None:
+                version = None
+            passes = s.scalar(
+                select(func.count()).where(
+                    TraceRow.media_id == trace.media_id,
+                    TraceRow.annotator == trace.annotator,
+                    TraceRow.dimension == trace.dimension,
+                )
+            )
+            row = TraceRow(
+                media_id=trace.media_id,
+                annotator=trace.annotator,
+                dimension=trace.dimension,
+                pass_number=passes + 1,
+                start=trace.start,
+                rate=trace.rate,
+                values=list(trace.values),
+                model_version_id=version,
+            )
+            s.add(row)
+        return _trace(row)
+
+    def traces(
+        self, media_id: str | None = None, annotator: str | None = None, dimension: str | None = None
+    ) -> list[Trace]:
+        with self.session() as s:
+            q = select(TraceRow)
+            if media_id:
+                q = q.where(TraceRow.media_id == media_id)
+            if annotator:
+                q = q.where(TraceRow.annotator == annotator)
+            if dimension:
+                q = q.where(TraceRow.dimension == dimension)
+            return [_trace(r) for r in s.scalars(q.order_by(TraceRow.id))]
 
     # -- captions (append-only) ------------------------------------------------
 
@@ -876,7 +952,9 @@ class Repository:
                 s.delete(row)
                 s.flush()
         except IntegrityError:
-            raise DatabaseError(f"{media.name} has annotations or captions made by people; it is kept") from None
+            raise DatabaseError(
+                f"{media.name} has annotations, captions or traces made by people; it is kept"
+            ) from None
         return media
 
 

@@ -157,10 +157,10 @@ def media_audio_inputs(media: Media, extractors, cache, grid) -> tuple[np.ndarra
 
 
 def concordance(x: np.ndarray, y: np.ndarray) -> float:
-    """Lin's concordance correlation coefficient."""
-    mx, my = x.mean(), y.mean()
-    cov = ((x - mx) * (y - my)).mean()
-    return float(2 * cov / (x.var() + y.var() + (mx - my) ** 2 + 1e-12))
+    """Lin's concordance correlation coefficient (audmetric's)."""
+    import audmetric
+
+    return float(audmetric.concordance_cc(y, x))
 
 
 def rated_dimensions(spans: Sequence[LabelledSpan]) -> np.ndarray:

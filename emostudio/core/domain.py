@@ -138,6 +138,8 @@ class Annotation:
     corrects_prediction_id: int | None = None
     model_version_id: str | None = None
     origin: str | None = None
+    retracts_annotation_id: int | None = None
+    """Set on a retraction: a row that hides the annotation it names (nothing is deleted)."""
     created_at: datetime | None = None
 
     @property
@@ -192,6 +194,38 @@ class Caption:
     corrects_caption_id: int | None = None
     score: float | None = None
     created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A continuous rating (CARMA / DARMA style): one dimension traced by one annotator
+    while the media played, sampled on the media's own time axis at ``rate`` Hz from
+    ``start``. ``values`` holds one number in -1..1 per sample, None where the annotator
+    skipped that moment (a seek during the pass). Append-only: each pass is a new trace.
+    """
+
+    id: int | None
+    media_id: str
+    annotator: str
+    dimension: str
+    start: float
+    rate: float
+    values: tuple[float | None, ...]
+    pass_number: int = 1
+    model_version_id: str | None = None
+    created_at: datetime | None = None
+
+    @property
+    def duration(self) -> float:
+        return len(self.values) / self.rate
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+    def times(self) -> list[float]:
+        """The media time of each sample (the middle of its 1/rate slot)."""
+        return [self.start + (i + 0.5) / self.rate for i in range(len(self.values))]
 
 
 EMOTION_MODEL = "emotion"

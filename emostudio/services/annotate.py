@@ -25,7 +25,7 @@ class CorrectionError(StudioError, ValueError):
     """A correction that cannot be saved as entered; the message says which field and why."""
 
 
-def _annotator(name: str | None) -> str:
+def checked_annotator(name: str | None) -> str:
     name = (name or "").strip()
     if not name:
         raise CorrectionError("an annotator name is required: enter yours above before saving")
@@ -44,6 +44,7 @@ def save_correction(
     avd: dict[str, float | None] | None = None,
     corrects: Prediction | None = None,
     model_version_id: str | None = None,
+    confidence: float | None = None,
 ) -> Annotation:
     """Append a human label and/or A/V/D values for ``[start, end)`` of a media.
 
@@ -51,7 +52,7 @@ def save_correction(
     kept); its id and model version are stored with the correction, so it can be traced
     back. A range of their own still records the model version they were shown.
     """
-    annotator = _annotator(annotator)
+    annotator = checked_annotator(annotator)
     if start is None or end is None:
         raise CorrectionError("select a segment or give a start and end time")
     start, end = float(start), float(end)
@@ -75,6 +76,8 @@ def save_correction(
             raise CorrectionError(f"{d} must be between -1 and 1, got {v:g}")
     if canonical is None and all(v is None for v in values.values()):
         raise CorrectionError("nothing to save: choose a label or set arousal, valence or dominance")
+    if confidence is not None and not (math.isfinite(float(confidence)) and 0.0 <= float(confidence) <= 1.0):
+        raise CorrectionError(f"the confidence is between 0 and 1, got {confidence:g}")
     return repo.add_annotation(
         Annotation(
             None,
@@ -86,6 +89,7 @@ def save_correction(
             start=round(start, 4),
             duration=round(end - start, 4),
             **values,
+            confidence=None if confidence is None else round(float(confidence), 3),
             corrects_prediction_id=corrects.id if corrects else None,
             model_version_id=corrects.model_version_id if corrects else model_version_id,
             origin="studio",
@@ -93,9 +97,34 @@ def save_correction(
     )
 
 
+def retract_annotation(repo: Repository, annotation_id: int, annotator: str) -> Annotation:
+    """Hide one's own label: a new row naming the one it retracts (nothing is deleted,
+    the export keeps both). Only the person who saved a label can retract it."""
+    annotator = checked_annotator(annotator)
+    target = repo.get_annotation(annotation_id)
+    if target is None or target.source != "human" or target.retracts_annotation_id is not None:
+        raise CorrectionError(f"there is no label {annotation_id} to retract")
+    if target.annotator != annotator:
+        raise CorrectionError(f"label {annotation_id} was saved by {target.annotator}; only they can retract it")
+    if all(a.id != annotation_id for a in repo.annotations(target.media_id, annotator=annotator)):
+        raise CorrectionError(f"label {annotation_id} is already retracted")
+    return repo.add_annotation(
+        Annotation(
+            None,
+            target.media_id,
+            "human",
+            annotator,
+            start=target.start,
+            duration=target.duration,
+            retracts_annotation_id=target.id,
+            origin="studio",
+        )
+    )
+
+
 def save_caption(repo: Repository, media: Media, annotator: str, text: str, previous: Caption | None = None) -> Caption:
     """Append a person's caption for a media (an edit of ``previous`` when given)."""
-    annotator, text = _annotator(annotator), (text or "").strip()
+    annotator, text = checked_annotator(annotator), (text or "").strip()
     if not text:
         raise CorrectionError("the caption is empty")
     if len(text) > MAX_CAPTION:

@@ -1,7 +1,9 @@
-"""CSV export of predictions (clip, segment and chunk level) and annotations; the same
-tables from the command line and the Export page. The prediction columns follow the
-label space of the model version exported (one ``p_`` column per basic class, one ``c_``
-per compound, one per dimension)."""
+"""CSV export of predictions (clip, segment and chunk level), annotations and continuous
+traces; the same tables from the command line and the Export page. The prediction
+columns follow the label space of the model version exported (one ``p_`` column per
+basic class, one ``c_`` per compound, one per dimension). Every table names the media
+by its original file name (``media``) and, in its own column, where it is stored
+(``media_path``)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
-from emostudio.core.domain import Annotation, Media, Prediction
+from emostudio.core.domain import Annotation, Media, Prediction, Trace
 from emostudio.core.errors import StudioError
 from emostudio.core.files import atomic_write
 from emostudio.core.labels import LABELS, LabelSpace
@@ -26,6 +28,7 @@ def prediction_columns(labels: LabelSpace = LABELS) -> tuple[str, ...]:
     return (
         "media_id",
         "media",
+        "media_path",
         "level",
         "start",
         "end",
@@ -46,7 +49,8 @@ def prediction_row(media: Media, p: Prediction, labels: LabelSpace = LABELS) -> 
     top_compound = max(p.compound, key=p.compound.get) if p.compound else ""
     row = {
         "media_id": p.media_id,
-        "media": media.path,
+        "media": media.name,
+        "media_path": media.path,
         "level": p.level,
         "start": round(p.start, 3),
         "end": round(p.end, 3),
@@ -75,6 +79,7 @@ def annotation_columns(labels: LabelSpace = LABELS) -> tuple[str, ...]:
         "annotation_id",
         "media_id",
         "media",
+        "media_path",
         "source",
         "annotator",
         "label",
@@ -84,6 +89,7 @@ def annotation_columns(labels: LabelSpace = LABELS) -> tuple[str, ...]:
         *labels.dimensions,
         "confidence",
         "corrects_prediction_id",
+        "retracts_annotation_id",
         "model_version",
         "origin",
         "created_at",
@@ -94,7 +100,8 @@ def annotation_row(media: Media, a: Annotation, labels: LabelSpace = LABELS) -> 
     return {
         "annotation_id": a.id,
         "media_id": a.media_id,
-        "media": media.path,
+        "media": media.name,
+        "media_path": media.path,
         "source": a.source,
         "annotator": a.annotator,
         "label": a.label or "",
@@ -104,13 +111,47 @@ def annotation_row(media: Media, a: Annotation, labels: LabelSpace = LABELS) -> 
         **{d: _round(getattr(a, d, None)) for d in labels.dimensions},
         "confidence": _round(a.confidence),
         "corrects_prediction_id": a.corrects_prediction_id or "",
+        "retracts_annotation_id": a.retracts_annotation_id or "",
         "model_version": a.model_version_id or "",
         "origin": a.origin or "",
         "created_at": a.created_at.isoformat() if a.created_at else "",
     }
 
 
-EXPORT_KINDS = ("clips", "segments", "chunks", "annotations")
+TRACE_COLUMNS = (
+    "trace_id",
+    "media_id",
+    "media",
+    "media_path",
+    "annotator",
+    "dimension",
+    "pass",
+    "time",
+    "value",
+    "rate_hz",
+    "model_version",
+    "created_at",
+)
+
+
+def trace_rows(media: Media, trace: Trace) -> list[dict]:
+    """One row per rated sample (long format: easy to plot or pivot)."""
+    common = {
+        "trace_id": trace.id,
+        "media_id": trace.media_id,
+        "media": media.name,
+        "media_path": media.path,
+        "annotator": trace.annotator,
+        "dimension": trace.dimension,
+        "pass": trace.pass_number,
+        "rate_hz": trace.rate,
+        "model_version": trace.model_version_id or "",
+        "created_at": trace.created_at.isoformat() if trace.created_at else "",
+    }
+    return [{**common, "time": round(t, 3), "value": v} for t, v in zip(trace.times(), trace.values) if v is not None]
+
+
+EXPORT_KINDS = ("clips", "segments", "chunks", "annotations", "traces")
 
 
 def export_table(
@@ -127,20 +168,23 @@ def export_table(
     filtered as the user asked.
 
     Predictions default to the active model version, in that version's label space;
-    every annotation is exported, corrections included, oldest first (the history, not
-    just the latest label). The ``media`` column holds the file's path on the server, or
-    with ``paths=False`` (what the web page exports, to visitors who need not know the
-    server's folders) its name.
+    every annotation is exported, corrections and retractions included, oldest first (the
+    history, not just the latest label). ``media_path`` holds the file's path on the
+    server, or with ``paths=False`` (what the web page exports, to visitors who need not
+    know the server's folders) the stored file's own name.
     """
     media = {m.media.id: m.media for m in repo.list_media()}
     if not paths:
-        media = {k: replace(m, path=m.name) for k, m in media.items()}
+        media = {k: replace(m, path=Path(m.path).name) for k, m in media.items()}
     wanted = set(media_ids) if media_ids else set(media)
     version = repo.get_model_version(model_version) if model_version else repo.active_model_version()
     labels = LabelSpace.from_json(version.label_space) if version is not None else LABELS
     if kind == "annotations":
-        rows = [a for a in repo.annotations(source=source, annotator=annotator) if a.media_id in wanted]
+        rows = [a for a in repo.annotations(source=source, annotator=annotator, history=True) if a.media_id in wanted]
         return annotation_columns(labels), [annotation_row(media[a.media_id], a, labels) for a in rows]
+    if kind == "traces":
+        traces = [t for t in repo.traces(annotator=annotator) if t.media_id in wanted]
+        return TRACE_COLUMNS, [row for t in traces for row in trace_rows(media[t.media_id], t)]
     if kind not in EXPORT_KINDS:
         raise ValueError(f"unknown export {kind!r} ({', '.join(EXPORT_KINDS)})")
     preds = repo.predictions(model_version_id=version.id, level=kind[:-1]) if version is not None else []

@@ -53,10 +53,18 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("superseded", sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
+# The annotation columns as of this revision (later revisions add more; a migration
+# reads the table as it was then, never the models of today).
+_ANNOTATION_FIELDS = (
+    "media_id", "source", "annotator", "label", "raw_label", "arousal", "valence", "dominance", "start",
+    "duration", "confidence", "corrects_prediction_id", "model_version_id", "origin",
+)  # fmt: skip
+
+
 def _key_imported_labels() -> None:
     """Give labels imported before this revision their key, so importing the same file
     again adds nothing (the first of any duplicates already there gets it)."""
-    from emostudio.db.repository import _ANNOTATION_FIELDS, import_key
+    from emostudio.db.repository import import_key
     from emostudio.core.domain import Annotation
 
     conn = op.get_bind()
