@@ -166,10 +166,11 @@ def test_upload_analyse_inspect_correct_by_keyboard_and_export(studio, browser, 
     expect(page.locator("#es-annotate-status")).to_contain_text("Saved annotation")
     expect(page.locator("#es-annotate-status")).to_contain_text("anger")
     expect(title).to_contain_text("Selected segment 2 of")  # and moved on
-    # the correction is on the plot at once, as a dashed outline over the segment
-    shapes = page.evaluate(f"() => document.querySelector('{PLOT.format(page='annotate')}').layout.shapes || []")
-    assert any(s.get("line", {}).get("dash") == "dash" for s in shapes)
-    assert f"{shapes[0]['x0']:.2f}" == first_span.split("–")[0]
+    # the correction is on the timeline at once, in the annotator's own lane, and in the review table
+    expect(page.locator("#es-annotate-timeline .es-tl")).to_have_attribute("data-lanes", "tester")
+    review = page.locator("#es-annotate-review").get_by_role("row", name=re.compile("tester"))
+    cells = review.get_by_role("gridcell").all_inner_texts()
+    assert cells[5] == "anger" and f"{float(cells[3]):.2f}" == first_span.split("–")[0]
 
     # Export: the annotations CSV downloaded through the page holds the correction
     page.get_by_role("tab", name="Export").click()

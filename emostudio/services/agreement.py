@@ -247,3 +247,40 @@ def disagreements(annotations: Iterable[Annotation], units: Iterable[Prediction]
         out.append((split, spread, Disagreement(media_id, start, end, text)))
     out.sort(key=lambda x: (-x[0], -x[1], x[2].media_id, x[2].start))
     return [d for *_, d in out]
+
+
+AGREEMENT_COLUMNS = ("what", "measure", "annotators", "value", "items")
+
+
+def agreement_table(rows: Iterable[AgreementRow]) -> list[tuple]:
+    """Rows for a table: the value rounded, a dash where it could not be computed."""
+    return [(r.what, r.measure, r.pair, "–" if r.value is None else round(r.value, 3), r.items) for r in rows]
+
+
+def library_agreement(repo) -> list[tuple]:
+    """The agreement table of the whole library, items being the active version's segments."""
+    return agreement_table(agreement(repo.annotations(source=HUMAN), _segments(repo)))
+
+
+def library_disagreements(repo, rows: bool = True):
+    """Where annotators differ in the library: table rows (media name first), or the
+    ``Disagreement`` records with ``rows=False``."""
+    found = disagreements(repo.annotations(source=HUMAN), _segments(repo))
+    if not rows:
+        return found
+    names = {m.media.id: m.media.name for m in repo.list_media()}
+    return [
+        (
+            names.get(d.media_id, d.media_id),
+            round(d.start, 2),
+            round(d.end, 2),
+            "; ".join(f"{p}: {s}" for p, s in d.says.items()),
+            d.media_id,
+        )
+        for d in found
+    ]
+
+
+def _segments(repo) -> list[Prediction]:
+    active = repo.active_model_version()
+    return repo.predictions(model_version_id=active.id, level="segment") if active else []

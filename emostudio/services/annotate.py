@@ -144,6 +144,48 @@ def save_caption(repo: Repository, media: Media, annotator: str, text: str, prev
     )
 
 
+REVIEW_COLUMNS = (
+    "id",
+    "annotator",
+    "source",
+    "from",
+    "to",
+    "label",
+    "arousal",
+    "valence",
+    "dominance",
+    "confidence",
+    "saved",
+)
+
+
+def review_rows(annotations: Sequence[Annotation]) -> list[tuple]:
+    """A media's current labels, grouped by annotator (people first, then imports and
+    pseudo-labels), each in time order."""
+    order = {"human": 0, "import": 1, "pseudo": 2}
+    rows = sorted(annotations, key=lambda a: (order.get(a.source, 3), a.annotator, a.start or 0.0, a.id or 0))
+
+    def num(x):
+        return "" if x is None else round(x, 3)
+
+    return [
+        (
+            a.id,
+            a.annotator,
+            a.source,
+            num(a.start),
+            num(a.end),
+            a.label or "",
+            num(a.arousal),
+            num(a.valence),
+            num(a.dominance),
+            num(a.confidence),
+            a.created_at.strftime("%Y-%m-%d %H:%M") if a.created_at else "",
+        )
+        for a in rows
+    ]
+
+
 QUEUE_ORDERS = ("margin", "entropy", "balanced")
 """How the uncertainty queue ranks what to label next (``uncertainty_queue``)."""
 DEFAULT_ORDER = "margin"

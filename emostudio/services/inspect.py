@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from emostudio.core.domain import Annotation, Caption, Media, Prediction, Segment
+from emostudio.core.domain import Annotation, Caption, Media, Prediction, Segment, Trace
 from emostudio.core.labels import COMPOUND_PAIRS, LABELS, LabelSpace, avd_prototype
 from emostudio.db.repository import Repository
 from emostudio.features.base import FeatureInput, Features
@@ -34,6 +34,11 @@ class ClipView:
     """Corrections made on an earlier analysis run of this version (kept beside the current one)."""
     labels: LabelSpace = LABELS
     """The label space of the model version shown."""
+    annotations: list[Annotation] = field(default_factory=list)
+    """Every current annotation of the media: spans and whole-media labels, of people,
+    imports and pseudo-labels (retracted ones left out)."""
+    traces: list[Trace] = field(default_factory=list)
+    """Continuous ratings of the media, every pass."""
 
     @property
     def units(self) -> list[Prediction]:
@@ -70,19 +75,22 @@ def load_clip_view(
     for p in preds:
         by_level[p.level].append(p)
     peaks = cache.load(get_extractor("waveform-peaks"), FeatureInput(media)) if cache is not None else None
+    annotations = repo.annotations(media_id)
     return ClipView(
         media=media,
         clip=by_level["clip"][0] if by_level["clip"] else None,
         chunks=by_level["chunk"],
         speech=repo.segments(media_id, "speech"),
         transcript=repo.segments(media_id, "transcript"),
-        corrections=[a for a in repo.annotations(media_id) if a.start is not None],
+        corrections=[a for a in annotations if a.start is not None],
         segments=by_level["segment"],
         peaks=peaks,
         thumbnails=saved_thumbnails(thumbnails_root, media),
         captions=repo.captions(media_id),
         kept_corrections=repo.corrections_of_earlier_runs(media_id, model_version) if model_version else 0,
         labels=LabelSpace.from_json(version.label_space) if version is not None else LABELS,
+        annotations=annotations,
+        traces=repo.traces(media_id),
     )
 
 

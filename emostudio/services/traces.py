@@ -14,7 +14,7 @@ import numpy as np
 
 from emostudio.core.domain import Media, Prediction, Trace
 from emostudio.core.labels import DIMENSIONS
-from emostudio.services.agreement import AgreementRow, concordance, pearson, value_agreement
+from emostudio.services.agreement import AgreementRow, agreement_table, concordance, pearson, value_agreement
 from emostudio.services.annotate import CorrectionError, checked_annotator
 
 DEFAULT_RATE = 10.0
@@ -142,3 +142,8 @@ def trace_spans(traces: Iterable[Trace], window: float = 1.0) -> list[tuple[str,
         for k, means in sorted(sums.items()):
             out.append((media_id, k * window, window, dim, float(np.mean(means))))
     return out
+
+
+def trace_table(traces: Sequence[Trace], chunks: Sequence[Prediction]) -> list[tuple]:
+    """The traces of one media against the model's curve, then against each other."""
+    return agreement_table([*trace_versus_model(traces, chunks), *trace_agreement(traces)])

@@ -1,6 +1,10 @@
-"""The Annotate page: the clip view with a correction form (labels, a range, A/V/D),
-keyboard shortcuts, the queue of what the model is least sure about, and the caption
-editor. Every save appends; nothing anyone entered is overwritten."""
+"""The Annotate page, the annotator's workbench: the player and the timeline in one view
+(``Timeline``: zoom, pan, follow, speed, loop, edges to drag, one lane per annotator,
+continuous rating while the media plays) beside the label form (labels, a range, A/V/D,
+a confidence), the queues (most uncertain, where annotators disagree), and under them
+the review: this media's labels by annotator (retract one's own), the traces against
+the model and each other, the library's agreement table, and the caption editor. Every
+save appends; nothing anyone entered is overwritten."""
 
 from __future__ import annotations
 
@@ -10,16 +14,29 @@ import gradio as gr
 
 from emostudio.core.errors import StudioError
 from emostudio.core.labels import LABELS
-from emostudio.services.annotate import DEFAULT_ORDER, QUEUE_ORDERS, save_caption, save_correction, uncertainty_queue
+from emostudio.services.agreement import AGREEMENT_COLUMNS, library_agreement, library_disagreements
+from emostudio.services.annotate import (
+    DEFAULT_ORDER,
+    QUEUE_ORDERS,
+    REVIEW_COLUMNS,
+    retract_annotation,
+    review_rows,
+    save_caption,
+    save_correction,
+    uncertainty_queue,
+)
 from emostudio.services.inspect import ClipView, current_caption, unit_index_at
+from emostudio.services.traces import save_trace, trace_table
 from emostudio.ui.clip_panel import ClipPanel
 from emostudio.ui.context import guarded
-from emostudio.ui.figure import curves_figure
+from emostudio.ui.timeline import Timeline, timeline_value
 
 KEYS_HELP = (
-    "<span class='es-keys'>Keys: <kbd>1</kbd>–<kbd>7</kbd> basic label · <kbd>space</kbd> play/pause · "
-    "<kbd>←</kbd>/<kbd>→</kbd> previous/next segment · <kbd>Enter</kbd> save and next</span>"
+    "<span class='es-keys'>Keys (not while typing): <kbd>1</kbd>–<kbd>7</kbd> label · <kbd>space</kbd> play/pause · "
+    "<kbd>←</kbd>/<kbd>→</kbd> segment · <kbd>Enter</kbd> save and next · <kbd>↑</kbd>/<kbd>↓</kbd> rating · "
+    "<kbd>+</kbd>/<kbd>-</kbd>/<kbd>0</kbd> zoom</span>"
 )
+QUEUES = (*QUEUE_ORDERS, "disagreement")
 
 
 class AnnotatePanel(ClipPanel):
@@ -27,43 +44,95 @@ class AnnotatePanel(ClipPanel):
 
     def header(self) -> None:  # with users, the signed-in name is the annotator and this box is hidden
         self.annotator = gr.Textbox(
-            label="Annotator (required to save)",
-            placeholder="your name",
+            label="Annotator",
+            placeholder="your name (required to save; remembered in this browser)",
             elem_id="es-annotate-annotator",
             scale=2,
             visible=not self.ctx.sign_in,
         )
 
-    def header_rows(self) -> None:
-        with gr.Row():
-            self.queue_by = gr.Radio(list(QUEUE_ORDERS), value=DEFAULT_ORDER, label="Uncertainty", scale=2)
-            self.queue_button = gr.Button("Next most uncertain", elem_id="es-annotate-queue", scale=1)
-            self.queue_info = gr.Markdown(elem_id="es-annotate-queue-info")
+    def body(self) -> None:
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=640):
+                self.timeline = Timeline(elem_id="es-annotate-timeline")
+            with gr.Column(scale=2, min_width=360, elem_id="es-annotate-form"):
+                self.unit_title = gr.Markdown(elem_id="es-annotate-unit-title")
+                self.side()
+
+    @property
+    def display(self) -> list:
+        return [self.timeline]
+
+    def shown(self, view: ClipView | None) -> dict:
+        return {self.timeline: timeline_value(view, traces=view.traces if view else ())}
 
     def side(self) -> None:
-        gr.HTML(KEYS_HELP)
         self.label = gr.Radio(list(LABELS.labels), label="Label (basic 1–7, or compound)", elem_id="es-annotate-label")
         with gr.Row():
-            self.start = gr.Number(label="from (s)", elem_id="es-annotate-start", precision=3)
-            self.end = gr.Number(label="to (s)", elem_id="es-annotate-end", precision=3)
+            self.start = gr.Number(label="from (s)", elem_id="es-annotate-start", precision=3, min_width=80)
+            self.end = gr.Number(label="to (s)", elem_id="es-annotate-end", precision=3, min_width=80)
+            self.confidence = gr.Slider(
+                0, 1, value=1, step=0.05, label="confidence", elem_id="es-annotate-confidence", min_width=120
+            )
         with gr.Row():
-            self.arousal = gr.Number(label="arousal (-1..1)", value=None, elem_id="es-annotate-arousal")
-            self.valence = gr.Number(label="valence (-1..1)", value=None, elem_id="es-annotate-valence")
-            self.dominance = gr.Number(label="dominance (-1..1)", value=None, elem_id="es-annotate-dominance")
+            self.arousal = gr.Number(label="arousal", value=None, elem_id="es-annotate-arousal", min_width=70)
+            self.valence = gr.Number(label="valence", value=None, elem_id="es-annotate-valence", min_width=70)
+            self.dominance = gr.Number(label="dominance", value=None, elem_id="es-annotate-dominance", min_width=70)
         with gr.Row():
-            self.prev = gr.Button("◀ previous", elem_id="es-annotate-prev", size="sm")
-            self.next = gr.Button("next ▶", elem_id="es-annotate-next", size="sm")
-            self.save = gr.Button("Save", elem_id="es-annotate-save", size="sm")
-            self.save_next = gr.Button("Save and next", variant="primary", elem_id="es-annotate-save-next", size="sm")
+            self.prev = gr.Button("◀ previous", elem_id="es-annotate-prev", size="sm", min_width=60)
+            self.next = gr.Button("next ▶", elem_id="es-annotate-next", size="sm", min_width=60)
+            self.save = gr.Button("Save", elem_id="es-annotate-save", size="sm", min_width=60)
+            self.save_next = gr.Button(
+                "Save and next", variant="primary", elem_id="es-annotate-save-next", size="sm", min_width=60
+            )
         self.status = gr.Markdown(elem_id="es-annotate-status")
+        with gr.Row():
+            self.queue_by = gr.Dropdown(list(QUEUES), value=DEFAULT_ORDER, label="Queue", min_width=110)
+            self.queue_button = gr.Button("Next in queue", elem_id="es-annotate-queue", size="sm", min_width=60)
+            self.skip = gr.Button("Skip", elem_id="es-annotate-skip", size="sm", min_width=50)
+        self.queue_info = gr.Markdown(elem_id="es-annotate-queue-info")
+        gr.HTML(KEYS_HELP)
+        self.skipped = gr.State([])
 
     def below(self) -> None:
-        self.unit_table()
         with gr.Column():
-            self.caption_box = gr.Textbox(
-                label="Caption (how the speaker feels and sounds)", lines=2, elem_id="es-annotate-caption"
+            with gr.Row():
+                self.unit_table()
+                with gr.Column():
+                    self.caption_box = gr.Textbox(
+                        label="Caption (how the speaker feels and sounds)", lines=2, elem_id="es-annotate-caption"
+                    )
+                    self.save_caption = gr.Button("Save caption", size="sm", elem_id="es-annotate-save-caption")
+            self.review = gr.Dataframe(
+                headers=list(REVIEW_COLUMNS),
+                interactive=False,
+                label="Review: this media's labels by annotator",
+                elem_id="es-annotate-review",
             )
-            self.save_caption = gr.Button("Save caption", size="sm", elem_id="es-annotate-save-caption")
+            with gr.Row():
+                self.retract_id = gr.Number(
+                    label="label id to retract (your own)", precision=0, elem_id="es-annotate-retract-id"
+                )
+                self.retract = gr.Button("Retract", size="sm", elem_id="es-annotate-retract")
+            self.traces = gr.Dataframe(
+                headers=list(AGREEMENT_COLUMNS),
+                interactive=False,
+                label="Continuous traces of this media: against the model and each other",
+                elem_id="es-annotate-traces",
+            )
+            with gr.Row():
+                self.agreement = gr.Dataframe(
+                    headers=list(AGREEMENT_COLUMNS),
+                    interactive=False,
+                    label="Agreement between annotators (whole library)",
+                    elem_id="es-annotate-agreement",
+                )
+                self.disagreement = gr.Dataframe(
+                    headers=["media", "from", "to", "who said what", "media id"],
+                    interactive=False,
+                    label="Where annotators disagree",
+                    elem_id="es-annotate-disagreement",
+                )
 
     @property
     def page_outputs(self) -> list:
@@ -77,7 +146,20 @@ class AnnotatePanel(ClipPanel):
             self.status,
             self.caption_box,
             self.queue_info,
+            self.review,
+            self.traces,
+            self.agreement,
+            self.disagreement,
         ]
+
+    def reviewed(self, view: ClipView) -> dict:
+        """The review tables, after a clip opens or something is saved."""
+        return {
+            self.review: review_rows(view.annotations),
+            self.traces: trace_table(view.traces, view.chunks),
+            self.agreement: library_agreement(self.ctx.repo),
+            self.disagreement: library_disagreements(self.ctx.repo),
+        }
 
     def opened(self, view: ClipView) -> dict:
         caption = current_caption(view.captions)
@@ -85,11 +167,13 @@ class AnnotatePanel(ClipPanel):
         return {
             self.caption_box: caption.text if caption else "",
             self.label: gr.Radio(choices=list(view.labels.labels), value=None),
+            **self.reviewed(view),
         }
 
     def selected(self, view: ClipView, index: int | None) -> dict:
         unit = view.units[index]
         return {
+            self.timeline: timeline_value(view, (unit.start, unit.end), view.traces),
             self.start: round(unit.start, 3),
             self.end: round(unit.end, 3),
             self.label: None,
@@ -100,10 +184,10 @@ class AnnotatePanel(ClipPanel):
 
     @property
     def load_outputs(self) -> list:
-        return [self.save, self.save_next, self.save_caption]
+        return [self.save, self.save_next, self.save_caption, self.retract]
 
     def load_updates(self, request: gr.Request) -> list:
-        return [gr.Button(visible=self.ctx.may(request, "annotate"))] * 3
+        return [gr.Button(visible=self.ctx.may(request, "annotate"))] * 4
 
     def wire(self) -> None:
         form = [
@@ -116,36 +200,105 @@ class AnnotatePanel(ClipPanel):
             self.arousal,
             self.valence,
             self.dominance,
+            self.confidence,
         ]
         self.prev.click(lambda v, i: self.step(v, i, -1), inputs=[self.view, self.index], outputs=self.outputs)
         self.next.click(lambda v, i: self.step(v, i, +1), inputs=[self.view, self.index], outputs=self.outputs)
 
         @guarded
-        def save(view, index, annotator, label, start, end, arousal, valence, dominance, request: gr.Request):
+        def save(
+            view, index, annotator, label, start, end, arousal, valence, dominance, confidence, request: gr.Request
+        ):
             self.ctx.user(request, "annotate")  # before anything else: a viewer learns nothing more
             return self.save_label(
-                view, index, annotator, label, start, end, arousal, valence, dominance, request, advance=False
+                view, index, annotator, label, start, end, (arousal, valence, dominance), confidence, request, False
             )
 
         @guarded
-        def save_next(view, index, annotator, label, start, end, arousal, valence, dominance, request: gr.Request):
+        def save_next(
+            view, index, annotator, label, start, end, arousal, valence, dominance, confidence, request: gr.Request
+        ):
             self.ctx.user(request, "annotate")
             return self.save_label(
-                view, index, annotator, label, start, end, arousal, valence, dominance, request, advance=True
+                view, index, annotator, label, start, end, (arousal, valence, dominance), confidence, request, True
             )
 
         self.save.click(save, inputs=form, outputs=self.outputs)
         self.save_next.click(save_next, inputs=form, outputs=self.outputs)
         self.queue_button.click(
-            guarded(self.next_uncertain), inputs=[self.annotator, self.queue_by, self.view], outputs=self.outputs
+            guarded(self.next_in_queue),
+            inputs=[self.annotator, self.queue_by, self.view, self.skipped],
+            outputs=[*self.outputs, self.skipped],
+        )
+        self.skip.click(
+            guarded(self.skip_current),
+            inputs=[self.annotator, self.queue_by, self.view, self.index, self.skipped],
+            outputs=[*self.outputs, self.skipped],
         )
         self.save_caption.click(
             guarded(self.save_caption_text), inputs=[self.view, self.annotator, self.caption_box], outputs=self.outputs
         )
+        self.retract.click(
+            guarded(self.retract_label), inputs=[self.view, self.annotator, self.retract_id], outputs=self.outputs
+        )
+        self.timeline.seek(guarded(self.seek), inputs=[self.view], outputs=self.outputs)
+        self.timeline.span(guarded(self.set_span), inputs=[self.view], outputs=self.outputs)
+        self.timeline.trace(
+            guarded(self.save_trace_pass), inputs=[self.view, self.index, self.annotator], outputs=self.outputs
+        )
 
-    def save_label(
-        self, view, index, annotator, label, start, end, arousal, valence, dominance, request, advance: bool
+    # -- callbacks ---------------------------------------------------------------------
+
+    def seek(self, view: ClipView | None, evt: gr.EventData) -> dict:
+        t = float(evt._data["t"])
+        if view is None or not view.units:
+            return {}
+        return self.select(view, unit_index_at(view, t), t)
+
+    def set_span(self, view: ClipView | None, evt: gr.EventData) -> dict:
+        """An edge dragged on the timeline: the form's range, and the timeline's selection."""
+        if view is None:
+            return {}
+        start, end = sorted((float(evt._data["start"]), float(evt._data["end"])))
+        return {
+            self.start: round(start, 3),
+            self.end: round(end, 3),
+            self.timeline: timeline_value(view, (start, end), view.traces),
+            self.status: f"Range set to {start:.2f}–{end:.2f} s: choose a label or values and save.",
+        }
+
+    def save_trace_pass(
+        self, view: ClipView | None, index: int | None, annotator: str, evt: gr.EventData, request: gr.Request
     ) -> dict:
+        self.ctx.user(request, "annotate")
+        if view is None:
+            return {}
+        data = evt._data
+        try:
+            trace = save_trace(
+                self.ctx.repo,
+                view.media,
+                self.ctx.annotator(request, annotator),
+                data.get("dimension"),
+                data.get("start", 0.0),
+                data.get("values") or [],
+                rate=data.get("rate", 10.0),
+                model_version_id=view.units[0].model_version_id if view.units else None,
+            )
+        except StudioError as err:
+            return {self.status: f"**Trace not saved:** {err}"}
+        view = replace(view, traces=[*view.traces, trace])
+        unit = view.units[index] if index is not None and view.units else None
+        selection = (unit.start, unit.end) if unit else None
+        return {
+            self.view: view,
+            self.timeline: timeline_value(view, selection, view.traces),
+            self.traces: trace_table(view.traces, view.chunks),
+            self.status: f"Saved trace {trace.id}: {trace.dimension}, pass {trace.pass_number}, "
+            f"{trace.start:.2f}–{trace.end:.2f} s, by {trace.annotator}.",
+        }
+
+    def save_label(self, view, index, annotator, label, start, end, avd, confidence, request, advance: bool) -> dict:
         """Append the correction; when it cannot be stored, the form keeps what was entered
         and the status line says why in a plain sentence."""
         if view is None:
@@ -166,13 +319,14 @@ class AnnotatePanel(ClipPanel):
                 start,
                 end,
                 label,
-                {"arousal": arousal, "valence": valence, "dominance": dominance},
+                dict(zip(("arousal", "valence", "dominance"), avd)),
                 corrects=unit if same_span else None,
                 model_version_id=unit.model_version_id if unit else None,
+                confidence=confidence,
             )
         except StudioError as err:
             return {self.status: f"**Not saved:** {err}"}
-        view = replace(view, corrections=[*view.corrections, saved])
+        view = replace(view, corrections=[*view.corrections, saved], annotations=[*view.annotations, saved])
         what = saved.label or ", ".join(
             f"{d} {getattr(saved, d):+.2f}"
             for d in ("arousal", "valence", "dominance")
@@ -180,29 +334,71 @@ class AnnotatePanel(ClipPanel):
         )
         out = {
             self.view: view,
-            self.plot: curves_figure(view),
+            self.timeline: timeline_value(view, (saved.start, saved.end), view.traces),
             self.status: f"Saved annotation {saved.id}: **{what}** for {saved.start:.2f}–{saved.end:.2f} s "
             f"by {saved.annotator}.",
+            **self.reviewed(view),
         }
         if advance and index is not None and index + 1 < len(view.units):
             out.update(self.select(view, index + 1))
         return out
 
-    def next_uncertain(self, annotator: str, by: str, view: ClipView | None, request: gr.Request) -> dict:
+    def retract_label(self, view: ClipView | None, annotator: str, annotation_id, request: gr.Request) -> dict:
+        self.ctx.user(request, "annotate")
+        if view is None or annotation_id is None:
+            return {self.status: "Give the id of one of your labels (the review table lists them)."}
+        try:
+            retraction = retract_annotation(self.ctx.repo, int(annotation_id), self.ctx.annotator(request, annotator))
+        except StudioError as err:
+            return {self.status: f"**Not retracted:** {err}"}
+        kept = [a for a in view.annotations if a.id != retraction.retracts_annotation_id]
+        view = replace(view, annotations=kept, corrections=[a for a in kept if a.start is not None])
+        return {
+            self.view: view,
+            self.timeline: timeline_value(view, None, view.traces),
+            self.status: f"Label {retraction.retracts_annotation_id} retracted (kept in the exported history).",
+            **self.reviewed(view),
+        }
+
+    def _queue(self, annotator: str, by: str, request: gr.Request) -> tuple[str, list[tuple[str, float, float, str]]]:
+        """(who, [(media id, start, end, why)]) in queue order."""
         annotator = self.ctx.annotator(request, annotator) if self.ctx.sign_in else (annotator or "").strip()
+        if by == "disagreement":
+            return annotator, [
+                (d.media_id, d.start, d.end, "annotators differ: " + "; ".join(f"{p} {s}" for p, s in d.says.items()))
+                for d in library_disagreements(self.ctx.repo, rows=False)
+            ]
         if not annotator:
-            return {self.status: "**Enter your annotator name first**: the queue skips what you already labelled."}
-        items = uncertainty_queue(self.ctx.repo, annotator, by=by)
+            raise StudioError("enter your annotator name first: the queue skips what you already labelled")
+        return annotator, [
+            (q.media_id, q.prediction.start, q.prediction.end, f"{by} {q.score:.3f}")
+            for q in uncertainty_queue(self.ctx.repo, annotator, by=by)
+        ]
+
+    def next_in_queue(self, annotator: str, by: str, view: ClipView | None, skipped: list, request: gr.Request):
+        """The next item of the chosen queue; skipped ones come back after the rest."""
+        _, items = self._queue(annotator, by, request)
         if not items:
-            return {self.queue_info: "Nothing left to annotate: every analysed segment has your label."}
-        item = items[0]
-        p = item.prediction
-        if view is None or view.media.id != item.media_id:
-            out = self.open(item.media_id, t=p.start + p.duration / 2)
-        else:
-            out = self.select(view, unit_index_at(view, p.start + p.duration / 2))
-        out[self.queue_info] = f"{len(items)} segments left; this one has {by} {item.score:.3f}."
+            return {self.queue_info: "Nothing left in this queue."}
+        keyed = [(f"{m}@{s:.3f}" in skipped, i) for i, (m, s, _, _) in enumerate(items)]
+        first = min(keyed)[1]
+        media_id, start, end, why = items[first]
+        out = self._go(view, media_id, (start + end) / 2)
+        came_back = " (skipped earlier)" if keyed[first][0] else ""
+        out[self.queue_info] = f"{len(items)} in the queue{came_back}; this one: {why}."
+        out[self.skipped] = [k for k in skipped if k != f"{media_id}@{start:.3f}"] if came_back else skipped
         return out
+
+    def skip_current(self, annotator, by, view: ClipView | None, index, skipped: list, request: gr.Request):
+        if view is not None and index is not None and view.units:
+            unit = view.units[index]
+            skipped = [*skipped, f"{view.media.id}@{unit.start:.3f}"]
+        return self.next_in_queue(annotator, by, view, skipped, request)
+
+    def _go(self, view: ClipView | None, media_id: str, t: float) -> dict:
+        if view is None or view.media.id != media_id:
+            return self.open(media_id, t=t)
+        return self.select(view, unit_index_at(view, t))
 
     def save_caption_text(self, view: ClipView | None, annotator: str, text: str, request: gr.Request) -> dict:
         self.ctx.user(request, "annotate")

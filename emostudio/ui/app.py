@@ -30,7 +30,7 @@ def who_markdown(ctx: StudioContext, request: gr.Request) -> str:
 def build_app(ctx: StudioContext) -> gr.Blocks:
     with gr.Blocks(title="emostudio", analytics_enabled=False) as app:
         with gr.Row():
-            gr.Markdown("# emostudio\nMultimodal emotion analysis and annotation.")
+            gr.Markdown("### emostudio · multimodal emotion analysis and annotation", elem_id="es-title")
             who = gr.Markdown(elem_id="es-who")
         with gr.Tabs(elem_id="es-tabs") as tabs:
             with gr.Tab("Library", id="library"):

@@ -104,13 +104,7 @@ class ClipPanel:
             refresh = gr.Button("Refresh list", scale=1, size="sm")
             self.header()
         self.header_rows()
-        with gr.Row():
-            with gr.Column(scale=2):
-                self.player = gr.HTML(player_html(None, self.page), elem_id=f"{p}-player")
-            with gr.Column(scale=3):
-                self.unit_title = gr.Markdown(elem_id=f"{p}-unit-title")
-                self.side()
-        self.plot = gr.Plot(show_label=False, elem_id=f"{p}-plot")
+        self.body()
         with gr.Row():
             self.below()
         self.click = gr.Textbox(elem_id=f"{p}-click", elem_classes="es-hidden", show_label=False)
@@ -123,7 +117,29 @@ class ClipPanel:
         self.click.change(self.select_time, inputs=[self.view, self.click], outputs=self.outputs)
         self.wire()
 
-    # -- what a page adds ------------------------------------------------------------------
+    # -- what a page adds or replaces --------------------------------------------------------
+
+    def body(self) -> None:
+        """The player beside the selected segment (``side``), the figure below."""
+        p = f"es-{self.page}"
+        with gr.Row():
+            with gr.Column(scale=2):
+                self.player = gr.HTML(player_html(None, self.page), elem_id=f"{p}-player")
+            with gr.Column(scale=3):
+                self.unit_title = gr.Markdown(elem_id=f"{p}-unit-title")
+                self.side()
+        self.plot = gr.Plot(show_label=False, elem_id=f"{p}-plot")
+
+    @property
+    def display(self) -> list:
+        """The components ``shown`` fills in."""
+        return [self.player, self.plot]
+
+    def shown(self, view: ClipView | None) -> dict:
+        """The player and the figure of a clip (None: nothing chosen)."""
+        if view is None:
+            return {self.player: player_html(None, self.page), self.plot: None}
+        return {self.player: player_html(view, self.page), self.plot: curves_figure(view)}
 
     def header(self) -> None:
         """Beside the media picker."""
@@ -175,8 +191,7 @@ class ClipPanel:
             self.view,
             self.index,
             self.picker,
-            self.player,
-            self.plot,
+            *self.display,
             self.unit_title,
             self.units,
             self.span,
@@ -188,15 +203,14 @@ class ClipPanel:
 
     def open(self, media_id: str | None, t: float | None = None) -> dict:
         if not media_id:
-            return {self.view: None, self.player: player_html(None, self.page), self.plot: None}
+            return {self.view: None, **self.shown(None)}
         view = load_clip_view(
             self.ctx.repo, media_id, cache=self.ctx.feature_cache, thumbnails_root=self.ctx.thumbnails_root
         )
         out = {
             self.view: view,
             self.picker: gr.Dropdown(value=media_id, choices=media_choices(self.ctx.repo)),
-            self.player: player_html(view, self.page),
-            self.plot: curves_figure(view),
+            **self.shown(view),
         }
         index = unit_index_at(view, t or 0.0) if view.units else None
         out.update(self.select(view, index))
@@ -223,5 +237,7 @@ class ClipPanel:
     def step(self, view: ClipView | None, index: int | None, delta: int) -> dict:
         if view is None or not view.units:
             return {}
-        index = 0 if index is None else min(max(index + delta, 0), len(view.units) - 1)
-        return self.select(view, index)
+        moved = 0 if index is None else min(max(index + delta, 0), len(view.units) - 1)
+        if moved == index:  # already at the first / last: leave the form as the person left it
+            return {}
+        return self.select(view, moved)

@@ -1,8 +1,10 @@
-// emostudio browser glue: plot <-> player sync, click-to-seek, keyboard shortcuts.
+// emostudio browser glue: the Inspect page's plot <-> player sync and click-to-seek, the
+// Annotate page's keyboard shortcuts (handed to its timeline as events), and the
+// annotator's name remembered in this browser.
 // Gradio re-renders components freely, so everything is found by element id on each
 // tick instead of being bound once.
 (() => {
-  const PAGES = ["inspect", "annotate"];
+  const PAGES = ["inspect"];
   const byId = (id) => document.getElementById(id);
   const player = (p) => byId(`es-${p}-player`)?.querySelector("audio, video") ?? null;
   const plot = (p) => byId(`es-${p}-plot`)?.querySelector(".js-plotly-plot") ?? null;
@@ -86,23 +88,34 @@
   setInterval(tick, 100);
 
   const click = (id) => byId(id)?.click();
+  const timeline = () => byId("es-annotate-timeline")?.querySelector(".es-tl") ?? null;
+  const tell = (name, detail) => timeline()?.dispatchEvent(new CustomEvent(name, { detail }));
   document.addEventListener("keydown", (e) => {
-    const media = player("annotate");
-    const page = byId("es-annotate-plot");
-    if (!page || page.offsetParent === null) return; // shortcuts only on the Annotate page
+    const tl = timeline();
+    if (!tl || tl.offsetParent === null) return; // shortcuts only on the Annotate page
     const t = e.target;
     const tag = (t.tagName || "").toLowerCase();
-    const typing = tag === "textarea" || tag === "select" || t.isContentEditable ||
-      (tag === "input" && !["radio", "checkbox", "button", "range"].includes(t.type));
-    if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
+    // a focused input, list or button keeps its own keys (Space presses a button, arrows move a radio)
+    if (["input", "textarea", "select", "button", "option"].includes(tag) || t.isContentEditable ||
+        t.getAttribute?.("role") === "option" || t.closest?.("button, [role=listbox], [role=radiogroup]")) return;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const rating = tl.querySelector(".es-tl-rating")?.value;
     if (e.key >= "1" && e.key <= "7") {
       document.querySelectorAll("#es-annotate-label input[type=radio]")[Number(e.key) - 1]?.click();
     } else if (e.key === " ") {
-      if (media) media.paused ? media.play() : media.pause();
+      tell("es-toggle-play");
     } else if (e.key === "ArrowLeft") {
       click("es-annotate-prev");
     } else if (e.key === "ArrowRight") {
       click("es-annotate-next");
+    } else if ((e.key === "ArrowUp" || e.key === "ArrowDown") && rating) {
+      tell("es-rate", e.key === "ArrowUp" ? 0.1 : -0.1);
+    } else if (e.key === "+" || e.key === "=") {
+      tell("es-zoom", 0.5);
+    } else if (e.key === "-") {
+      tell("es-zoom", 2);
+    } else if (e.key === "0") {
+      tell("es-zoom", 0);
     } else if (e.key === "Enter") {
       click("es-annotate-save-next");
     } else {
@@ -110,4 +123,20 @@
     }
     e.preventDefault();
   });
+
+  // The annotator's name, remembered in this browser (only when the studio has no sign-in).
+  const NAME_KEY = "emostudio.annotator";
+  function rememberName() {
+    const box = field("es-annotate-annotator");
+    if (!box || box.__esName) return;
+    box.__esName = true;
+    const saved = localStorage.getItem(NAME_KEY);
+    if (saved && !box.value) {
+      box.value = saved;
+      box.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+    box.addEventListener("change", () => localStorage.setItem(NAME_KEY, box.value.trim()));
+    box.addEventListener("input", () => localStorage.setItem(NAME_KEY, box.value.trim()));
+  }
+  setInterval(rememberName, 500);
 })();
