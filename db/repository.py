@@ -202,6 +202,14 @@ def import_key(annotation: Annotation) -> str:
     return hashlib.sha256(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+def _matching(query, table, **equal):
+    """``query`` narrowed to rows whose columns equal the values given (None: any)."""
+    for column, value in equal.items():
+        if value:
+            query = query.where(getattr(table, column) == value)
+    return query
+
+
 def _insert(session: Session):
     """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
     if session.bind.dialect.name == "postgresql":
@@ -395,13 +403,7 @@ class Repository:
         """Annotations, oldest first. A retracted annotation and the row retracting it are
         left out unless ``history`` (the export's full record) asks for every row."""
         with self.session() as s:
-            q = select(AnnotationRow)
-            if media_id:
-                q = q.where(AnnotationRow.media_id == media_id)
-            if source:
-                q = q.where(AnnotationRow.source == source)
-            if annotator:
-                q = q.where(AnnotationRow.annotator == annotator)
+            q = _matching(select(AnnotationRow), AnnotationRow, media_id=media_id, source=source, annotator=annotator)
             if not history:
                 retracted = select(AnnotationRow.retracts_annotation_id).where(
                     AnnotationRow.retracts_annotation_id.is_not(None)
@@ -454,13 +456,7 @@ class Repository:
         self, media_id: str | None = None, annotator: str | None = None, dimension: str | None = None
     ) -> list[Trace]:
         with self.session() as s:
-            q = select(TraceRow)
-            if media_id:
-                q = q.where(TraceRow.media_id == media_id)
-            if annotator:
-                q = q.where(TraceRow.annotator == annotator)
-            if dimension:
-                q = q.where(TraceRow.dimension == dimension)
+            q = _matching(select(TraceRow), TraceRow, media_id=media_id, annotator=annotator, dimension=dimension)
             return [_trace(r) for r in s.scalars(q.order_by(TraceRow.id))]
 
     # -- captions (append-only) ------------------------------------------------

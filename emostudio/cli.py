@@ -153,6 +153,11 @@ def export_command(
     segments: Annotated[Path | None, typer.Option(help="CSV of predictions per speech segment.")] = None,
     chunks: Annotated[Path | None, typer.Option(help="CSV of chunk-level predictions.")] = None,
     annotations: Annotated[Path | None, typer.Option(help="CSV of annotations (labels and corrections).")] = None,
+    traces: Annotated[Path | None, typer.Option(help="CSV of continuous traces, one row per sample.")] = None,
+    gold: Annotated[
+        Path | None,
+        typer.Option(help="CSV of the merged targets (majority label, mean values; --annotator: theirs)."),
+    ] = None,
     media: Annotated[list[str] | None, typer.Option(help="Only these media ids (repeatable).")] = None,
     model_version: Annotated[
         str | None, typer.Option(help="Predictions of this model version (default: the active one).")
@@ -166,10 +171,11 @@ def export_command(
     from emostudio.services.export import export_table, write_csv
     from emostudio.services.store import open_repository
 
-    asked = (("clips", clips), ("segments", segments), ("chunks", chunks), ("annotations", annotations))
-    targets = [(k, p) for k, p in asked if p]
+    asked = {"clips": clips, "segments": segments, "chunks": chunks, "annotations": annotations}
+    asked.update(traces=traces, gold=gold)
+    targets = [(k, p) for k, p in asked.items() if p]
     if not targets:
-        raise typer.BadParameter("give at least one of --clips, --segments, --chunks, --annotations")
+        raise typer.BadParameter("give at least one of " + ", ".join(f"--{k}" for k in asked))
     from emostudio.core.paths import studio_policy
 
     policy = studio_policy(get_settings())

@@ -216,3 +216,36 @@ def test_imported_and_pseudo_labels_are_not_annotators(library):
     save_correction(repo, media, "ana", 0.0, 1.0, "anger")
     repo.add_annotation(Annotation(None, media.id, "pseudo", "model", label="sadness", start=0.0, duration=1.0))
     assert agreement(repo.annotations(media.id)) == []
+
+
+def test_the_gold_export_merges_annotators_by_majority_and_mean_or_takes_one(library):
+    repo, media = library
+    for person, label, valence in (("ana", "anger", 0.2), ("ben", "anger", 0.6), ("cleo", "fear", None)):
+        save_correction(repo, media, person, 0.0, 1.0, label, avd={"valence": valence})
+    save_trace(repo, media, "ana", "arousal", 1.0, [0.5] * 10)
+    _, rows = export_table(repo, "gold")
+    assert [(r["label"], r["valence"], r["arousal"], r["annotators"]) for r in rows] == [
+        ("anger", pytest.approx(0.4), "", "ana ben cleo"),
+        ("", "", 0.5, "ana"),
+    ]
+    assert rows[1]["start"] == 1.0 and rows[1]["trace_ids"] and rows[0]["media"] == "talk.wav"
+    _, cleos = export_table(repo, "gold", annotator="cleo")
+    assert [(r["label"], r["annotators"]) for r in cleos] == [("fear", "cleo")]
+
+
+def test_a_library_label_set_maps_its_own_names_onto_the_models_classes(library):
+    from emostudio.core.labels import LABELS, UnknownLabelError, label_choices
+
+    repo, media = library
+    choices = label_choices({"calm": "Neutral", "frustrated": "anger", "over the moon": "happiness"}, LABELS)
+    assert choices == {"calm": "neutral", "frustrated": "anger", "over the moon": "happiness"}
+    assert label_choices({}, LABELS) == {c: c for c in LABELS.labels}  # no label set: the model's classes
+    with pytest.raises(UnknownLabelError, match="'bored' onto 'ennui'"):
+        label_choices({"bored": "ennui"}, LABELS)
+    saved = save_correction(repo, media, "ana", 0.0, 1.0, "frustrated", label_set=choices)
+    assert (saved.label, saved.raw_label) == ("anger", "frustrated")
+    save_correction(repo, media, "ben", 0.0, 1.0, "calm", label_set=choices)
+    (split,) = disagreements(repo.annotations(media.id))
+    assert split.says == {"ana": "frustrated", "ben": "calm"}  # people's agreement is on the library's names
+    with pytest.raises(CorrectionError, match="unknown label"):
+        save_correction(repo, media, "ana", 0.0, 1.0, "livid", label_set=choices)

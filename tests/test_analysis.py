@@ -118,6 +118,33 @@ def test_reanalysis_replaces_predictions_and_keeps_the_asr_transcript(tmp_path, 
     assert repo.get_media(media.id).status == "analysed"
 
 
+def test_a_corrected_transcript_is_a_new_version_and_reanalysis_embeds_it(tmp_path, repo, analyzer):
+    from emostudio.services.annotate import CorrectionError, save_transcript, transcript_text
+
+    path = write_audio(tmp_path / "voice.wav", speech())
+    (media,) = import_paths(repo, [path], options=ImportOptions(vad=False)).added
+    first = _store(repo, analyzer, media)
+    asr = repo.segments(media.id, "transcript")
+    text = transcript_text(asr)
+    with pytest.raises(CorrectionError, match="unchanged"):
+        save_transcript(repo, media, "ana", text, asr)
+    with pytest.raises(CorrectionError, match="line 1"):
+        save_transcript(repo, media, "ana", "no time span here", asr)
+    edited = f"[0.00–{media.duration:.2f}] I hate this, I am so angry and furious with you!"
+    (span,) = save_transcript(repo, media, "ana", edited, asr)
+    assert span.text.startswith("I hate this") and span.source == "edit:ana:2"
+    assert len(repo.segments(media.id, "transcript")) == len(asr) + 1  # the ASR version is kept
+    second = _store(repo, analyzer, media)
+    assert second.asr_transcript == []  # not transcribed again: the person's version is embedded
+
+    def text_scores(result):
+        return [c.modalities["text"] for c in result.chunks if "text" in c.modalities]
+
+    assert text_scores(second) and text_scores(second) != text_scores(first)
+    # the angry words move the text branch toward anger from what it read in the ASR's calm sentence
+    assert text_scores(second)[0]["anger"] > text_scores(first)[0]["anger"]
+
+
 def test_chunk_curves_follow_the_timeline(tmp_path, analyzer):
     from emostudio.services.analysis import media_for_path
 

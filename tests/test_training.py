@@ -16,9 +16,10 @@ import pytest
 from emostudio.core.config import get_settings
 from emostudio.core.domain import FINETUNE_JOB, Annotation
 from emostudio.services.analysis import media_for_path
+from emostudio.services.gold import merged_spans
 from emostudio.services.versions import register_folder
 from emostudio.testing import speech, temp_repository, tiny_model, tone, write_audio
-from emostudio.trainers.labelled import held_out_groups, merged_spans
+from emostudio.trainers.labelled import held_out_groups
 from emostudio.trainers.supervised import TrainItem
 
 
@@ -485,3 +486,25 @@ def test_labels_recorded_elsewhere_are_matched_to_the_unlabelled_media_statistic
     before = np.concatenate([it.audio for it in labelled])
     assert np.allclose(np.corrcoef(before[:, 0], matched[:, 0])[0, 1], 1.0)
     assert [it.label for it in matched_to(labelled, target)] == [it.label for it in labelled]
+
+
+def test_continuous_traces_are_targets_the_finetuning_learns_from(studio):
+    from emostudio.services.gold import gold_spans
+    from emostudio.services.traces import save_trace
+    from emostudio.trainers.worker import run_once
+
+    repo, parent, media = studio
+    clip = media[0]
+    samples = int(clip.duration * 10) - 1
+    save_trace(repo, clip, "ana", "arousal", 0.0, [0.8] * samples)
+    spans, _ = gold_spans(repo.annotations(), repo.traces())
+    traced = [s for s in spans if s.trace_ids]
+    assert len(traced) == int(np.ceil(samples / 10)) and {s.media_id for s in traced} == {clip.id}
+    assert all(s.avd[0] == pytest.approx(0.8) and s.avd[1:] == (None, None) and s.label is None for s in traced)
+    assert not gold_spans(repo.annotations(), repo.traces(), sources=("import",))[0] or all(
+        not s.trace_ids for s in gold_spans(repo.annotations(), repo.traces(), sources=("import",))[0]
+    )
+    repo.enqueue_job(FINETUNE_JOB, {"epochs": 1})
+    done = run_once(repo)
+    assert done.status == "succeeded", done.log
+    assert f"and {len(traced)} from continuous traces" in done.log

@@ -34,12 +34,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory):
+def require_chromium() -> None:
+    """Skip without Debian's Chromium, unless CI says it must be there."""
     if not CHROMIUM.exists():
         if os.environ.get("EMOSTUDIO_REQUIRE_BROWSER"):
             pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    require_chromium()
     root = tmp_path_factory.mktemp("studio")
     port = _free_port()
     env = {**os.environ, "EMOSTUDIO_DATA_DIR": str(root / "data"), "EMOSTUDIO_WORKER_POLL_SECONDS": "0.3"}
@@ -253,6 +258,9 @@ def test_correct_finetune_compare_activate_and_inspect_the_new_version(studio, b
     assert heatmaps == 2
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "train.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})  # the README's page at a laptop's size
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "train-1280.png"))
 
     # activate it (the dropdown already holds the version the job made): the library is re-analysed under it
     expect(page.locator("#es-version input")).to_have_value(version, timeout=10_000)

@@ -24,15 +24,14 @@ from emostudio.features import FeatureCache, get_extractor
 from emostudio.features.base import FeatureInput
 from emostudio.model.chunk_inputs import ChunkInputs, build_chunk_inputs
 from emostudio.model.network import ChunkEmotionModel, load_model, save_model
+from emostudio.services.gold import LabelledSpan, gold_spans
 from emostudio.services.training import FinetuneOptions
 from emostudio.services.versions import active_version, folder_version_id
 from emostudio.trainers.labelled import (
-    LabelledSpan,
     group_of,
     held_out_groups,
     heldout_metrics,
     media_audio_inputs,
-    merged_spans,
     rated_dimensions,
     span_item,
 )
@@ -167,11 +166,13 @@ class TrainingRun:
         parent = repo.get_model_version(options.parent) if options.parent else active_version(repo)
         if parent is None:
             raise StudioError(f"no model version {options.parent!r} to start from")
-        spans, ties = merged_spans(repo.annotations(), options.sources, options.annotator)
+        spans, ties = gold_spans(repo.annotations(), repo.traces(), options.sources, options.annotator)
         who = f"{options.annotator}'s" if options.annotator else "everyone's"
+        traced = sum(1 for s in spans if s.trace_ids)
         hook(
             job.kind,
-            message=f"{len(spans)} labelled spans from {who} {' and '.join(options.sources)} labels"
+            message=f"{len(spans) - traced} labelled spans from {who} {' and '.join(options.sources)} labels"
+            + (f" and {traced} from continuous traces" if traced else "")
             + (f"; {ties} left out where annotators tied" if ties else ""),
         )
         model = load_model(parent.path)

@@ -1,89 +1,20 @@
-"""What the studio's annotations teach: people's (and imported) labels merged into one
-target per labelled span, the held-out split, the training items, and how a version
-scores on the held-out media.
-
-Annotations are append-only, so "the label" of a span is a query: per annotator, their
-newest label and their newest value of each dimension; across annotators, the majority
-label (a tie teaches nothing) and the mean of each dimension.
-"""
+"""What the studio's labels teach: the gold spans (``emostudio.services.gold``) as
+training items, the held-out split, and how a version scores on the held-out media."""
 
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
-from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from emostudio.core.domain import Annotation, Media
+from emostudio.core.domain import Media
 from emostudio.core.errors import StudioError
 from emostudio.core.labels import DIMENSIONS, LabelSpace, avd_prototype
 from emostudio.model.chunk_inputs import build_chunk_inputs
 from emostudio.model.network import ChunkEmotionModel
-from emostudio.services.training import HUMAN_SOURCES, check_sources
+from emostudio.services.gold import LabelledSpan
 from emostudio.trainers.supervised import TrainItem, expected_calibration_error, predict_clips
-
-
-@dataclass(frozen=True)
-class LabelledSpan:
-    """One merged target: a whole media (``start`` None) or a span of it."""
-
-    media_id: str
-    start: float | None
-    duration: float | None
-    label: str | None
-    """A basic or compound class; None when people only rated the dimensions (or tied)."""
-    avd: tuple[float | None, float | None, float | None]
-    annotation_ids: tuple[int, ...]
-    annotators: tuple[str, ...]
-
-    @property
-    def end(self) -> float | None:
-        return None if self.start is None else self.start + self.duration
-
-
-def merged_spans(
-    annotations: Iterable[Annotation], sources: Sequence[str] = HUMAN_SOURCES, annotator: str | None = None
-) -> tuple[list[LabelledSpan], int]:
-    """The labelled spans the chosen ``sources`` (and only ``annotator``'s, when given)
-    say, and how many spans were left out because the annotators tied on the label."""
-    check_sources(sources)
-    spans: dict[tuple, dict[str, list[Annotation]]] = {}
-    for a in annotations:
-        if a.source not in sources or (annotator and a.annotator != annotator):
-            continue
-        key = (a.media_id, None, None) if a.start is None else (a.media_id, round(a.start, 2), round(a.duration, 2))
-        spans.setdefault(key, {}).setdefault(a.annotator, []).append(a)
-    out, ties = [], 0
-    for (media_id, start, duration), by_annotator in sorted(spans.items(), key=lambda kv: str(kv[0])):
-        votes, values, used = Counter(), [[] for _ in DIMENSIONS], []
-        for theirs in by_annotator.values():
-            # newest last: a person's correction replaces their earlier label
-            theirs = sorted(theirs, key=lambda a: a.id or 0)
-            labelled = [a for a in theirs if a.label]
-            if labelled:
-                votes[labelled[-1].label] += 1
-                used.append(labelled[-1].id)
-            for d, dim in enumerate(DIMENSIONS):
-                rated = [a for a in theirs if getattr(a, dim) is not None]
-                if rated:
-                    values[d].append(getattr(rated[-1], dim))
-                    used.append(rated[-1].id)
-        label = None
-        if votes:
-            (top, n), *rest = votes.most_common()
-            if rest and rest[0][1] == n:
-                ties += 1
-            else:
-                label = top
-        avd = tuple(float(np.mean(v)) if v else None for v in values)
-        if label is None and all(v is None for v in avd):
-            continue
-        out.append(
-            LabelledSpan(media_id, start, duration, label, avd, tuple(sorted(set(used))), tuple(sorted(by_annotator)))
-        )
-    return out, ties
 
 
 def _unit(name: str) -> float:

@@ -65,6 +65,17 @@ class Settings(BaseSettings):
     """Rate (frames per second) at which video frames are sampled for face analysis."""
     copy_imports: bool = False
     """Copy CLI imports into the store. Uploads through the UI are always copied."""
+    label_set: dict[str, str] = {}
+    """The labels annotators choose from in this library, each mapped onto a class the
+    models know (``name = class``, e.g. ``frustrated = "anger"``); an annotation keeps the
+    name as its ``raw_label`` and the class as its ``label``. Empty: the model's own
+    classes. In emostudio.toml::
+
+        [label_set]
+        calm = "neutral"
+        happy = "happiness"
+        frustrated = "anger"
+    """
 
     @classmethod
     def settings_customise_sources(

@@ -127,6 +127,27 @@ def canonical_label(raw: str) -> str:
     raise UnknownLabelError(f"unknown label {raw.strip()!r} (expected one of: {', '.join(BASIC + COMPOUND)})")
 
 
+def label_choices(label_set: dict[str, str], labels: LabelSpace) -> dict[str, str]:
+    """The names annotators choose from, each with the class of ``labels`` it maps onto:
+    the library's ``label_set`` when it has one, else the label space's own classes.
+
+    >>> label_choices({"calm": "Neutral", "frustrated": "anger"}, LabelSpace())
+    {'calm': 'neutral', 'frustrated': 'anger'}
+    """
+    if not label_set:
+        return {c: c for c in labels.labels}
+    out = {}
+    for name, target in label_set.items():
+        try:
+            cls = canonical_label(target)
+        except UnknownLabelError:
+            cls = None
+        if cls not in labels.labels:
+            raise UnknownLabelError(f"the label set maps {name!r} onto {target!r}, which the model does not know")
+        out[" ".join(name.split())] = cls
+    return out
+
+
 def class_matching(source: tuple[str, ...], target: tuple[str, ...]) -> list[list[float]]:
     """``[len(source), len(target)]``: 1 where a source model's class, named as the studio
     names it (``canonical_label``), is a target class, 0 elsewhere. Label matching before fusion: a

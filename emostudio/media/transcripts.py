@@ -55,3 +55,21 @@ def load_transcript(path: Path, media_duration: float, encoding: str = "utf-8") 
         if line and event.end > event.start:
             spans.append((event.start / 1000, (event.end - event.start) / 1000, line))
     return spans
+
+
+EDIT_SOURCE = "edit:"
+"""The source of a transcript a person corrected in the studio: ``edit:<annotator>:<n>``."""
+
+
+def current_transcript(segments: list) -> list:
+    """The newest version of a media's transcript: its transcript segments share a source
+    (a sidecar file, speech recognition, or a person's edit), and the version added last
+    (the highest segment id) is the one that counts; the older ones stay stored."""
+    versions: dict[str | None, list] = {}
+    for s in segments:
+        if s.kind == "transcript":
+            versions.setdefault(s.source, []).append(s)
+    if not versions:
+        return []
+    newest = max(versions.values(), key=lambda spans: max(int(s.id or 0) for s in spans))
+    return sorted(newest, key=lambda s: s.start)

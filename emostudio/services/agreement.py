@@ -77,7 +77,7 @@ def current_says(
         item = item_of(a, by_media)
         says = out.setdefault(a.annotator, {}).setdefault(item, {})
         if a.label:
-            says["label"] = a.label
+            says["label"] = a.raw_label or a.label  # the library's own name when it has a label set
         for d in DIMENSIONS:
             if getattr(a, d) is not None:
                 says[d] = getattr(a, d)

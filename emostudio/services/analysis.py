@@ -21,6 +21,7 @@ from emostudio.features.audio import audio_of
 from emostudio.features.base import ExtractorUnavailable
 from emostudio.features.thumbnails import save_face_thumbnails
 from emostudio.media.decode import SAMPLE_RATE, MediaError, content_hash, load_audio, probe
+from emostudio.media.transcripts import current_transcript
 from emostudio.media.vad import speech_segments
 from emostudio.model.chunk_inputs import ChunkInputs, build_chunk_inputs
 from emostudio.model.network import (
@@ -352,7 +353,7 @@ def analyze_stored(repo: Repository, analyzer: Analyzer, media: Media) -> Analys
     transcript segments."""
     if repo.get_model_version(analyzer.model_version_id) is None:
         raise StudioError(f"model version {analyzer.model_version_id} is not registered; register it before analysing")
-    transcript = repo.segments(media.id, "transcript")
+    transcript = current_transcript(repo.segments(media.id, "transcript"))
     speech = repo.segments(media.id, "speech") if repo.has_segments(media.id, "speech") else None
     result = analyzer.analyze(media, transcript, speech)
     if result.asr_transcript:

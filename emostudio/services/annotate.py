@@ -8,13 +8,15 @@ overwritten, and "the current label" is whatever the newest annotation says.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from emostudio.core.domain import Annotation, Caption, Media, Prediction
+from emostudio.core.domain import Annotation, Caption, Media, Prediction, Segment
 from emostudio.core.errors import StudioError
 from emostudio.core.labels import DIMENSIONS, UnknownLabelError, canonical_label
 from emostudio.db.repository import Repository
+from emostudio.media.transcripts import EDIT_SOURCE, current_transcript
 from emostudio.model.segments import entropy, margin
 
 MAX_NAME = 64
@@ -45,12 +47,15 @@ def save_correction(
     corrects: Prediction | None = None,
     model_version_id: str | None = None,
     confidence: float | None = None,
+    label_set: dict[str, str] | None = None,
 ) -> Annotation:
     """Append a human label and/or A/V/D values for ``[start, end)`` of a media.
 
     ``corrects`` is the prediction the person corrected (the segment whose span they
     kept); its id and model version are stored with the correction, so it can be traced
     back. A range of their own still records the model version they were shown.
+    ``label_set`` maps the library's label names onto the model's classes
+    (``labels.label_choices``): the name is kept as ``raw_label``.
     """
     annotator = checked_annotator(annotator)
     if start is None or end is None:
@@ -65,7 +70,9 @@ def save_correction(
     canonical = None
     if label and len(label) > MAX_NAME:
         raise CorrectionError(f"unknown label (a label has at most {MAX_NAME} characters)")
-    if label:
+    if label and label_set and label in label_set:  # the library's own name for a model class
+        canonical = label_set[label]
+    elif label:
         try:
             canonical = canonical_label(label)
         except UnknownLabelError as err:
@@ -122,6 +129,50 @@ def retract_annotation(repo: Repository, annotation_id: int, annotator: str) -> 
     )
 
 
+TRANSCRIPT_LINE = re.compile(r"^\s*\[\s*(\d+(?:\.\d+)?)\s*[-–]\s*(\d+(?:\.\d+)?)\s*\]\s*(.*)$")
+
+
+def transcript_text(spans: Sequence[Segment]) -> str:
+    """A transcript as the editor shows it: one ``[start–end] text`` line per span."""
+    return "\n".join(f"[{s.start:.2f}–{s.end:.2f}] {s.text or ''}" for s in spans)
+
+
+def save_transcript(
+    repo: Repository, media: Media, annotator: str, edited: str, current: Sequence[Segment]
+) -> list[Segment]:
+    """Store a person's correction of a transcript as a new version of it (the old one
+    stays): one span per ``[start–end] text`` line. Re-analysing the media then embeds
+    the corrected text (``current_transcript`` picks the newest version)."""
+    annotator = checked_annotator(annotator)
+    spans = []
+    for n, line in enumerate((edited or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        match = TRANSCRIPT_LINE.match(line)
+        if match is None:
+            raise CorrectionError(f"line {n} does not start with a time span like [1.20–3.40]")
+        start, end, text = float(match[1]), float(match[2]), match[3].strip()
+        if end <= start or end > media.duration + 0.05:
+            raise CorrectionError(f"line {n}: the span {start:.2f}–{end:.2f} s is empty or outside {media.name}")
+        if len(text) > MAX_CAPTION:
+            raise CorrectionError(f"line {n} has more than {MAX_CAPTION} characters")
+        spans.append((start, end, text))
+    if not spans:
+        raise CorrectionError("the transcript is empty")
+    if [(round(a, 2), round(b, 2), t) for a, b, t in spans] == [
+        (round(s.start, 2), round(s.end, 2), (s.text or "").strip()) for s in current
+    ]:
+        raise CorrectionError("the transcript is unchanged")
+    version = sum(1 for _ in {s.source for s in repo.segments(media.id, "transcript")}) + 1
+    source = f"{EDIT_SOURCE}{annotator}:{version}"
+    language = next((s.language for s in current if s.language), None)
+    repo.add_segments(
+        Segment(None, media.id, "transcript", start, end - start, text=text, source=source, language=language)
+        for start, end, text in spans
+    )
+    return current_transcript(repo.segments(media.id, "transcript"))
+
+
 def save_caption(repo: Repository, media: Media, annotator: str, text: str, previous: Caption | None = None) -> Caption:
     """Append a person's caption for a media (an edit of ``previous`` when given)."""
     annotator, text = checked_annotator(annotator), (text or "").strip()
@@ -175,7 +226,7 @@ def review_rows(annotations: Sequence[Annotation]) -> list[tuple]:
             a.source,
             num(a.start),
             num(a.end),
-            a.label or "",
+            f"{a.raw_label} ({a.label})" if a.raw_label and a.label else a.label or "",
             num(a.arousal),
             num(a.valence),
             num(a.dominance),

@@ -18,6 +18,7 @@ from emostudio.core.files import atomic_write
 from emostudio.core.labels import LABELS, LabelSpace
 from emostudio.db.repository import Repository
 from emostudio.model.network import MODALITIES
+from emostudio.services.gold import gold_spans
 
 
 def _slug(name: str) -> str:
@@ -151,7 +152,43 @@ def trace_rows(media: Media, trace: Trace) -> list[dict]:
     return [{**common, "time": round(t, 3), "value": v} for t, v in zip(trace.times(), trace.values) if v is not None]
 
 
-EXPORT_KINDS = ("clips", "segments", "chunks", "annotations", "traces")
+GOLD_COLUMNS = (
+    "media_id",
+    "media",
+    "media_path",
+    "start",
+    "end",
+    "label",
+    "arousal",
+    "valence",
+    "dominance",
+    "annotators",
+    "annotation_ids",
+    "trace_ids",
+)
+
+
+def gold_rows(media: dict[str, Media], spans) -> list[dict]:
+    """The merged targets the trainers learn from (``emostudio.services.gold``)."""
+    return [
+        {
+            "media_id": s.media_id,
+            "media": media[s.media_id].name,
+            "media_path": media[s.media_id].path,
+            "start": _round(s.start),
+            "end": _round(s.end),
+            "label": s.label or "",
+            **{d: _round(v) for d, v in zip(("arousal", "valence", "dominance"), s.avd)},
+            "annotators": " ".join(s.annotators),
+            "annotation_ids": " ".join(map(str, s.annotation_ids)),
+            "trace_ids": " ".join(map(str, s.trace_ids)),
+        }
+        for s in spans
+        if s.media_id in media
+    ]
+
+
+EXPORT_KINDS = ("clips", "segments", "chunks", "annotations", "traces", "gold")
 
 
 def export_table(
@@ -182,6 +219,9 @@ def export_table(
     if kind == "annotations":
         rows = [a for a in repo.annotations(source=source, annotator=annotator, history=True) if a.media_id in wanted]
         return annotation_columns(labels), [annotation_row(media[a.media_id], a, labels) for a in rows]
+    if kind == "gold":  # majority label and mean values across annotators, or ``annotator``'s alone
+        spans, _ = gold_spans(repo.annotations(), repo.traces(), annotator=annotator)
+        return GOLD_COLUMNS, gold_rows({k: v for k, v in media.items() if k in wanted}, spans)
     if kind == "traces":
         traces = [t for t in repo.traces(annotator=annotator) if t.media_id in wanted]
         return TRACE_COLUMNS, [row for t in traces for row in trace_rows(media[t.media_id], t)]

@@ -14,6 +14,7 @@ from emostudio.core.domain import Annotation, Caption, Media, Prediction, Segmen
 from emostudio.core.labels import COMPOUND_PAIRS, LABELS, LabelSpace, avd_prototype
 from emostudio.db.repository import Repository
 from emostudio.features.base import FeatureInput, Features
+from emostudio.media.transcripts import current_transcript
 from emostudio.model.network import MODALITIES
 
 
@@ -81,7 +82,7 @@ def load_clip_view(
         clip=by_level["clip"][0] if by_level["clip"] else None,
         chunks=by_level["chunk"],
         speech=repo.segments(media_id, "speech"),
-        transcript=repo.segments(media_id, "transcript"),
+        transcript=current_transcript(repo.segments(media_id, "transcript")),
         corrections=[a for a in annotations if a.start is not None],
         segments=by_level["segment"],
         peaks=peaks,

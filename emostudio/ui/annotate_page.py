@@ -13,7 +13,7 @@ from dataclasses import replace
 import gradio as gr
 
 from emostudio.core.errors import StudioError
-from emostudio.core.labels import LABELS
+from emostudio.core.labels import LABELS, label_choices
 from emostudio.services.agreement import AGREEMENT_COLUMNS, library_agreement, library_disagreements
 from emostudio.services.annotate import (
     DEFAULT_ORDER,
@@ -23,9 +23,12 @@ from emostudio.services.annotate import (
     review_rows,
     save_caption,
     save_correction,
+    save_transcript,
+    transcript_text,
     uncertainty_queue,
 )
 from emostudio.services.inspect import ClipView, current_caption, unit_index_at
+from emostudio.services.library import queue_analysis
 from emostudio.services.traces import save_trace, trace_table
 from emostudio.ui.clip_panel import ClipPanel
 from emostudio.ui.context import guarded
@@ -67,7 +70,11 @@ class AnnotatePanel(ClipPanel):
         return {self.timeline: timeline_value(view, traces=view.traces if view else ())}
 
     def side(self) -> None:
-        self.label = gr.Radio(list(LABELS.labels), label="Label (basic 1–7, or compound)", elem_id="es-annotate-label")
+        self.label = gr.Radio(
+            list(label_choices(self.ctx.settings.label_set, LABELS)),
+            label="Label (1–7 for the first seven)",
+            elem_id="es-annotate-label",
+        )
         with gr.Row():
             self.start = gr.Number(label="from (s)", elem_id="es-annotate-start", precision=3, min_width=80)
             self.end = gr.Number(label="to (s)", elem_id="es-annotate-end", precision=3, min_width=80)
@@ -103,6 +110,15 @@ class AnnotatePanel(ClipPanel):
                         label="Caption (how the speaker feels and sounds)", lines=2, elem_id="es-annotate-caption"
                     )
                     self.save_caption = gr.Button("Save caption", size="sm", elem_id="es-annotate-save-caption")
+                with gr.Column():
+                    self.transcript_box = gr.Textbox(
+                        label="Transcript (correct the text; one [start–end] line per span)",
+                        lines=3,
+                        elem_id="es-annotate-transcript",
+                    )
+                    self.save_transcript = gr.Button(
+                        "Save transcript and re-analyse", size="sm", elem_id="es-annotate-save-transcript"
+                    )
             self.review = gr.Dataframe(
                 headers=list(REVIEW_COLUMNS),
                 interactive=False,
@@ -145,6 +161,7 @@ class AnnotatePanel(ClipPanel):
             self.dominance,
             self.status,
             self.caption_box,
+            self.transcript_box,
             self.queue_info,
             self.review,
             self.traces,
@@ -163,10 +180,11 @@ class AnnotatePanel(ClipPanel):
 
     def opened(self, view: ClipView) -> dict:
         caption = current_caption(view.captions)
-        # the labels this clip's model version knows
+        # the library's labels, mapped onto the classes this clip's model version knows
         return {
             self.caption_box: caption.text if caption else "",
-            self.label: gr.Radio(choices=list(view.labels.labels), value=None),
+            self.transcript_box: transcript_text(view.transcript),
+            self.label: gr.Radio(choices=list(label_choices(self.ctx.settings.label_set, view.labels)), value=None),
             **self.reviewed(view),
         }
 
@@ -184,10 +202,10 @@ class AnnotatePanel(ClipPanel):
 
     @property
     def load_outputs(self) -> list:
-        return [self.save, self.save_next, self.save_caption, self.retract]
+        return [self.save, self.save_next, self.save_caption, self.retract, self.save_transcript]
 
     def load_updates(self, request: gr.Request) -> list:
-        return [gr.Button(visible=self.ctx.may(request, "annotate"))] * 4
+        return [gr.Button(visible=self.ctx.may(request, "annotate"))] * 5
 
     def wire(self) -> None:
         form = [
@@ -205,23 +223,16 @@ class AnnotatePanel(ClipPanel):
         self.prev.click(lambda v, i: self.step(v, i, -1), inputs=[self.view, self.index], outputs=self.outputs)
         self.next.click(lambda v, i: self.step(v, i, +1), inputs=[self.view, self.index], outputs=self.outputs)
 
-        @guarded
-        def save(
-            view, index, annotator, label, start, end, arousal, valence, dominance, confidence, request: gr.Request
-        ):
-            self.ctx.user(request, "annotate")  # before anything else: a viewer learns nothing more
-            return self.save_label(
-                view, index, annotator, label, start, end, (arousal, valence, dominance), confidence, request, False
-            )
+        def saver(advance: bool):
+            @guarded
+            def save(view, index, annotator, label, start, end, a, v, d, confidence, request: gr.Request):
+                self.ctx.user(request, "annotate")  # before anything else: a viewer learns nothing more
+                avd = (a, v, d)
+                return self.save_label(view, index, annotator, label, start, end, avd, confidence, request, advance)
 
-        @guarded
-        def save_next(
-            view, index, annotator, label, start, end, arousal, valence, dominance, confidence, request: gr.Request
-        ):
-            self.ctx.user(request, "annotate")
-            return self.save_label(
-                view, index, annotator, label, start, end, (arousal, valence, dominance), confidence, request, True
-            )
+            return save
+
+        save, save_next = saver(False), saver(True)
 
         self.save.click(save, inputs=form, outputs=self.outputs)
         self.save_next.click(save_next, inputs=form, outputs=self.outputs)
@@ -237,6 +248,11 @@ class AnnotatePanel(ClipPanel):
         )
         self.save_caption.click(
             guarded(self.save_caption_text), inputs=[self.view, self.annotator, self.caption_box], outputs=self.outputs
+        )
+        self.save_transcript.click(
+            guarded(self.save_transcript_text),
+            inputs=[self.view, self.annotator, self.transcript_box],
+            outputs=self.outputs,
         )
         self.retract.click(
             guarded(self.retract_label), inputs=[self.view, self.annotator, self.retract_id], outputs=self.outputs
@@ -323,6 +339,7 @@ class AnnotatePanel(ClipPanel):
                 corrects=unit if same_span else None,
                 model_version_id=unit.model_version_id if unit else None,
                 confidence=confidence,
+                label_set=label_choices(self.ctx.settings.label_set, view.labels),
             )
         except StudioError as err:
             return {self.status: f"**Not saved:** {err}"}
@@ -399,6 +416,28 @@ class AnnotatePanel(ClipPanel):
         if view is None or view.media.id != media_id:
             return self.open(media_id, t=t)
         return self.select(view, unit_index_at(view, t))
+
+    def save_transcript_text(self, view: ClipView | None, annotator: str, text: str, request: gr.Request) -> dict:
+        """A corrected transcript is a new version; the media is re-analysed so its text
+        features and predictions follow the corrected words."""
+        user = self.ctx.user(request, "annotate")
+        if view is None:
+            return {self.status: "Choose a media first."}
+        try:
+            spans = save_transcript(
+                self.ctx.repo, view.media, self.ctx.annotator(request, annotator), text, view.transcript
+            )
+        except StudioError as err:
+            return {self.status: f"**Transcript not saved:** {err}"}
+        job = queue_analysis(self.ctx.repo, [view.media.id], force=True, requested_by=user.name)
+        view = replace(view, transcript=spans)
+        return {
+            self.view: view,
+            self.timeline: timeline_value(view, None, view.traces),
+            self.transcript_box: transcript_text(spans),
+            self.status: f"Saved the corrected transcript ({len(spans)} spans); re-analysis queued as job {job.id}: "
+            "the text predictions follow once the worker has run it.",
+        }
 
     def save_caption_text(self, view: ClipView | None, annotator: str, text: str, request: gr.Request) -> dict:
         self.ctx.user(request, "annotate")

@@ -25,9 +25,12 @@ from starlette.routing import Mount
 
 from emostudio.core.config import Settings
 from emostudio.core.domain import User
+from emostudio.core.errors import StudioError
+from emostudio.core.labels import UnknownLabelError, label_choices
 from emostudio.core.paths import database_files, is_inside, real, same_file, sqlite_file
 from emostudio.db.repository import Repository
 from emostudio.features.thumbnails import thumbnail_dir
+from emostudio.services.inspect import active_labels
 from emostudio.services.users import authenticate
 from emostudio.ui.api import api_router, install_error_handlers
 from emostudio.ui.app import CSS, HEAD, build_app
@@ -92,6 +95,10 @@ class SignIn:
 
 
 def create_server(repo: Repository, settings: Settings) -> FastAPI:
+    try:  # a label set naming a class no model knows stops the start with one line, not a page error
+        label_choices(settings.label_set, active_labels(repo))
+    except UnknownLabelError as err:
+        raise StudioError(f"label_set in the configuration: {err}") from None
     ctx = StudioContext(repo, settings, sign_in=repo.has_users())
     api = FastAPI(title="emostudio", docs_url=None, redoc_url=None, openapi_url=None)
     gradio_app = None  # set below, once Gradio is mounted: its sessions say who is signed in

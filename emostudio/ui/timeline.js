@@ -321,6 +321,10 @@ canvas.addEventListener("pointerdown", (e) => {
   canvas.setPointerCapture(e.pointerId);
 });
 canvas.addEventListener("pointermove", (e) => {
+  if (state.recording) {  // rating: the curves' row is the vertical scale (+1 at the top, -1 at the bottom)
+    const [cy, ch] = layout().curves;
+    if (e.offsetY >= cy && e.offsetY <= cy + ch) setRating(1 - (2 * (e.offsetY - cy)) / ch);
+  }
   const sel = state.data && state.data.selection;
   canvas.style.cursor = sel && [0, 1].some((i) => Math.abs(x(sel[i]) - e.offsetX) <= 6) ? "ew-resize" : "pointer";
   const g = state.drag;

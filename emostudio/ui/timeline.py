@@ -46,7 +46,8 @@ def _span_text(a: Annotation) -> str:
     dims = [
         f"{d[0].upper()}{getattr(a, d):+.1f}" for d in ("arousal", "valence", "dominance") if getattr(a, d) is not None
     ]
-    text = " ".join([*([a.label] if a.label else []), *dims])
+    name = a.raw_label or a.label  # the library's (or the label file's) own name
+    text = " ".join([*([name] if name else []), *dims])
     return f"{text} ({a.confidence:.0%} sure)" if a.confidence is not None and a.confidence < 1 else text
 
 
