@@ -196,10 +196,24 @@ def _user(row: UserRow) -> User:
     return User(name=row.name, role=row.role, disabled=row.disabled, created_at=row.created_at)
 
 
+# What an imported label is made of, fixed: a field added to annotations later (e.g.
+# ``retracts_annotation_id``) must not change the keys of labels already stored.
+_IMPORT_KEY_FIELDS = (
+    "media_id", "source", "annotator", "label", "raw_label", "arousal", "valence", "dominance", "start",
+    "duration", "confidence", "corrects_prediction_id", "model_version_id",
+)  # fmt: skip
+
+
 def import_key(annotation: Annotation) -> str:
     """What makes two imported labels the same: everything but id, time and origin line."""
-    fields = {f: getattr(annotation, f) for f in _ANNOTATION_FIELDS if f != "origin"}
+    fields = {f: getattr(annotation, f) for f in _IMPORT_KEY_FIELDS}
     return hashlib.sha256(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _current(query):
+    """``query`` on annotations without retraction rows and the annotations they retract."""
+    retracted = select(AnnotationRow.retracts_annotation_id).where(AnnotationRow.retracts_annotation_id.is_not(None))
+    return query.where(AnnotationRow.retracts_annotation_id.is_(None), AnnotationRow.id.not_in(retracted))
 
 
 def _matching(query, table, **equal):
@@ -332,7 +346,7 @@ class Repository:
                     .group_by(SegmentRow.media_id)
                 ).all()
             )
-            counts = select(AnnotationRow.media_id, func.count()).group_by(AnnotationRow.media_id)
+            counts = _current(select(AnnotationRow.media_id, func.count())).group_by(AnnotationRow.media_id)
             lab = dict(s.execute(counts.where(AnnotationRow.source != "pseudo")).all())
             pseudo = dict(s.execute(counts.where(AnnotationRow.source == "pseudo")).all())
             rows = s.scalars(select(MediaRow).order_by(MediaRow.created_at, MediaRow.name)).all()
@@ -405,10 +419,7 @@ class Repository:
         with self.session() as s:
             q = _matching(select(AnnotationRow), AnnotationRow, media_id=media_id, source=source, annotator=annotator)
             if not history:
-                retracted = select(AnnotationRow.retracts_annotation_id).where(
-                    AnnotationRow.retracts_annotation_id.is_not(None)
-                )
-                q = q.where(AnnotationRow.retracts_annotation_id.is_(None), AnnotationRow.id.not_in(retracted))
+                q = _current(q)
             return [_annotation(r) for r in s.scalars(q.order_by(AnnotationRow.id))]
 
     def get_annotation(self, annotation_id: int) -> Annotation | None:
@@ -419,7 +430,7 @@ class Repository:
     def human_annotation_counts(self) -> dict[str, int]:
         """Media id -> how many annotations people made on it (imports and pseudo-labels not counted)."""
         with self.session() as s:
-            q = select(AnnotationRow.media_id, func.count()).where(AnnotationRow.source == "human")
+            q = _current(select(AnnotationRow.media_id, func.count()).where(AnnotationRow.source == "human"))
             return dict(s.execute(q.group_by(AnnotationRow.media_id)).all())
 
     # -- continuous ratings (append-only) ---------------------------------------
@@ -586,7 +597,7 @@ class Repository:
         """How many annotations correct a superseded prediction of this media and version."""
         with self.session() as s:
             return s.scalar(
-                select(func.count(AnnotationRow.id))
+                _current(select(func.count(AnnotationRow.id)))
                 .join(PredictionRow, AnnotationRow.corrects_prediction_id == PredictionRow.id)
                 .where(
                     PredictionRow.media_id == media_id,
@@ -938,6 +949,9 @@ class Repository:
                 if row is None:
                     raise DatabaseError(f"there is no media {media_id}")
                 media = _media(row)
+                edited = select(SegmentRow.id).where(SegmentRow.media_id == media_id, SegmentRow.source.like("edit:%"))
+                if s.scalar(edited.limit(1)) is not None:
+                    raise IntegrityError("a person corrected its transcript", None, Exception())
                 s.execute(
                     delete(AnnotationRow).where(AnnotationRow.media_id == media_id, AnnotationRow.source != "human")
                 )
@@ -949,7 +963,7 @@ class Repository:
                 s.flush()
         except IntegrityError:
             raise DatabaseError(
-                f"{media.name} has annotations, captions or traces made by people; it is kept"
+                f"{media.name} has annotations, captions, traces or transcript corrections made by people; it is kept"
             ) from None
         return media
 

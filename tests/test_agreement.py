@@ -127,6 +127,7 @@ def test_retracting_hides_ones_own_label_everywhere_but_the_exported_history(lib
     retraction = retract_annotation(repo, mine.id, "ana")
     assert retraction.retracts_annotation_id == mine.id
     assert [a.id for a in repo.annotations(media.id)] == [theirs.id]
+    assert repo.human_annotation_counts() == {media.id: 1}  # the Library's "annotated" counts what is shown
     with pytest.raises(CorrectionError, match="already retracted"):
         retract_annotation(repo, mine.id, "ana")
     columns, rows = export_table(repo, "annotations")
@@ -249,3 +250,26 @@ def test_a_library_label_set_maps_its_own_names_onto_the_models_classes(library)
     assert split.says == {"ana": "frustrated", "ben": "calm"}  # people's agreement is on the library's names
     with pytest.raises(CorrectionError, match="unknown label"):
         save_correction(repo, media, "ana", 0.0, 1.0, "livid", label_set=choices)
+
+
+def test_the_import_key_of_a_label_is_the_one_databases_already_hold():
+    from emostudio.db.repository import import_key
+
+    label = Annotation(
+        None, "abc", "import", "import:labels.csv", label="anger", raw_label="ang", start=1.0, duration=2.0
+    )
+    # computed by the code that stored the keys before annotations gained retractions:
+    # re-importing a label file after an upgrade must find the labels already there
+    assert import_key(label) == "dfcf902794dea51c4a017b57795610fd86d1f75e12fbfd7597565f866fd6b4d6"
+
+
+def test_one_annotators_traces_of_several_media_all_become_targets(tmp_path):
+    repo = temp_repository(tmp_path)
+    first, second = (
+        import_paths(repo, [write_audio(tmp_path / f"{n}.wav", speech(seconds))]).added[0]
+        for n, seconds in (("one", 2.0), ("two", 2.5))  # two recordings, not one twice
+    )
+    save_trace(repo, first, "ana", "arousal", 0.0, [0.5] * 10)
+    save_trace(repo, second, "ana", "arousal", 0.0, [-0.5] * 10)
+    spans = trace_spans(repo.traces(), window=1.0)
+    assert {(m, v) for m, _, _, _, v in spans} == {(first.id, 0.5), (second.id, -0.5)}

@@ -112,7 +112,7 @@ def test_rm_deletes_what_nobody_annotated_and_keeps_the_rest(tmp_path):
     assert out.returncode == 1
     assert out.stdout.strip() == f"deleted {ids['drop.wav']} (drop.wav)"
     assert out.stderr.splitlines() == [
-        "error: keep.wav has annotations, captions or traces made by people; it is kept",
+        "error: keep.wav has annotations, captions, traces or transcript corrections made by people; it is kept",
         "error: there is no media nope",
     ]
     assert [s.media.name for s in repo.list_media()] == ["keep.wav"]

@@ -193,6 +193,7 @@ def test_two_annotators_have_their_own_lanes_and_the_agreement_table_shows_their
     _label_segment(page, 0, "4", "ben")  # ben: segment 1 anger, segment 2 sadness
     _label_segment(page, 1, "3", "ben")
     expect(page.locator(TL)).to_have_attribute("data-lanes", "ana,ben")
+    page.locator("#es-annotate-refresh-agreement").click()  # the library-wide tables are read on request
     agreement = page.locator("#es-annotate-agreement")
     row = agreement.get_by_role("row", name=re.compile("Cohen's kappa"))
     expect(row).to_contain_text("ana & ben")

@@ -273,7 +273,7 @@ def library_disagreements(repo, rows: bool = True):
         (
             names.get(d.media_id, d.media_id),
             round(d.start, 2),
-            round(d.end, 2),
+            round(d.end, 2) if math.isfinite(d.end) else "end",  # a whole-media label
             "; ".join(f"{p}: {s}" for p, s in d.says.items()),
             d.media_id,
         )

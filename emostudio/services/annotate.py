@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Sequence
 
 from emostudio.core.domain import Annotation, Caption, Media, Prediction, Segment
@@ -163,8 +164,8 @@ def save_transcript(
         (round(s.start, 2), round(s.end, 2), (s.text or "").strip()) for s in current
     ]:
         raise CorrectionError("the transcript is unchanged")
-    version = sum(1 for _ in {s.source for s in repo.segments(media.id, "transcript")}) + 1
-    source = f"{EDIT_SOURCE}{annotator}:{version}"
+    # a source of its own per edit (two people saving at once make two versions, never one)
+    source = f"{EDIT_SOURCE}{annotator}:{datetime.now(UTC):%Y%m%dT%H%M%S.%f}"
     language = next((s.language for s in current if s.language), None)
     repo.add_segments(
         Segment(None, media.id, "transcript", start, end - start, text=text, source=source, language=language)

@@ -19,6 +19,7 @@ from emostudio.core.labels import LABELS, LabelSpace
 from emostudio.db.repository import Repository
 from emostudio.model.network import MODALITIES
 from emostudio.services.gold import gold_spans
+from emostudio.services.training import HUMAN_SOURCES
 
 
 def _slug(name: str) -> str:
@@ -220,7 +221,10 @@ def export_table(
         rows = [a for a in repo.annotations(source=source, annotator=annotator, history=True) if a.media_id in wanted]
         return annotation_columns(labels), [annotation_row(media[a.media_id], a, labels) for a in rows]
     if kind == "gold":  # majority label and mean values across annotators, or ``annotator``'s alone
-        spans, _ = gold_spans(repo.annotations(), repo.traces(), annotator=annotator)
+        if source == "pseudo":  # the gold is people's and label files': pseudo-labels never enter it
+            return GOLD_COLUMNS, []
+        sources = (source,) if source else HUMAN_SOURCES
+        spans, _ = gold_spans(repo.annotations(), repo.traces(), sources=sources, annotator=annotator)
         return GOLD_COLUMNS, gold_rows({k: v for k, v in media.items() if k in wanted}, spans)
     if kind == "traces":
         traces = [t for t in repo.traces(annotator=annotator) if t.media_id in wanted]

@@ -18,7 +18,7 @@ import numpy as np
 
 from emostudio.core.domain import Annotation, Trace
 from emostudio.core.labels import DIMENSIONS
-from emostudio.services.traces import trace_spans
+from emostudio.services.traces import latest_passes, trace_spans
 from emostudio.services.training import HUMAN_SOURCES, check_sources
 
 TRACE_WINDOW = 1.0
@@ -92,11 +92,11 @@ def trace_targets(
 ) -> list[LabelledSpan]:
     """A/V/D targets from continuous traces (only ``annotator``'s, when given): one span
     per ``window`` seconds rated, the dimensions rated there set, the others None."""
-    traces = [t for t in traces if not annotator or t.annotator == annotator]
+    traces = list(latest_passes([t for t in traces if not annotator or t.annotator == annotator]).values())
     by_span: dict[tuple[str, float], dict[str, float]] = {}
     for media_id, start, _, dim, value in trace_spans(traces, window):
         by_span.setdefault((media_id, round(start, 3)), {})[dim] = value
-    ids = {t.media_id: [] for t in traces}
+    ids = {t.media_id: [] for t in traces}  # the passes used: each person's newest per dimension
     who = {t.media_id: set() for t in traces}
     for t in traces:
         ids[t.media_id].append(t.id)

@@ -86,11 +86,11 @@ def _on(times: np.ndarray, t: np.ndarray, v: np.ndarray) -> np.ndarray:
     return out
 
 
-def latest_passes(traces: Iterable[Trace]) -> dict[tuple[str, str], Trace]:
-    """(annotator, dimension) -> that annotator's newest pass."""
-    out: dict[tuple[str, str], Trace] = {}
+def latest_passes(traces: Iterable[Trace]) -> dict[tuple[str, str, str], Trace]:
+    """(media id, annotator, dimension) -> that annotator's newest pass over that media."""
+    out: dict[tuple[str, str, str], Trace] = {}
     for tr in sorted(traces, key=lambda t: t.id or 0):
-        out[(tr.annotator, tr.dimension)] = tr
+        out[(tr.media_id, tr.annotator, tr.dimension)] = tr
     return out
 
 
@@ -98,7 +98,7 @@ def trace_versus_model(traces: Iterable[Trace], chunks: Sequence[Prediction]) ->
     """CCC and Pearson's r of each annotator's newest pass against the model's curve, on
     the trace's own samples (the curve interpolated there)."""
     rows = []
-    for (person, dim), tr in sorted(latest_passes(traces).items()):
+    for (_, person, dim), tr in sorted(latest_passes(traces).items()):
         t, v = trace_series(tr)
         m = _on(t, *model_series(chunks, dim))
         keep = ~np.isnan(m)
@@ -109,11 +109,11 @@ def trace_versus_model(traces: Iterable[Trace], chunks: Sequence[Prediction]) ->
 
 
 def trace_agreement(traces: Iterable[Trace], rate: float = DEFAULT_RATE) -> list[AgreementRow]:
-    """Annotators' newest passes against each other, per dimension, on a common grid."""
+    """Annotators' newest passes against each other, per media and dimension, on a common grid."""
     passes = latest_passes(traces)
     rows = []
-    for dim in DIMENSIONS:
-        mine = {p: tr for (p, d), tr in passes.items() if d == dim}
+    for media_id, dim in sorted({(m, d) for m, _, d in passes}):
+        mine = {p: tr for (m, p, d), tr in passes.items() if (m, d) == (media_id, dim)}
         if len(mine) < 2:
             continue
         values = {}
@@ -130,8 +130,8 @@ def trace_spans(traces: Iterable[Trace], window: float = 1.0) -> list[tuple[str,
     pass over consecutive ``window``-second spans, averaged across annotators. These are
     the targets the trainers read from continuous ratings."""
     by_media: dict[tuple[str, str], list[Trace]] = {}
-    for (_, dim), tr in latest_passes(traces).items():
-        by_media.setdefault((tr.media_id, dim), []).append(tr)
+    for (media_id, _, dim), tr in latest_passes(traces).items():
+        by_media.setdefault((media_id, dim), []).append(tr)
     out = []
     for (media_id, dim), passes in sorted(by_media.items()):
         sums: dict[int, list[float]] = {}

@@ -8,12 +8,13 @@ save appends; nothing anyone entered is overwritten."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 import gradio as gr
 
 from emostudio.core.errors import StudioError
-from emostudio.core.labels import LABELS, label_choices
+from emostudio.core.labels import LABELS, UnknownLabelError, label_choices
 from emostudio.services.agreement import AGREEMENT_COLUMNS, library_agreement, library_disagreements
 from emostudio.services.annotate import (
     DEFAULT_ORDER,
@@ -31,15 +32,21 @@ from emostudio.services.inspect import ClipView, current_caption, unit_index_at
 from emostudio.services.library import queue_analysis
 from emostudio.services.traces import save_trace, trace_table
 from emostudio.ui.clip_panel import ClipPanel
-from emostudio.ui.context import guarded
+from emostudio.ui.context import guarded, plain
 from emostudio.ui.timeline import Timeline, timeline_value
 
+log = logging.getLogger(__name__)
 KEYS_HELP = (
     "<span class='es-keys'>Keys (not while typing): <kbd>1</kbd>–<kbd>7</kbd> label · <kbd>space</kbd> play/pause · "
     "<kbd>←</kbd>/<kbd>→</kbd> segment · <kbd>Enter</kbd> save and next · <kbd>↑</kbd>/<kbd>↓</kbd> rating · "
     "<kbd>+</kbd>/<kbd>-</kbd>/<kbd>0</kbd> zoom</span>"
 )
 QUEUES = (*QUEUE_ORDERS, "disagreement")
+
+
+def _item_key(media_id: str, start: float) -> str:
+    """Names a queue item across calls (for skipping it)."""
+    return f"{media_id}@{start:.3f}"
 
 
 class AnnotatePanel(ClipPanel):
@@ -100,6 +107,7 @@ class AnnotatePanel(ClipPanel):
         self.queue_info = gr.Markdown(elem_id="es-annotate-queue-info")
         gr.HTML(KEYS_HELP)
         self.skipped = gr.State([])
+        self.shown_item = gr.State(None)
 
     def below(self) -> None:
         with gr.Column():
@@ -136,6 +144,9 @@ class AnnotatePanel(ClipPanel):
                 label="Continuous traces of this media: against the model and each other",
                 elem_id="es-annotate-traces",
             )
+            self.refresh_agreement = gr.Button(
+                "Refresh agreement and disagreements", size="sm", elem_id="es-annotate-refresh-agreement"
+            )
             with gr.Row():
                 self.agreement = gr.Dataframe(
                     headers=list(AGREEMENT_COLUMNS),
@@ -170,10 +181,13 @@ class AnnotatePanel(ClipPanel):
         ]
 
     def reviewed(self, view: ClipView) -> dict:
-        """The review tables, after a clip opens or something is saved."""
+        """This media's review tables, after it opens or something is saved."""
+        return {self.review: review_rows(view.annotations), self.traces: trace_table(view.traces, view.chunks)}
+
+    def library_tables(self) -> dict:
+        """The library-wide tables: on opening a clip and on request (not on every save:
+        they read every label in the library)."""
         return {
-            self.review: review_rows(view.annotations),
-            self.traces: trace_table(view.traces, view.chunks),
             self.agreement: library_agreement(self.ctx.repo),
             self.disagreement: library_disagreements(self.ctx.repo),
         }
@@ -184,9 +198,20 @@ class AnnotatePanel(ClipPanel):
         return {
             self.caption_box: caption.text if caption else "",
             self.transcript_box: transcript_text(view.transcript),
-            self.label: gr.Radio(choices=list(label_choices(self.ctx.settings.label_set, view.labels)), value=None),
+            self.label: gr.Radio(choices=list(self.choices(view)), value=None),
             **self.reviewed(view),
+            **self.library_tables(),
         }
+
+    def choices(self, view: ClipView) -> dict[str, str]:
+        """The library's labels for this clip's model version; its own classes when the
+        configured label set names one the version does not know (an admin activated
+        another model since the studio started), so a clip always opens."""
+        try:
+            return label_choices(self.ctx.settings.label_set, view.labels)
+        except UnknownLabelError:
+            log.warning("the label set does not fit model version %s; offering its classes", view.labels)
+            return label_choices({}, view.labels)
 
     def selected(self, view: ClipView, index: int | None) -> dict:
         unit = view.units[index]
@@ -239,12 +264,12 @@ class AnnotatePanel(ClipPanel):
         self.queue_button.click(
             guarded(self.next_in_queue),
             inputs=[self.annotator, self.queue_by, self.view, self.skipped],
-            outputs=[*self.outputs, self.skipped],
+            outputs=[*self.outputs, self.skipped, self.shown_item],
         )
         self.skip.click(
             guarded(self.skip_current),
-            inputs=[self.annotator, self.queue_by, self.view, self.index, self.skipped],
-            outputs=[*self.outputs, self.skipped],
+            inputs=[self.annotator, self.queue_by, self.view, self.skipped, self.shown_item],
+            outputs=[*self.outputs, self.skipped, self.shown_item],
         )
         self.save_caption.click(
             guarded(self.save_caption_text), inputs=[self.view, self.annotator, self.caption_box], outputs=self.outputs
@@ -257,7 +282,8 @@ class AnnotatePanel(ClipPanel):
         self.retract.click(
             guarded(self.retract_label), inputs=[self.view, self.annotator, self.retract_id], outputs=self.outputs
         )
-        self.timeline.seek(guarded(self.seek), inputs=[self.view], outputs=self.outputs)
+        self.refresh_agreement.click(guarded(self.library_tables), outputs=[self.agreement, self.disagreement])
+        self.timeline.seek(guarded(self.seek), inputs=[self.view, self.index], outputs=self.outputs)
         self.timeline.span(guarded(self.set_span), inputs=[self.view], outputs=self.outputs)
         self.timeline.trace(
             guarded(self.save_trace_pass), inputs=[self.view, self.index, self.annotator], outputs=self.outputs
@@ -265,11 +291,14 @@ class AnnotatePanel(ClipPanel):
 
     # -- callbacks ---------------------------------------------------------------------
 
-    def seek(self, view: ClipView | None, evt: gr.EventData) -> dict:
+    def seek(self, view: ClipView | None, index: int | None, evt: gr.EventData) -> dict:
+        """A click on the timeline: the player is already there; another segment is selected,
+        a click inside the selected one leaves the form (and a dragged range) as it is."""
         t = float(evt._data["t"])
         if view is None or not view.units:
             return {}
-        return self.select(view, unit_index_at(view, t), t)
+        clicked = unit_index_at(view, t)
+        return {} if clicked == index else self.select(view, clicked, t)
 
     def set_span(self, view: ClipView | None, evt: gr.EventData) -> dict:
         """An edge dragged on the timeline: the form's range, and the timeline's selection."""
@@ -290,10 +319,13 @@ class AnnotatePanel(ClipPanel):
         if view is None:
             return {}
         data = evt._data
+        media = view.media if data.get("media_id") == view.media.id else self.ctx.repo.get_media(data.get("media_id"))
+        if media is None:
+            return {self.status: "**Trace not saved:** its media is no longer in the library."}
         try:
             trace = save_trace(
                 self.ctx.repo,
-                view.media,
+                media,
                 self.ctx.annotator(request, annotator),
                 data.get("dimension"),
                 data.get("start", 0.0),
@@ -303,6 +335,10 @@ class AnnotatePanel(ClipPanel):
             )
         except StudioError as err:
             return {self.status: f"**Trace not saved:** {err}"}
+        said = f"Saved trace {trace.id}: {trace.dimension}, pass {trace.pass_number}, "
+        said += f"{trace.start:.2f}–{trace.end:.2f} s, by {trace.annotator}"
+        if media.id != view.media.id:  # the pass ended because another clip was opened
+            return {self.status: f"{said}, on {media.name}."}
         view = replace(view, traces=[*view.traces, trace])
         unit = view.units[index] if index is not None and view.units else None
         selection = (unit.start, unit.end) if unit else None
@@ -310,8 +346,7 @@ class AnnotatePanel(ClipPanel):
             self.view: view,
             self.timeline: timeline_value(view, selection, view.traces),
             self.traces: trace_table(view.traces, view.chunks),
-            self.status: f"Saved trace {trace.id}: {trace.dimension}, pass {trace.pass_number}, "
-            f"{trace.start:.2f}–{trace.end:.2f} s, by {trace.annotator}.",
+            self.status: f"{said}.",
         }
 
     def save_label(self, view, index, annotator, label, start, end, avd, confidence, request, advance: bool) -> dict:
@@ -339,7 +374,7 @@ class AnnotatePanel(ClipPanel):
                 corrects=unit if same_span else None,
                 model_version_id=unit.model_version_id if unit else None,
                 confidence=confidence,
-                label_set=label_choices(self.ctx.settings.label_set, view.labels),
+                label_set=self.choices(view),
             )
         except StudioError as err:
             return {self.status: f"**Not saved:** {err}"}
@@ -382,7 +417,12 @@ class AnnotatePanel(ClipPanel):
         annotator = self.ctx.annotator(request, annotator) if self.ctx.sign_in else (annotator or "").strip()
         if by == "disagreement":
             return annotator, [
-                (d.media_id, d.start, d.end, "annotators differ: " + "; ".join(f"{p} {s}" for p, s in d.says.items()))
+                (
+                    d.media_id,
+                    d.start,
+                    d.end,
+                    "annotators differ: " + "; ".join(f"{plain(p)} {plain(s)}" for p, s in d.says.items()),
+                )
                 for d in library_disagreements(self.ctx.repo, rows=False)
             ]
         if not annotator:
@@ -396,21 +436,20 @@ class AnnotatePanel(ClipPanel):
         """The next item of the chosen queue; skipped ones come back after the rest."""
         _, items = self._queue(annotator, by, request)
         if not items:
-            return {self.queue_info: "Nothing left in this queue."}
-        keyed = [(f"{m}@{s:.3f}" in skipped, i) for i, (m, s, _, _) in enumerate(items)]
-        first = min(keyed)[1]
+            return {self.queue_info: "Nothing left in this queue.", self.shown_item: None}
+        keyed = [(_item_key(m, s) in skipped, i) for i, (m, s, _, _) in enumerate(items)]
+        came_back, first = min(keyed)
         media_id, start, end, why = items[first]
-        out = self._go(view, media_id, (start + end) / 2)
-        came_back = " (skipped earlier)" if keyed[first][0] else ""
-        out[self.queue_info] = f"{len(items)} in the queue{came_back}; this one: {why}."
-        out[self.skipped] = [k for k in skipped if k != f"{media_id}@{start:.3f}"] if came_back else skipped
+        key = _item_key(media_id, start)
+        out = self._go(view, media_id, (start + min(end, start + 3600)) / 2)
+        out[self.queue_info] = f"{len(items)} in the queue{' (skipped earlier)' if came_back else ''}; this one: {why}."
+        out[self.skipped] = [k for k in skipped if k != key]
+        out[self.shown_item] = key
         return out
 
-    def skip_current(self, annotator, by, view: ClipView | None, index, skipped: list, request: gr.Request):
-        if view is not None and index is not None and view.units:
-            unit = view.units[index]
-            skipped = [*skipped, f"{view.media.id}@{unit.start:.3f}"]
-        return self.next_in_queue(annotator, by, view, skipped, request)
+    def skip_current(self, annotator, by, view, skipped: list, shown: str | None, request: gr.Request):
+        """Send the item the queue showed last to the back of the queue, and show the next."""
+        return self.next_in_queue(annotator, by, view, [*skipped, shown] if shown else skipped, request)
 
     def _go(self, view: ClipView | None, media_id: str, t: float) -> dict:
         if view is None or view.media.id != media_id:

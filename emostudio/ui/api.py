@@ -14,8 +14,10 @@ from pydantic import BaseModel, Field
 
 from emostudio.core.domain import User
 from emostudio.core.errors import PermissionDenied, StudioError
+from emostudio.core.labels import UnknownLabelError, label_choices
 from emostudio.db.session import StorageError
 from emostudio.services.annotate import save_correction
+from emostudio.services.inspect import active_labels
 from emostudio.services.users import require
 
 
@@ -122,8 +124,9 @@ def api_router(ctx, signed_in: Callable[[Request], User]) -> APIRouter:
                 body.label,
                 {"arousal": body.arousal, "valence": body.valence, "dominance": body.dominance},
                 corrects=corrects,
+                label_set=label_choices(ctx.settings.label_set, active_labels(repo)),
             )
-        except StudioError as err:
+        except (StudioError, UnknownLabelError) as err:
             status = 503 if isinstance(err, StorageError) else 400
             raise HTTPException(status, str(err)) from None
         return _annotation_json(saved)

@@ -128,6 +128,15 @@ class StudioContext:
         return studio_policy(self.settings, roots or None)
 
 
+MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!<>|~")
+
+
+def plain(text: str) -> str:
+    """Text someone typed (a name, a label), made inert inside Markdown: no link or image
+    another person's browser would follow."""
+    return "".join("\\" + c if c in MARKDOWN_SPECIALS else c for c in str(text))
+
+
 def guarded(fn):
     """Run a Gradio callback so that people only ever read plain sentences: a
     ``StudioError`` becomes its message, anything else is logged on the server and shown

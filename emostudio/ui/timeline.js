@@ -217,8 +217,9 @@ function load(value) {
   const d = state.data;
   const player = $(".es-tl-player");
   $(".es-tl-message").textContent = (d && d.message) || "";
-  if (!d || !d.media) { player.innerHTML = ""; state.id = null; draw(); return; }
+  if (!d || !d.media) { endPass(); player.innerHTML = ""; state.id = null; draw(); return; }
   if (d.media.id !== state.id) {  // another clip: a new player and the whole clip in view
+    endPass();  // a pass under way is handed over for the clip it was rated on
     state.id = d.media.id;
     player.innerHTML = "";
     const m = document.createElement(d.media.kind);
@@ -226,6 +227,7 @@ function load(value) {
     m.setAttribute("aria-label", `player: ${d.media.name}`);
     m.playbackRate = Number($(".es-tl-speed").value);
     m.addEventListener("play", startPass);
+    m.addEventListener("seeking", () => { if (state.recording) state.recording.last = null; });
     m.addEventListener("pause", endPass);
     m.addEventListener("ended", endPass);
     player.appendChild(m);
@@ -252,19 +254,21 @@ function load(value) {
 }
 
 // -- continuous rating: a pass runs from play to pause, sampled on the media's time axis
+// A pass belongs to the player (and media) it started on, whatever happens to the page.
 function startPass() {
   const m = media();
   const dim = $(".es-tl-rating").value;
-  if (!dim || !m) return;
-  state.recording = { dimension: dim, rate: (state.data && state.data.rate) || 10, samples: {}, last: null };
+  if (!dim || !m || state.recording) return;
+  const rate = (state.data && state.data.rate) || 10;
+  state.recording = { dimension: dim, rate, samples: {}, last: null, el: m, mediaId: state.id };
   sample();
 }
 function sample() {
-  const r = state.recording, m = media();
-  if (!r || !m) return;
-  const k = Math.floor(m.currentTime * r.rate + 1e-6);
-  // fill every slot played since the last sample with the value held then (a jump is a gap)
-  if (r.last !== null && k > r.last && k - r.last <= r.rate) for (let j = r.last + 1; j <= k; j++) r.samples[j] = state.ratingValue;
+  const r = state.recording;
+  if (!r) return;
+  const k = Math.floor(r.el.currentTime * r.rate + 1e-6);
+  // fill the slots played since the last sample with the value held then; a seek is a gap
+  if (r.last !== null && k > r.last && k - r.last <= 5) for (let j = r.last + 1; j <= k; j++) r.samples[j] = state.ratingValue;
   else r.samples[k] = state.ratingValue;
   r.last = k;
 }
@@ -277,7 +281,7 @@ function endPass() {
   if (ks.length < 2) return;
   const values = [];
   for (let k = ks[0]; k <= ks[ks.length - 1]; k++) values.push(k in r.samples ? +r.samples[k].toFixed(3) : null);
-  trigger("trace", { dimension: r.dimension, start: ks[0] / r.rate, rate: r.rate, values });
+  trigger("trace", { media_id: r.mediaId, dimension: r.dimension, start: ks[0] / r.rate, rate: r.rate, values });
 }
 function setRating(v) {
   state.ratingValue = Math.max(-1, Math.min(1, Math.round(v * 20) / 20));
@@ -315,7 +319,8 @@ canvas.addEventListener("wheel", (e) => {
 
 // -- pointer: click seeks, dragging a selection edge sets a range, dragging elsewhere pans
 canvas.addEventListener("pointerdown", (e) => {
-  const sel = state.data && state.data.selection;
+  if (e.button !== 0 || !state.data) return;  // the main button only
+  const sel = state.data.selection;
   const edge = sel ? [0, 1].find((i) => Math.abs(x(sel[i]) - e.offsetX) <= 6) : undefined;
   state.drag = { x: e.offsetX, edge, view: [...state.view], moved: false, sel: sel ? [...sel] : null };
   canvas.setPointerCapture(e.pointerId);
@@ -331,7 +336,7 @@ canvas.addEventListener("pointermove", (e) => {
   if (!g) return;
   if (Math.abs(e.offsetX - g.x) > 3) g.moved = true;
   if (!g.moved) return;
-  if (g.edge !== undefined) {
+  if (g.edge !== undefined && state.data.selection) {
     const t = Math.min(Math.max(tAt(e.offsetX), 0), duration());
     const s = [...g.sel]; s[g.edge] = t;
     state.data.selection = [Math.min(...s), Math.max(...s)];
@@ -341,15 +346,16 @@ canvas.addEventListener("pointermove", (e) => {
     setView(g.view[0] + dt, g.view[1] + dt);
   }
 });
+for (const ev of ["pointercancel", "lostpointercapture"]) canvas.addEventListener(ev, () => { state.drag = null; });
 canvas.addEventListener("pointerup", (e) => {
   const g = state.drag;
   state.drag = null;
-  if (!g) return;
+  if (!g || !state.data) return;
   if (!g.moved) {
     const t = Math.min(Math.max(tAt(e.offsetX), 0), duration());
     const m = media(); if (m) m.currentTime = t;
     trigger("seek", { t });
-  } else if (g.edge !== undefined) {
+  } else if (g.edge !== undefined && state.data.selection) {
     const [s, en] = state.data.selection;
     trigger("span", { start: +s.toFixed(3), end: +en.toFixed(3) });
   }
@@ -361,7 +367,12 @@ function tick() {
   const m = media();
   if (m && !m.paused) {
     const sel = state.data && state.data.selection;
-    if (state.loop && sel && m.currentTime >= sel[1]) m.currentTime = sel[0];
+    if (state.loop && sel && m.currentTime >= sel[1]) {  // each time round the loop is a pass of its own
+      const rating = !!state.recording;
+      if (rating) endPass();
+      m.currentTime = sel[0];
+      if (rating) startPass();
+    }
     const [v0, v1] = state.view;
     if (state.follow && (m.currentTime > v1 || m.currentTime < v0)) setView(m.currentTime, m.currentTime + (v1 - v0));
     if (state.recording) sample();
