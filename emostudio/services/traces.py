@@ -134,12 +134,13 @@ def trace_spans(traces: Iterable[Trace], window: float = 1.0) -> list[tuple[str,
         by_media.setdefault((media_id, dim), []).append(tr)
     out = []
     for (media_id, dim), passes in sorted(by_media.items()):
-        sums: dict[int, list[float]] = {}
+        means_by_span: dict[int, list[float]] = {}
         for tr in passes:
             t, v = trace_series(tr)
-            for k in np.unique(np.floor(t / window).astype(int)):
-                sums.setdefault(int(k), []).append(float(v[np.floor(t / window).astype(int) == k].mean()))
-        for k, means in sorted(sums.items()):
+            span = np.floor(t / window).astype(int)
+            for k in np.unique(span):
+                means_by_span.setdefault(int(k), []).append(float(v[span == k].mean()))
+        for k, means in sorted(means_by_span.items()):
             out.append((media_id, k * window, window, dim, float(np.mean(means))))
     return out
 

@@ -20,7 +20,6 @@ from emostudio.services.traces import DEFAULT_RATE, latest_passes
 from emostudio.ui.figure import EMOTION_COLOURS
 
 ASSETS = Path(__file__).parent
-LANE_COLOURS = {**EMOTION_COLOURS}
 SOURCE_LANES = {"human": "{annotator}", "import": "imported", "pseudo": "pseudo-labels"}
 
 
@@ -69,7 +68,9 @@ def lanes(annotations: list[Annotation], duration: float) -> list[dict]:
                     "e": e,
                     "id": a.id,
                     "text": _span_text(a),
-                    "colour": LANE_COLOURS.get((a.label or "").split(" ")[-1], "#b0bec5"),
+                    "colour": EMOTION_COLOURS.get(
+                        (a.label or "").split(" ")[-1], "#b0bec5"
+                    ),  # a compound: its second emotion,
                 }
                 for (s, e), a in spans.items()
             ],
