@@ -68,9 +68,7 @@ def lanes(annotations: list[Annotation], duration: float) -> list[dict]:
                     "e": e,
                     "id": a.id,
                     "text": _span_text(a),
-                    "colour": EMOTION_COLOURS.get(
-                        (a.label or "").split(" ")[-1], "#b0bec5"
-                    ),  # a compound: its second emotion,
+                    "colour": EMOTION_COLOURS.get((a.label or "").split(" ")[-1], "#b0bec5"),
                 }
                 for (s, e), a in spans.items()
             ],
