@@ -1,0 +1,142 @@
+"""Candidate captions composed from a span's facts, with varied phrasing.
+
+Each candidate is one draw from a small grammar: which of the measured voice attributes
+to mention (levels that stand out are mentioned more often), which emotion reading (the
+top emotion; with arousal; with the second emotion; the compound; the second emotion
+first when the model hesitates), which sentence frame and which synonyms. Every phrase
+comes from ``phrases``' tables, so ``claims_of`` reads back exactly what was meant.
+"""
+
+from __future__ import annotations
+
+import random
+
+from emostudio.captions.attributes import Facts
+from emostudio.captions.phrases import (
+    AROUSAL_WORDS,
+    EMOTION_NOUNS,
+    EMOTION_WORDS,
+    FACE_WORDS,
+    VOICE_ADJECTIVES,
+    VOICE_ADVERBS,
+    language_name,
+)
+
+SUBJECTS = ("The speaker", "Someone", "This person", "The person speaking", "The talker", "A speaker")
+VERBS = ("speaks", "talks")
+QUOTE_WORDS = 10
+CLOSE_CALL = 0.3  # the second emotion may lead a candidate when the model gives it this much
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _mentioned(facts: Facts, rng: random.Random) -> tuple[list[str], list[str]]:
+    """Adverbials and voice adjectives for the attributes this candidate mentions."""
+    adverbs, adjectives = [], []
+    for name, m in facts.voice.items():
+        stands_out = m.level != "normal"
+        if rng.random() > (0.85 if stands_out else 0.2):
+            continue
+        if (name, m.level) in VOICE_ADVERBS:
+            adverbs.append(rng.choice(VOICE_ADVERBS[(name, m.level)]))
+        elif (name, m.level) in VOICE_ADJECTIVES:
+            adjectives.append(rng.choice(VOICE_ADJECTIVES[(name, m.level)]))
+    rng.shuffle(adverbs)
+    return adverbs[:2], adjectives[:2]
+
+
+def _emotion(facts: Facts, rng: random.Random) -> tuple[str, str]:
+    """``(plan, phrase)``: how this candidate reads the span's emotion."""
+    named = facts.named_emotions()
+    plans = ["top", "top"]
+    if facts.arousal_level() in ("high", "low"):
+        plans.append("arousal")
+    if len(named) > 1 and named[1] != "neutral":
+        plans.append("second")
+    compound = facts.named_compound()
+    if compound and all(("emotion", e) in facts.allowed() for e in _compound_parts(compound)):
+        plans.append("compound")
+    if len(named) > 1 and facts.emotions[named[1]] >= CLOSE_CALL:
+        plans.append("second-first")
+    plan = rng.choice(plans)
+    first = named[1] if plan == "second-first" else named[0]
+    word = rng.choice(EMOTION_WORDS.get(first, (first,)))
+    if plan == "arousal":
+        return plan, f"{word} and {rng.choice(AROUSAL_WORDS[facts.arousal_level()])}"
+    if plan == "second":
+        hint = rng.choice(("a hint of", "a touch of", "some", "an edge of"))
+        return plan, f"{word}, with {hint} {rng.choice(EMOTION_NOUNS.get(named[1], (named[1],)))}"
+    if plan == "compound":
+        return plan, compound
+    return plan, word
+
+
+def _compound_parts(compound: str) -> list[str]:
+    adverb = {"happily": "happiness", "sadly": "sadness", "angrily": "anger", "fearfully": "fear"}
+    adverb |= {"disgustedly": "disgust"}
+    first, second = compound.split(" ", 1)
+    second_of = {"surprised": "surprise", "fearful": "fear", "angry": "anger"}
+    return [adverb.get(first, first), second_of.get(second, second)]
+
+
+def _voice_clause(adjectives: list[str], rng: random.Random) -> str:
+    if not adjectives:
+        return ""
+    noun = rng.choice(("voice", "voice", "tone of voice"))
+    return f"in a {', '.join(adjectives)} {noun}"
+
+
+def _sentence(facts: Facts, rng: random.Random) -> tuple[str, str]:
+    subject = rng.choice(SUBJECTS)
+    verb = rng.choice(VERBS)
+    if facts.language:
+        verb = f"{verb} {language_name(facts.language)}" if rng.random() < 0.5 else f"{verb} in {language_name(facts.language)}"
+    adverbs, adjectives = _mentioned(facts, rng)
+    plan, emotion = _emotion(facts, rng)
+    manner = " ".join(x for x in (_join(adverbs), _voice_clause(adjectives, rng)) if x)
+    frame = rng.randrange(6)
+    if not manner:
+        text = rng.choice(
+            (f"{subject} sounds {emotion}", f"{subject} {verb} and sounds {emotion}", f"{subject} comes across as {emotion}")
+        )
+    elif frame == 0:
+        text = f"{subject} {verb} {manner}; they sound {emotion}"
+    elif frame == 1:
+        text = f"{subject} {verb} {manner}, sounding {emotion}"
+    elif frame == 2:
+        text = f"Sounding {emotion}, {subject[0].lower() + subject[1:]} {verb} {manner}"
+    elif frame == 3:
+        text = f"{subject} comes across as {emotion} and {verb} {manner}"
+    elif frame == 4:
+        text = f"{subject} {verb} {manner}. The tone is {emotion}"
+    else:
+        text = f"{subject} seems {emotion}, and {verb} {manner}"
+    text = " ".join(text.replace(" ;", ";").replace(" ,", ",").replace(" .", ".").split())
+    face = facts.face_label()
+    if face and rng.random() < 0.8:
+        text += rng.choice(("; their face shows {}", ", and their face shows {}", "; on camera, {}")).format(
+            rng.choice(FACE_WORDS.get(face, (f"a look of {face}",)))
+        )
+    if facts.quote and rng.random() < 0.7:
+        words = facts.quote.split()
+        quote = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
+        text += rng.choice((', saying "{}"', ': "{}"', ', with the words "{}"')).format(quote)
+    return plan, text + "."
+
+
+def candidates(facts: Facts, n: int, seed: int) -> list[str]:
+    """Up to ``n`` distinct candidate captions of ``facts`` (the same seed, the same candidates)."""
+    rng = random.Random(seed)
+    out: list[str] = []
+    for _ in range(n * 4):
+        _, text = _sentence(facts, rng)
+        text = text[0].upper() + text[1:]
+        if text not in out:
+            out.append(text)
+        if len(out) == n:
+            break
+    return out
