@@ -480,10 +480,11 @@ class Repository:
             s.add(row)
         return _caption(row)
 
-    def captions(self, media_id: str) -> list[Caption]:
+    def captions(self, media_id: str | None = None, source: str | None = None) -> list[Caption]:
+        """Captions, oldest first: of one media or the whole library, of one source or both."""
         with self.session() as s:
-            q = select(CaptionRow).where(CaptionRow.media_id == media_id).order_by(CaptionRow.id)
-            return [_caption(r) for r in s.scalars(q)]
+            q = _matching(select(CaptionRow), CaptionRow, media_id=media_id, source=source)
+            return [_caption(r) for r in s.scalars(q.order_by(CaptionRow.id))]
 
     # -- feature cache ---------------------------------------------------------
 
@@ -561,11 +562,19 @@ class Repository:
 
     # -- predictions -----------------------------------------------------------
 
-    def replace_predictions(self, media_id: str, model_version_id: str, predictions: Sequence[Prediction]) -> None:
-        """Store a media's predictions by one model version; that version's earlier run is
-        kept, marked superseded, never deleted: someone may have it open and be about to
-        save a correction that names one of its predictions."""
+    def replace_predictions(
+        self,
+        media_id: str,
+        model_version_id: str,
+        predictions: Sequence[Prediction],
+        captions: Sequence[Caption] = (),
+    ) -> None:
+        """Store a media's predictions by one model version, and the captions it wrote with
+        them (in one transaction); that version's earlier run is kept, marked superseded,
+        never deleted: someone may have it open and be about to save a correction that
+        names one of its predictions. (Captions are append-only: the newest are current.)"""
         with self.writing() as s:
+            s.add_all(CaptionRow(**{f: getattr(c, f) for f in _CAPTION_FIELDS}) for c in captions)
             s.execute(
                 update(PredictionRow)
                 .where(

@@ -34,7 +34,6 @@ from tqdm import tqdm
 
 from emostudio.captions.attributes import Facts, Norms, measure_voice, place
 from emostudio.captions.captioner import AudioProjection, Captioner, RewardWeights, save_captioner, seed_of
-from emostudio.captions.compose import candidates
 from emostudio.captions.phrases import PROMPTS, VOICE_ATTRIBUTES
 from emostudio.core.config import get_settings
 from emostudio.core.labels import BASIC
@@ -126,7 +125,10 @@ def caption_clips(captioner: Captioner, clips: list[Clip], probs: np.ndarray, av
     out = []
     for clip, p, v in zip(clips, probs, avd):
         facts = Facts(
-            0.0, clip.duration, place(measure_voice(clip.frames), captioner.norms), dict(zip(BASIC, map(float, p))),
+            0.0,
+            clip.duration,
+            place(measure_voice(clip.frames), captioner.norms),
+            dict(zip(BASIC, map(float, p))),
             arousal=float(v[0]),
         )
         audio = None if captioner.projection is None else captioner.projection.project(clip.pooled[None])[0]
@@ -176,7 +178,9 @@ def main(argv: list[str] | None = None) -> None:
     captioner = Captioner(None, norms, extractors=AUDIO_EXTRACTORS)
     scores = {}
     for steps in PROJECTION_STEPS:
-        scores[steps] = round(zero_shot_uar(train_projection(train, captioner.prompts, steps), dev, captioner.prompts), 4)
+        scores[steps] = round(
+            zero_shot_uar(train_projection(train, captioner.prompts, steps), dev, captioner.prompts), 4
+        )
         print(f"projection, {steps} steps: development zero-shot UAR {scores[steps]:.3f}", flush=True)
     steps = max(PROJECTION_STEPS, key=lambda s: (scores[s], -s))
     captioner.projection = train_projection(train, captioner.prompts, steps)

@@ -27,7 +27,9 @@ MIN_SPAN_FOR_PAUSES = 1.5
 PAUSE_FRAMES = 25  # an unvoiced run of 250 ms or more is a pause (consonants are shorter)
 LEVEL_Z = 1.0
 BASELINE_WINDOW, BASELINE_HOP, BASELINE_MIN_WINDOWS = 3.0, 1.5, 8
-SD_FLOOR = 0.25  # a speaker's spread is floored at a quarter of the population's (a steady speaker is not "all extremes")
+SD_FLOOR = (
+    0.25  # a speaker's spread is floored at a quarter of the population's (a steady speaker is not "all extremes")
+)
 SECOND_EMOTION_MIN = 0.2  # a second emotion is named only when the model gives it this much
 COMPOUND_MIN = 0.35
 FACE_MIN = 0.4

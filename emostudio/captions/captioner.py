@@ -11,7 +11,8 @@ emotion evidence:
 - consistency with the classifier: the candidate read back into the basic emotions (its
   similarity to each class prompt, softmax) scored by the classifier's probabilities.
 
-Similarities are calibrated: a candidate's mean similarity to all class prompts is taken
+Only what a caption says about the speaker is embedded (quoted words are theirs, not the
+caption's). Similarities are calibrated: a candidate's mean similarity to all class prompts is taken
 off, so a sentence that is close to every emotion (a generic one) gains nothing. The best
 candidate wins (self-reward selection). A candidate that contradicts the facts (a claim
 ``Facts.allowed`` does not hold, or a quote of a transcript the text branch did not read)
@@ -32,11 +33,11 @@ from torch import nn
 
 from emostudio.captions.attributes import Facts, Norms
 from emostudio.captions.compose import candidates as compose_candidates
-from emostudio.captions.phrases import PROMPTS, claims_of, quotes_of
+from emostudio.captions.phrases import PROMPTS, claims_of, quotes_of, without_quotes
 from emostudio.features.text import EMBEDDING_DIM, embed_texts
 
 CONFIG_FILE, WEIGHTS_FILE = "captioner.json", "captioner.safetensors"
-N_CANDIDATES = 12
+N_CANDIDATES = 8
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,8 @@ class Captioner:
         if not texts:
             return []
         w = self.weights
-        e = self.embed(texts)
+        # the speaker's quoted words are theirs: the reward weighs what the caption says about them
+        e = self.embed([without_quotes(t) for t in texts])
         prior = e @ self.prompts.T  # [K, C]
         generic = prior.mean(1)
         probs = np.array([facts.emotions.get(c, 0.0) for c in self.classes], np.float32)

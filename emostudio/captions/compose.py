@@ -94,14 +94,22 @@ def _sentence(facts: Facts, rng: random.Random) -> tuple[str, str]:
     subject = rng.choice(SUBJECTS)
     verb = rng.choice(VERBS)
     if facts.language:
-        verb = f"{verb} {language_name(facts.language)}" if rng.random() < 0.5 else f"{verb} in {language_name(facts.language)}"
+        verb = (
+            f"{verb} {language_name(facts.language)}"
+            if rng.random() < 0.5
+            else f"{verb} in {language_name(facts.language)}"
+        )
     adverbs, adjectives = _mentioned(facts, rng)
     plan, emotion = _emotion(facts, rng)
     manner = " ".join(x for x in (_join(adverbs), _voice_clause(adjectives, rng)) if x)
     frame = rng.randrange(6)
     if not manner:
         text = rng.choice(
-            (f"{subject} sounds {emotion}", f"{subject} {verb} and sounds {emotion}", f"{subject} comes across as {emotion}")
+            (
+                f"{subject} sounds {emotion}",
+                f"{subject} {verb} and sounds {emotion}",
+                f"{subject} comes across as {emotion}",
+            )
         )
     elif frame == 0:
         text = f"{subject} {verb} {manner}; they sound {emotion}"
@@ -125,7 +133,7 @@ def _sentence(facts: Facts, rng: random.Random) -> tuple[str, str]:
         words = facts.quote.split()
         quote = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
         text += rng.choice((', saying "{}"', ': "{}"', ', with the words "{}"')).format(quote)
-    return plan, text + "."
+    return plan, text if text.endswith(('."', '!"', '?"', '…"')) else text + "."
 
 
 def candidates(facts: Facts, n: int, seed: int) -> list[str]:

@@ -23,7 +23,9 @@ class SpanCaption:
 
 
 def _overlapping(transcript: list[Segment], start: float, end: float) -> list[Segment]:
-    return [s for s in transcript if min(end, s.end) - max(start, s.start) > 0.5 * max(min(s.duration, end - start), 1e-3)]
+    return [
+        s for s in transcript if min(end, s.end) - max(start, s.start) > 0.5 * max(min(s.duration, end - start), 1e-3)
+    ]
 
 
 def span_facts(
@@ -87,8 +89,8 @@ def caption_spans(
     step: float,
 ) -> list[SpanCaption]:
     """The clip's caption (its voice against population norms) and each segment's (against
-    the speaker's own baseline where the media holds enough speech for one). A segment that
-    is the whole clip gets the clip's caption; two segments in a row never get the same sentence."""
+    the speaker's own baseline where the media holds enough speech for one). A short clip's
+    only segment gets the clip's caption; two segments in a row never get the same sentence."""
     population = captioner.norms
     baseline = speaker_baseline(frames, population) if frames is not None else None
 
@@ -101,7 +103,8 @@ def caption_spans(
     out = [SpanCaption(None, None, best.text, best.reward)]
     previous = None
     for p in segments:
-        if baseline is None and p.duration >= 0.9 * clip.duration:
+        if baseline is None and (len(segments) == 1 or p.duration >= 0.9 * clip.duration):
+            # the clip's one stretch of speech, measured against the same norms: the same facts
             scored = best
         else:
             scored = one(p, baseline or population, previous)

@@ -126,6 +126,14 @@ QUOTE = re.compile(r"[\"“][^\"”]*[\"”]")
 SPOKEN_IN = re.compile(r"\b(?:in|speaks|speaking|talks|talking)\s+([A-Z][a-z]+(?: [A-Z][a-z]+)?)")
 
 
+QUOTE_CLAUSE = re.compile(r"(?:,\s*saying|,\s*with the words|:)?\s*[\"“][^\"”]*[\"”]")
+
+
+def without_quotes(text: str) -> str:
+    """A caption without the speaker's quoted words (and the words introducing them): what it says about them."""
+    return " ".join(QUOTE_CLAUSE.sub("", text).split())
+
+
 def quotes_of(text: str) -> list[str]:
     """The quoted passages of a caption, without their quote marks."""
     return [q[1:-1] for q in QUOTE.findall(text)]

@@ -4,14 +4,17 @@ features per modality, cut chunks, run the model, and turn tensors into ``Predic
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from emostudio.captions.captioner import Captioner, load_captioner
+from emostudio.captions.describe import caption_spans
 from emostudio.core.config import torch_device
-from emostudio.core.domain import Chunk, Media, Prediction, Segment, media_id
+from emostudio.core.domain import Caption, Chunk, Media, Prediction, Segment, media_id
 from emostudio.core.errors import StudioError
 from emostudio.core.timegrid import FrameRate
 from emostudio.db.repository import Repository
@@ -40,6 +43,7 @@ LONG_MEDIA = 20 * 60.0  # longer media are analysed a block at a time
 # windows and of the minute its log-mel is normalised over, so blocks see the frames a single pass would
 BLOCK, CONTEXT = 10 * 60.0, 2 * 60.0
 WAVEFORM_PEAKS = get_extractor("waveform-peaks")
+PROSODY = "prosody"  # the extractor captions measure the voice with
 
 
 def thumbnails_root(feature_cache_root: Path) -> Path:
@@ -114,6 +118,17 @@ class Analysis:
     modalities: tuple[str, ...] = ()
     kept_corrections: int = 0
     """Corrections pointing into this version's earlier runs of the media (kept, superseded)."""
+    transcript: list[Segment] = field(default_factory=list)
+    """The transcript analysed (given or recognised)."""
+    read: list[Segment] = field(default_factory=list)
+    """The transcript spans the text branch read (captions quote nothing else)."""
+    prosody: np.ndarray | None = None
+    """The media's prosody frames (100 per second), which captions measure the voice from."""
+    caption_audio: np.ndarray | None = None
+    """Each chunk's audio in the caption sentence space ``[T, 384]`` (None without audio)."""
+    captions: list[Caption] = field(default_factory=list)
+    caption_seconds: float = 0.0
+    """How long captioning took (after the rest of the analysis)."""
 
 
 class Analyzer:
@@ -156,6 +171,7 @@ class Analyzer:
             )
         self.text = self._optional("text", modalities, c.text_extractor)
         self.asr = asr and self.text is not None
+        self._captioner: Captioner | None = None
         parts = [f"{e.name}@{e.version}" for e in self.audio_extractors]
         parts += [f"{e.name}@{e.version}" for e in (self.face, self.face_embedding, self.text) if e is not None]
         self.extractor_id = "+".join(parts)
@@ -180,6 +196,14 @@ class Analyzer:
         analyzer = cls(load_model(folder), version_id or folder_version_id(folder), **kwargs)
         analyzer.folder = folder
         return analyzer
+
+    @property
+    def captioner(self) -> Captioner:
+        """The model version's captioner (the shipped one when its folder has none)."""
+        if self._captioner is None:
+            folder = self.folder or default_model_path()
+            self._captioner = load_captioner(folder, tuple(self.model.config.audio_extractors))
+        return self._captioner
 
     # -- analysis ---------------------------------------------------------------------
 
@@ -239,7 +263,7 @@ class Analyzer:
         if understood:
             text_feats = self.cache.get(self.text, FeatureInput(media, transcript=tuple(understood)))
         centres = np.array([ch.center for ch in chunks])
-        parts, peaks = [], []
+        parts, peaks, prosody, caption_audio = [], [], [], []
         for lo, hi, core_lo, core_hi in blocks:
             span = None if len(blocks) == 1 else (lo, hi)
             audio = whole_audio
@@ -263,11 +287,49 @@ class Analyzer:
             out = self.model.chunk_outputs(to_model_inputs(inputs, self.device)).to("cpu")
             core = torch.from_numpy(np.flatnonzero((centres[inside] >= core_lo) & (centres[inside] < core_hi)))
             parts.append(out.select(core))
+            if audio is not None:
+                prosody.append(self._prosody(media, audio, audio_feats, span, core_lo - lo, core_hi - lo))
+                if inputs.audio is not None and self.captioner.projection is not None:
+                    caption_audio.append(self.captioner.projection.project(inputs.audio[core.numpy()]))
             del audio, audio_feats, inputs, out
         if len(peaks) > 1:
             self.cache.put(WAVEFORM_PEAKS, FeatureInput(media), np.concatenate(peaks))
         out = self.model.pool(ChunkOutputs.concat(parts).to(self.device)).to("cpu")
-        return self._predictions(media, out, chunks, asr_spans)
+        result = self._predictions(media, out, chunks, asr_spans)
+        result.transcript, result.read = transcript, understood
+        result.prosody = np.concatenate(prosody) if prosody else None
+        result.caption_audio = np.concatenate(caption_audio) if len(caption_audio) == len(blocks) else None
+        return result
+
+    def _prosody(self, media, audio, audio_feats, span, core_from: float, core_to: float) -> np.ndarray:
+        """A block core's prosody frames: the model's own when it reads prosody, else measured now."""
+        found = [f for f in audio_feats or [] if f.extractor == PROSODY]
+        frames = found[0] if found else get_extractor(PROSODY).features(FeatureInput(media, audio=audio, span=span))
+        rate = FrameRate(frames.frame_rate)
+        return frames.values[rate.index(core_from) : rate.index(core_to)] if span else frames.values
+
+    def caption(self, result: Analysis, segments: list[Prediction]) -> list[Caption]:
+        """Captions of the clip and of each segment prediction, written by this model version."""
+        step = self.model.config.grid.step
+        starts = np.array([c.start for c in result.chunks])
+        spans = caption_spans(
+            self.captioner,
+            result.media.id,
+            result.clip,
+            segments,
+            result.prosody,
+            result.transcript,
+            result.read,
+            result.caption_audio,
+            starts,
+            step,
+        )
+        return [
+            Caption(
+                None, result.media.id, c.text, "model", None, c.start, c.duration, self.model_version_id, score=c.score
+            )
+            for c in spans
+        ]
 
     def _peaks(self, media: Media, audio: np.ndarray, span, core_from: float, core_to: float) -> np.ndarray:
         """Waveform peaks of a block's core (for a whole media: cached as they are)."""
@@ -360,7 +422,12 @@ def analyze_stored(repo: Repository, analyzer: Analyzer, media: Media) -> Analys
         repo.add_segments(result.asr_transcript)
     units = annotation_units(media.duration, repo.segments(media.id, "speech"))
     result.segments = segment_predictions(result.chunks, units)
-    repo.replace_predictions(media.id, analyzer.model_version_id, [result.clip, *result.segments, *result.chunks])
+    began = time.perf_counter()
+    result.captions = analyzer.caption(result, result.segments)
+    result.caption_seconds = time.perf_counter() - began
+    repo.replace_predictions(
+        media.id, analyzer.model_version_id, [result.clip, *result.segments, *result.chunks], result.captions
+    )
     result.kept_corrections = repo.corrections_of_earlier_runs(media.id, analyzer.model_version_id)
     repo.set_media_status(media.id, "analysed")
     return result
