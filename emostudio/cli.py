@@ -153,6 +153,9 @@ def export_command(
     segments: Annotated[Path | None, typer.Option(help="CSV of predictions per speech segment.")] = None,
     chunks: Annotated[Path | None, typer.Option(help="CSV of chunk-level predictions.")] = None,
     annotations: Annotated[Path | None, typer.Option(help="CSV of annotations (labels and corrections).")] = None,
+    captions: Annotated[
+        Path | None, typer.Option(help="CSV of captions: generated ones and people's edits, per clip and segment.")
+    ] = None,
     traces: Annotated[Path | None, typer.Option(help="CSV of continuous traces, one row per sample.")] = None,
     gold: Annotated[
         Path | None,
@@ -172,7 +175,7 @@ def export_command(
     from emostudio.services.store import open_repository
 
     asked = {"clips": clips, "segments": segments, "chunks": chunks, "annotations": annotations}
-    asked.update(traces=traces, gold=gold)
+    asked.update(captions=captions, traces=traces, gold=gold)
     targets = [(k, p) for k, p in asked.items() if p]
     if not targets:
         raise typer.BadParameter("give at least one of " + ", ".join(f"--{k}" for k in asked))

@@ -32,14 +32,14 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from emostudio.captions.attributes import Facts, Norms, measure_voice, place
-from emostudio.captions.captioner import AudioProjection, Captioner, RewardWeights, save_captioner, seed_of
-from emostudio.captions.phrases import PROMPTS, VOICE_ATTRIBUTES
 from emostudio.core.config import get_settings
 from emostudio.core.labels import BASIC
 from emostudio.core.provenance import provenance
 from emostudio.features import FeatureCache, get_extractor
 from emostudio.media.recipes import load_corpus
+from emostudio.model.captions.attributes import Facts, Norms, measure_voice, place
+from emostudio.model.captions.captioner import AudioProjection, Captioner, RewardWeights, save_captioner, seed_of
+from emostudio.model.captions.phrases import PROMPTS, VOICE_ATTRIBUTES
 from emostudio.model.chunk_inputs import build_chunk_inputs
 from emostudio.model.network import default_model_path, load_model
 from emostudio.services.analysis import audio_features, media_for_path

@@ -11,8 +11,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emostudio.captions.captioner import Captioner, load_captioner
-from emostudio.captions.describe import caption_spans
 from emostudio.core.config import torch_device
 from emostudio.core.domain import Caption, Chunk, Media, Prediction, Segment, media_id
 from emostudio.core.errors import StudioError
@@ -26,6 +24,8 @@ from emostudio.features.thumbnails import save_face_thumbnails
 from emostudio.media.decode import SAMPLE_RATE, MediaError, content_hash, load_audio, probe
 from emostudio.media.transcripts import current_transcript
 from emostudio.media.vad import speech_segments
+from emostudio.model.captions.captioner import Captioner, load_captioner
+from emostudio.model.captions.describe import caption_spans
 from emostudio.model.chunk_inputs import ChunkInputs, build_chunk_inputs
 from emostudio.model.network import (
     MODALITIES,

@@ -174,8 +174,16 @@ def save_transcript(
     return current_transcript(repo.segments(media.id, "transcript"))
 
 
-def save_caption(repo: Repository, media: Media, annotator: str, text: str, previous: Caption | None = None) -> Caption:
-    """Append a person's caption for a media (an edit of ``previous`` when given)."""
+def save_caption(
+    repo: Repository,
+    media: Media,
+    annotator: str,
+    text: str,
+    previous: Caption | None = None,
+    span: tuple[float, float] | None = None,
+) -> Caption:
+    """Append a person's caption of a media, or of its ``span`` (``(start, duration)``), an
+    edit of ``previous`` when given. The caption-alignment job learns from these."""
     annotator, text = checked_annotator(annotator), (text or "").strip()
     if not text:
         raise CorrectionError("the caption is empty")
@@ -190,6 +198,8 @@ def save_caption(repo: Repository, media: Media, annotator: str, text: str, prev
             text,
             "human",
             annotator=annotator,
+            start=None if span is None else span[0],
+            duration=None if span is None else span[1],
             corrects_caption_id=previous.id if previous else None,
             model_version_id=previous.model_version_id if previous else None,
         )

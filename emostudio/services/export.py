@@ -1,5 +1,5 @@
-"""CSV export of predictions (clip, segment and chunk level), annotations and continuous
-traces; the same tables from the command line and the Export page. The prediction
+"""CSV export of predictions (clip, segment and chunk level, with the clip's and each
+segment's caption), annotations, captions and continuous traces; the same tables from the command line and the Export page. The prediction
 columns follow the label space of the model version exported (one ``p_`` column per
 basic class, one ``c_`` per compound, one per dimension). Every table names the media
 by its original file name (``media``) and, in its own column, where it is stored
@@ -12,13 +12,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
-from emostudio.core.domain import Annotation, Media, Prediction, Trace
+from emostudio.core.domain import Annotation, Caption, Media, Prediction, Trace
 from emostudio.core.errors import StudioError
 from emostudio.core.files import atomic_write
 from emostudio.core.labels import LABELS, LabelSpace
 from emostudio.db.repository import Repository
 from emostudio.model.network import MODALITIES
 from emostudio.services.gold import gold_spans
+from emostudio.services.inspect import current_caption
 from emostudio.services.training import HUMAN_SOURCES
 
 
@@ -42,12 +43,13 @@ def prediction_columns(labels: LabelSpace = LABELS) -> tuple[str, ...]:
         *(f"c_{_slug(c)}" for c in labels.compound),
         "modalities",
         *(f"{m}_top" for m in MODALITIES),
+        "caption",
         "model_version",
         "extractor",
     )
 
 
-def prediction_row(media: Media, p: Prediction, labels: LabelSpace = LABELS) -> dict:
+def prediction_row(media: Media, p: Prediction, labels: LabelSpace = LABELS, caption: Caption | None = None) -> dict:
     top_compound = max(p.compound, key=p.compound.get) if p.compound else ""
     row = {
         "media_id": p.media_id,
@@ -63,6 +65,7 @@ def prediction_row(media: Media, p: Prediction, labels: LabelSpace = LABELS) -> 
         "top_compound_score": round(p.compound.get(top_compound, 0.0), 4) if top_compound else "",
         **{f"c_{_slug(c)}": round(p.compound.get(c, 0.0), 4) for c in labels.compound},
         "modalities": "+".join(p.modalities),
+        "caption": caption.text if caption else "",
         "model_version": p.model_version_id,
         "extractor": p.extractor,
     }
@@ -189,7 +192,50 @@ def gold_rows(media: dict[str, Media], spans) -> list[dict]:
     ]
 
 
-EXPORT_KINDS = ("clips", "segments", "chunks", "annotations", "traces", "gold")
+CAPTION_COLUMNS = (
+    "caption_id",
+    "media_id",
+    "media",
+    "media_path",
+    "start",
+    "end",
+    "source",
+    "annotator",
+    "text",
+    "score",
+    "corrects_caption_id",
+    "model_version",
+    "created_at",
+)
+
+
+def caption_row(media: Media, c: Caption) -> dict:
+    return {
+        "caption_id": c.id,
+        "media_id": c.media_id,
+        "media": media.name,
+        "media_path": media.path,
+        "start": _round(c.start),
+        "end": _round(None if c.start is None else c.start + (c.duration or 0.0)),
+        "source": c.source,
+        "annotator": c.annotator or "",
+        "text": c.text,
+        "score": _round(c.score),
+        "corrects_caption_id": c.corrects_caption_id or "",
+        "model_version": c.model_version_id or "",
+        "created_at": c.created_at.isoformat() if c.created_at else "",
+    }
+
+
+def _caption_of(captions: list[Caption], p: Prediction) -> Caption | None:
+    """A clip or segment prediction's current caption (people's edits first)."""
+    if p.level == "chunk":
+        return None
+    span = None if p.level == "clip" else (p.start, p.duration)
+    return current_caption(captions, span, p.model_version_id)
+
+
+EXPORT_KINDS = ("clips", "segments", "chunks", "annotations", "captions", "traces", "gold")
 
 
 def export_table(
@@ -226,14 +272,26 @@ def export_table(
         sources = (source,) if source else HUMAN_SOURCES
         spans, _ = gold_spans(repo.annotations(), repo.traces(), sources=sources, annotator=annotator)
         return GOLD_COLUMNS, gold_rows({k: v for k, v in media.items() if k in wanted}, spans)
+    if kind == "captions":  # every caption, generated and edited, oldest first (the history)
+        if source not in (None, "human"):  # captions are people's or the model's: no import or pseudo source
+            return CAPTION_COLUMNS, []
+        rows = [c for c in repo.captions(source=source) if c.media_id in wanted]
+        rows = [c for c in rows if not annotator or c.annotator == annotator]
+        return CAPTION_COLUMNS, [caption_row(media[c.media_id], c) for c in rows]
     if kind == "traces":
         traces = [t for t in repo.traces(annotator=annotator) if t.media_id in wanted]
         return TRACE_COLUMNS, [row for t in traces for row in trace_rows(media[t.media_id], t)]
     if kind not in EXPORT_KINDS:
         raise ValueError(f"unknown export {kind!r} ({', '.join(EXPORT_KINDS)})")
     preds = repo.predictions(model_version_id=version.id, level=kind[:-1]) if version is not None else []
+    captions: dict[str, list[Caption]] = {}
+    if kind != "chunks":
+        for c in repo.captions():
+            captions.setdefault(c.media_id, []).append(c)
     return prediction_columns(labels), [
-        prediction_row(media[p.media_id], p, labels) for p in preds if p.media_id in wanted
+        prediction_row(media[p.media_id], p, labels, _caption_of(captions.get(p.media_id, []), p))
+        for p in preds
+        if p.media_id in wanted
     ]
 
 

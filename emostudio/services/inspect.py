@@ -187,11 +187,37 @@ def modality_contributions(prediction: Prediction | None) -> dict[str, dict[str,
     return out
 
 
-def current_caption(captions: list[Caption]) -> Caption | None:
-    """The newest human caption, else the newest generated one."""
-    human = [c for c in captions if c.source == "human" and c.start is None]
-    model = [c for c in captions if c.source == "model" and c.start is None]
-    return (human or model or [None])[-1]
+Span = tuple[float, float]
+"""``(start, duration)`` of a segment; None stands for the whole clip."""
+
+
+def same_span(caption: Caption, span: Span | None) -> bool:
+    if span is None or caption.start is None:
+        return span is None and caption.start is None
+    return abs(caption.start - span[0]) < 1e-3 and abs((caption.duration or 0.0) - span[1]) < 1e-3
+
+
+def current_caption(captions: list[Caption], span: Span | None = None, version: str | None = None) -> Caption | None:
+    """The caption of ``span`` (None: the whole clip): the newest a person wrote, else the
+    newest ``version`` generated (any version's when it wrote none)."""
+    mine = [c for c in captions if same_span(c, span)]
+    human = [c for c in mine if c.source == "human"]
+    model = [c for c in mine if c.source == "model"]
+    return (human or [c for c in model if c.model_version_id == version] or model or [None])[-1]
+
+
+def caption_lines(view: ClipView) -> list[tuple[str, Caption]]:
+    """``(span, caption)`` for the clip and each segment that has one, in time order."""
+    version = view.clip.model_version_id if view.clip else None
+    out = []
+    clip = current_caption(view.captions, None, version)
+    if clip:
+        out.append(("whole clip", clip))
+    for unit in view.units:
+        caption = current_caption(view.captions, (unit.start, unit.duration), version)
+        if caption and not (clip and caption.text == clip.text):
+            out.append((f"{unit.start:.1f}–{unit.end:.1f} s", caption))
+    return out
 
 
 def media_choices(repo: Repository) -> list[tuple[str, str]]:

@@ -115,9 +115,15 @@ class AnnotatePanel(ClipPanel):
                 self.unit_table()
                 with gr.Column():
                     self.caption_box = gr.Textbox(
-                        label="Caption (how the speaker feels and sounds)", lines=2, elem_id="es-annotate-caption"
+                        label="Caption of the selected segment (how the speaker feels and sounds)",
+                        lines=2,
+                        elem_id="es-annotate-caption",
                     )
-                    self.save_caption = gr.Button("Save caption", size="sm", elem_id="es-annotate-save-caption")
+                    with gr.Row():
+                        self.caption_whole = gr.Checkbox(
+                            label="whole clip", value=False, elem_id="es-annotate-caption-whole", min_width=80
+                        )
+                        self.save_caption = gr.Button("Save caption", size="sm", elem_id="es-annotate-save-caption")
                 with gr.Column():
                     self.transcript_box = gr.Textbox(
                         label="Transcript (correct the text; one [start–end] line per span)",
@@ -172,6 +178,7 @@ class AnnotatePanel(ClipPanel):
             self.dominance,
             self.status,
             self.caption_box,
+            self.caption_whole,
             self.transcript_box,
             self.queue_info,
             self.review,
@@ -192,11 +199,23 @@ class AnnotatePanel(ClipPanel):
             self.disagreement: library_disagreements(self.ctx.repo),
         }
 
+    @staticmethod
+    def caption_span(view: ClipView, index: int | None, whole: bool) -> tuple[float, float] | None:
+        """The span the caption box is about: the selected segment's, or None (the whole clip)."""
+        if whole or index is None or not view.units:
+            return None
+        unit = view.units[index]
+        return unit.start, unit.duration
+
+    def caption_text(self, view: ClipView, span: tuple[float, float] | None) -> str:
+        caption = current_caption(view.captions, span, view.clip.model_version_id if view.clip else None)
+        return caption.text if caption else ""
+
     def opened(self, view: ClipView) -> dict:
-        caption = current_caption(view.captions)
         # the library's labels, mapped onto the classes this clip's model version knows
+        out = {} if view.units else {self.caption_box: self.caption_text(view, None), self.caption_whole: True}
         return {
-            self.caption_box: caption.text if caption else "",
+            **out,
             self.transcript_box: transcript_text(view.transcript),
             self.label: gr.Radio(choices=list(self.choices(view)), value=None),
             **self.reviewed(view),
@@ -216,6 +235,8 @@ class AnnotatePanel(ClipPanel):
     def selected(self, view: ClipView, index: int | None) -> dict:
         unit = view.units[index]
         return {
+            self.caption_box: self.caption_text(view, (unit.start, unit.duration)),
+            self.caption_whole: False,
             self.timeline: timeline_value(view, (unit.start, unit.end), view.traces),
             self.start: round(unit.start, 3),
             self.end: round(unit.end, 3),
@@ -272,7 +293,12 @@ class AnnotatePanel(ClipPanel):
             outputs=[*self.outputs, self.skipped, self.shown_item],
         )
         self.save_caption.click(
-            guarded(self.save_caption_text), inputs=[self.view, self.annotator, self.caption_box], outputs=self.outputs
+            guarded(self.save_caption_text),
+            inputs=[self.view, self.index, self.caption_whole, self.annotator, self.caption_box],
+            outputs=self.outputs,
+        )
+        self.caption_whole.input(
+            guarded(self.show_caption), inputs=[self.view, self.index, self.caption_whole], outputs=self.caption_box
         )
         self.save_transcript.click(
             guarded(self.save_transcript_text),
@@ -478,13 +504,25 @@ class AnnotatePanel(ClipPanel):
             "the text predictions follow once the worker has run it.",
         }
 
-    def save_caption_text(self, view: ClipView | None, annotator: str, text: str, request: gr.Request) -> dict:
+    def show_caption(self, view: ClipView | None, index: int | None, whole: bool) -> str:
+        return "" if view is None else self.caption_text(view, self.caption_span(view, index, whole))
+
+    def save_caption_text(
+        self, view: ClipView | None, index: int | None, whole: bool, annotator: str, text: str, request: gr.Request
+    ) -> dict:
         self.ctx.user(request, "annotate")
         if view is None:
             return {self.status: "Choose a media first."}
+        span = self.caption_span(view, index, whole)
+        version = view.clip.model_version_id if view.clip else None
         try:
             saved = save_caption(
-                self.ctx.repo, view.media, self.ctx.annotator(request, annotator), text, current_caption(view.captions)
+                self.ctx.repo,
+                view.media,
+                self.ctx.annotator(request, annotator),
+                text,
+                current_caption(view.captions, span, version),
+                span=span,
             )
         except StudioError as err:
             return {self.status: f"**Caption not saved:** {err}"}

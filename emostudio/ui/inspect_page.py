@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from emostudio.services.inspect import UNIT_COLUMNS, ClipView, current_caption, ranked_emotions
+from emostudio.services.inspect import UNIT_COLUMNS, ClipView, caption_lines, ranked_emotions
 from emostudio.ui.clip_panel import ClipPanel, thumbnails_html
+from emostudio.ui.context import plain
 from emostudio.ui.figure import contributions_figure
 
 
@@ -36,12 +37,12 @@ class InspectPanel(ClipPanel):
         return {self.contributions: contributions_figure(view.units[index])}
 
     def opened(self, view: ClipView) -> dict:
-        caption = current_caption(view.captions)
-        by = f", {caption.annotator}" if caption and caption.annotator else ""
+        lines = [
+            f"- *{span}* ({'by ' + plain(c.annotator) if c.source == 'human' else 'generated'}): {plain(c.text)}"
+            for span, c in caption_lines(view)
+        ]
         return {
             self.clip_table: ranked_emotions(view.clip),
-            self.caption: f"**Caption** ({caption.source}{by}): {caption.text}"
-            if caption
-            else "**Caption:** none yet for this clip.",
+            self.caption: "**Captions**\n\n" + "\n".join(lines) if lines else "**Captions:** none yet for this clip.",
             self.thumbnails: thumbnails_html(view),
         }

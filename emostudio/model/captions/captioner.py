@@ -31,10 +31,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from emostudio.captions.attributes import Facts, Norms
-from emostudio.captions.compose import candidates as compose_candidates
-from emostudio.captions.phrases import PROMPTS, claims_of, quotes_of, without_quotes
 from emostudio.features.text import EMBEDDING_DIM, embed_texts
+from emostudio.model.captions.attributes import Facts, Norms
+from emostudio.model.captions.compose import candidates as compose_candidates
+from emostudio.model.captions.phrases import PROMPTS, claims_of, quotes_of, without_quotes
 
 CONFIG_FILE, WEIGHTS_FILE = "captioner.json", "captioner.safetensors"
 N_CANDIDATES = 8

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from emostudio.captions.phrases import VOICE_ATTRIBUTES, Claim, Level
+from emostudio.model.captions.phrases import VOICE_ATTRIBUTES, Claim, Level
 
 PROSODY_RATE = 100.0  # frames per second of the ``prosody`` extractor
 MIN_VOICED = 30  # frames (0.3 s) of voiced speech before pitch or loudness is measured

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emostudio.captions.attributes import PROSODY_RATE, Facts, Norms, measure_voice, place, speaker_baseline
-from emostudio.captions.captioner import Captioner, Scored, seed_of
 from emostudio.core.domain import Prediction, Segment
+from emostudio.model.captions.attributes import PROSODY_RATE, Facts, Norms, measure_voice, place, speaker_baseline
+from emostudio.model.captions.captioner import Captioner, Scored, seed_of
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import random
 
-from emostudio.captions.attributes import Facts
-from emostudio.captions.phrases import (
+from emostudio.model.captions.attributes import Facts
+from emostudio.model.captions.phrases import (
     AROUSAL_WORDS,
     EMOTION_NOUNS,
     EMOTION_WORDS,
