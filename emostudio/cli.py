@@ -332,6 +332,27 @@ def align_command(
     _run_training_job("align", AlignOptions.from_config(config).to_config(), queue)
 
 
+@train_app.command("captions")
+def captions_command(
+    annotator: Annotated[
+        str | None, typer.Option(help="Learn from this person's edited captions only (default: everyone's).")
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Passes over the (audio, edited caption) pairs.")] = 200,
+    lr: LearningRate = 1e-3,
+    holdout: HeldOut = 0.2,
+    seed: Annotated[int, typer.Option()] = 0,
+    parent: Parent = None,
+    queue: QueueOnly = False,
+) -> None:
+    """Align captions with what annotators write: the projection of a span's audio into
+    the sentence space learns from people's edited captions, so the captioner ranks
+    candidates that read like them higher. The chunk model does not change."""
+    from emostudio.services.training import CaptionOptions
+
+    config = {"annotator": annotator, "epochs": epochs, "lr": lr, "holdout": holdout, "seed": seed}
+    _run_training_job("captions", CaptionOptions.from_config({**config, "parent": parent}).to_config(), queue)
+
+
 def _label_options(sources, annotator, epochs, lr, holdout, seed, parent) -> dict:
     from emostudio.services.training import FinetuneOptions
 

@@ -22,6 +22,7 @@ from emostudio.core.errors import StudioError
 from emostudio.db.repository import Repository
 from emostudio.features import FeatureCache, get_extractor
 from emostudio.features.base import FeatureInput
+from emostudio.model.captions.captioner import copy_captioner
 from emostudio.model.chunk_inputs import ChunkInputs, build_chunk_inputs
 from emostudio.model.network import ChunkEmotionModel, load_model, save_model
 from emostudio.services.gold import LabelledSpan, gold_spans
@@ -305,6 +306,7 @@ def register_trained(
     if folder.exists():  # an earlier attempt died before registering: nothing points to it
         shutil.rmtree(folder)
     save_model(model, folder)
+    copy_captioner(parent.path, folder)  # the captioner reads the same audio inputs: it goes along
     version = ModelVersion(
         folder_version_id(folder),
         EMOTION_MODEL,

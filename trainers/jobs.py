@@ -110,4 +110,4 @@ def analyze_job(repo: Repository, job, hook) -> None:
 
 
 # the training job kinds register themselves on import: one import gives the worker every kind
-from emostudio.trainers import align, finetune, rankers, selftrain  # noqa: E402, F401
+from emostudio.trainers import align, captions, finetune, rankers, selftrain  # noqa: E402, F401

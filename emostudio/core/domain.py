@@ -257,7 +257,9 @@ RANKERS_JOB = "rankers"
 """Chunk-level emotion rankers from the labels; the chunk model learns its A/V/D curves from theirs."""
 ALIGN_JOB = "align"
 """Audio-visual alignment: the face's embeddings pulled toward the voice's, and read by one classifier."""
-TRAIN_JOBS = (FINETUNE_JOB, SELFTRAIN_JOB, RANKERS_JOB, ALIGN_JOB)
+CAPTION_JOB = "captions"
+"""Caption alignment: the audio-to-sentence projection learns from people's edited captions."""
+TRAIN_JOBS = (FINETUNE_JOB, SELFTRAIN_JOB, RANKERS_JOB, ALIGN_JOB, CAPTION_JOB)
 """The job kinds that register a model version."""
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from emostudio.core.domain import ALIGN_JOB, FINETUNE_JOB, RANKERS_JOB, SELFTRAIN_JOB, Job, ModelVersion
+from emostudio.core.domain import ALIGN_JOB, CAPTION_JOB, FINETUNE_JOB, RANKERS_JOB, SELFTRAIN_JOB, Job, ModelVersion
 from emostudio.core.errors import StudioError
 from emostudio.db.repository import Repository
 
@@ -118,15 +118,50 @@ class AlignOptions(FinetuneOptions):
         return options
 
 
+@dataclass(frozen=True)
+class CaptionOptions:
+    """A caption-alignment job: the projection of a span's audio into the sentence space
+    learns, contrastively, from people's edited captions (each span's audio close to its
+    own edited caption, away from the others'), so the captioner's ranking moves toward
+    what annotators write. The chunk model does not change."""
+
+    annotator: str | None = None
+    """Learn from this one person's captions only (default: everyone's)."""
+    epochs: int = 200
+    """Full passes over the (audio, caption) pairs (each is one step: the pairs are few)."""
+    lr: float = 1e-3
+    temperature: float = 0.07
+    holdout: float = 0.2
+    seed: int = 0
+    parent: str | None = None
+
+    @classmethod
+    def from_config(cls, config: dict) -> CaptionOptions:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise StudioError(f"unknown caption option: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        options = cls(**config)
+        if options.epochs < 1 or not 0 < options.lr < 1 or options.temperature <= 0:
+            raise StudioError("caption alignment needs epochs >= 1, 0 < lr < 1 and temperature > 0")
+        if not 0 < options.holdout < 1:
+            raise StudioError("caption alignment needs 0 < holdout < 1")
+        return options
+
+    def to_config(self) -> dict:
+        return asdict(self)
+
+
 CBST = {"share": 0.2, "max_share": 0.5, "restart": True, "confidence_weight": True}
 """The class-balanced self-training schedule of Zou et al. (2018): 20% of each class's
 media pseudo-labelled, growing to 50%, every round trained from the starting model."""
 
-JOB_OPTIONS: dict[str, type[FinetuneOptions]] = {
+JOB_OPTIONS: dict[str, type[FinetuneOptions] | type[CaptionOptions]] = {
     FINETUNE_JOB: FinetuneOptions,
     SELFTRAIN_JOB: SelfTrainOptions,
     RANKERS_JOB: FinetuneOptions,
     ALIGN_JOB: AlignOptions,
+    CAPTION_JOB: CaptionOptions,
 }
 """Each training job kind and the options it takes."""
 

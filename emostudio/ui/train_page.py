@@ -8,7 +8,7 @@ import json
 
 import gradio as gr
 
-from emostudio.core.domain import ALIGN_JOB, FINETUNE_JOB, RANKERS_JOB, SELFTRAIN_JOB
+from emostudio.core.domain import ALIGN_JOB, CAPTION_JOB, FINETUNE_JOB, RANKERS_JOB, SELFTRAIN_JOB
 from emostudio.db.repository import Repository
 from emostudio.services.health import worker_status
 from emostudio.services.library import queue_analysis
@@ -24,6 +24,7 @@ TRAINING = {
     SELFTRAIN_JOB: "self-train: the labels and the library's unlabelled media",
     RANKERS_JOB: "chunk rankers: A/V/D curves from which-chunk-is-more preferences",
     ALIGN_JOB: "align voice and face: the library's videos, before fusion",
+    CAPTION_JOB: "align captions with the annotators' edited captions",
 }
 
 
@@ -192,16 +193,18 @@ class TrainPage:
         def start_training(kind_, sources_, annotator_, epochs_, request: gr.Request):
             user = ctx.user(request, "train")
             config = {
-                "sources": sources_ or [],
                 "annotator": None if annotator_ in (None, EVERYONE) else annotator_,
                 "epochs": int(epochs_ or JOB_OPTIONS[kind_].epochs),
             }
+            if kind_ != CAPTION_JOB:  # captions learn from edited captions, not from labels
+                config["sources"] = sources_ or []
             job = queue_training(repo, kind_, config, requested_by=user.name)
             what = {
                 FINETUNE_JOB: "Fine-tuning",
                 SELFTRAIN_JOB: "Self-training",
                 RANKERS_JOB: "Ranker training",
                 ALIGN_JOB: "Voice-face alignment",
+                CAPTION_JOB: "Caption alignment",
             }[kind_]
             return f"{what} queued as job {job.id}; its progress shows below.", job.id
 

@@ -215,6 +215,15 @@ def save_captioner(captioner: Captioner, folder: str | Path) -> None:
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
 
 
+def copy_captioner(source: str | Path, target: str | Path) -> None:
+    """Carry a model folder's captioner (if it has one) to a folder made from it."""
+    import shutil
+
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if (Path(source) / name).is_file():
+            shutil.copy2(Path(source) / name, Path(target) / name)
+
+
 def load_captioner(folder: str | Path, audio_extractors: tuple[str, ...] | None = None) -> Captioner:
     """The captioner saved in ``folder`` (a model version's), else the shipped default's.
     Its projection is used only for a model reading the same audio extractors."""
