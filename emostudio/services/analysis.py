@@ -172,6 +172,7 @@ class Analyzer:
         self.text = self._optional("text", modalities, c.text_extractor)
         self.asr = asr and self.text is not None
         self._captioner: Captioner | None = None
+        self._last_caption: str | None = None  # two media analysed in a row never get the same sentence
         parts = [f"{e.name}@{e.version}" for e in self.audio_extractors]
         parts += [f"{e.name}@{e.version}" for e in (self.face, self.face_embedding, self.text) if e is not None]
         self.extractor_id = "+".join(parts)
@@ -323,7 +324,9 @@ class Analyzer:
             result.caption_audio,
             starts,
             step,
+            avoid=self._last_caption,
         )
+        self._last_caption = spans[0].text
         return [
             Caption(
                 None, result.media.id, c.text, "model", None, c.start, c.duration, self.model_version_id, score=c.score

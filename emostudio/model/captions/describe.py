@@ -76,6 +76,12 @@ def span_audio(vectors: np.ndarray | None, chunk_starts: np.ndarray, step: float
     return vectors[inside].mean(0)
 
 
+def shares_clip_caption(segment: Prediction, segments: list[Prediction], clip: Prediction, baseline) -> bool:
+    """A short clip's one stretch of speech, measured against the same norms as the clip:
+    the same facts, so the same caption (one sentence to embed, not two)."""
+    return baseline is None and (len(segments) == 1 or segment.duration >= 0.9 * clip.duration)
+
+
 def caption_spans(
     captioner: Captioner,
     media_id: str,
@@ -87,6 +93,7 @@ def caption_spans(
     vectors: np.ndarray | None,
     chunk_starts: np.ndarray,
     step: float,
+    avoid: str | None = None,
 ) -> list[SpanCaption]:
     """The clip's caption (its voice against population norms) and each segment's (against
     the speaker's own baseline where the media holds enough speech for one). A short clip's
@@ -99,12 +106,11 @@ def caption_spans(
         audio = span_audio(vectors, chunk_starts, step, p.start, p.end)
         return captioner.caption(facts, audio, seed_of(media_id, round(p.start, 2)), avoid)
 
-    best = one(clip, population, None)
+    best = one(clip, population, avoid)
     out = [SpanCaption(None, None, best.text, best.reward)]
     previous = None
     for p in segments:
-        if baseline is None and (len(segments) == 1 or p.duration >= 0.9 * clip.duration):
-            # the clip's one stretch of speech, measured against the same norms: the same facts
+        if shares_clip_caption(p, segments, clip, baseline):
             scored = best
         else:
             scored = one(p, baseline or population, previous)
