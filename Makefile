@@ -39,11 +39,13 @@ bench: install
 	$(PY) -m bench.ui --data $(DATA)
 	$(PY) -m bench.long_media --data $(DATA)
 	$(PY) -m bench.robustness
+	$(PY) -m bench.captions --data $(DATA)
 	$(PY) -m bench.readme
 
-# Retrain the shipped default model from ../shared/data.
+# Retrain the shipped default model, then its captioner, from ../shared/data.
 defaults: install
 	$(PY) -m emostudio.trainers.defaults --data $(DATA)
+	$(PY) -m emostudio.trainers.caption_defaults --data $(DATA)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -147,6 +147,32 @@ def tiny_model(folder: Path, hidden: int = 16, seed: int = 0) -> Path:
     return save_model(ChunkEmotionModel(config), folder)
 
 
+def tiny_language_model(folder: Path, texts: list[str]) -> Path:
+    """A randomly initialised two-layer GPT-2 with a word-level tokenizer over ``texts``:
+    the generative caption mode's debug model (``caption_lm``), saved as transformers saves one."""
+    import re
+
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    words = sorted({w for t in texts for w in re.findall(r"\w+|[^\w\s]", t)})
+    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[EOS]", *words])}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]", eos_token="[EOS]"
+    )
+    torch.manual_seed(0)
+    config = GPT2Config(
+        vocab_size=len(vocab), n_positions=64, n_embd=32, n_layer=2, n_head=2, bos_token_id=2, eos_token_id=2, pad_token_id=0
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    wrapped.save_pretrained(folder)
+    return folder
+
+
 # -- a studio running as users run it: `emostudio serve` in its own process ----------------
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 import random
+import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -48,7 +50,7 @@ from emostudio.services.annotate import save_caption
 from emostudio.services.export import export_table
 from emostudio.services.ingest import ImportOptions, import_paths
 from emostudio.services.versions import active_version, register_folder
-from emostudio.testing import speech, temp_repository, tiny_model, tone, write_audio
+from emostudio.testing import speech, temp_repository, tiny_language_model, tiny_model, tone, write_audio
 
 BASIC = ("neutral", "happiness", "sadness", "anger", "fear", "disgust", "surprise")
 UNIT = Norms(dict.fromkeys(VOICE_ATTRIBUTES, 0.0), dict.fromkeys(VOICE_ATTRIBUTES, 1.0))
@@ -379,3 +381,43 @@ def test_caption_alignment_needs_edited_captions(tmp_path, monkeypatch):
     done = run_once(repo)
     assert done.status == "failed" and "at least two different edited captions" in done.error
     get_settings.cache_clear()
+
+
+def _tidy(text: str) -> str:
+    return re.sub(r"\s+([,.!?])", r"\1", " ".join(text.split())).lower()
+
+
+def test_the_generative_mode_learns_the_edited_captions_and_its_sentence_is_only_a_candidate(
+    caption_studio, tmp_path, monkeypatch
+):
+    """A local language model (here a tiny random GPT-2) prefix-conditioned on the audio:
+    the caption job trains the prefix on the edits; its sentence for a media it learned
+    from is that media's edit, and it joins the candidates, where the constraints hold."""
+    from emostudio.model.captions.generative import PREFIX_FILE
+    from emostudio.model.network import load_model
+    from emostudio.trainers.captions import span_input
+    from emostudio.trainers.finetune import MediaReader
+    from emostudio.trainers.worker import run_once
+
+    repo, parent, media = caption_studio
+    lm = tiny_language_model(tmp_path / "lm", list(EDITS))
+    monkeypatch.setenv("EMOSTUDIO_CAPTION_LM", str(lm))
+    get_settings.cache_clear()
+    repo.enqueue_job(CAPTION_JOB, {"epochs": 300})
+    done = run_once(repo)
+    assert done.status == "succeeded", done.log
+    version = repo.get_model_version(done.model_version_id)
+    assert (Path(version.path) / PREFIX_FILE).is_file()
+    assert version.metrics["captions"]["generator"]["language_model"] == "lm"
+    captioner = load_captioner(version.path, ("logmel",), lm)
+    assert captioner.generator is not None
+    held = set(version.metrics["captions"]["heldout"]["groups"])
+    reader = MediaReader(repo, load_model(parent.path).config)
+    learned = [(m, t) for m, t in zip(media, EDITS) if f"media:{m.id}" not in held]
+    for m, text in learned:
+        audio, chunks, _ = reader.read(m)
+        projected = captioner.projection.project(span_input(audio, chunks, None, None)[None])[0]
+        generated = captioner.generator.generate(projected)
+        assert _tidy(generated) == _tidy(text)
+        # one more candidate, under the same rules: it is scored, and a contradiction would drop it
+        assert generated in captioner.candidates(Facts(0.0, 3.0, {}, dict.fromkeys(BASIC, 1 / 7)), projected, seed=0)

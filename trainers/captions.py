@@ -172,6 +172,14 @@ def caption_job(repo: Repository, job: Job, hook) -> str | None:
     }
     captioner.projection = trained
     captioner.metrics = {**captioner.metrics, "aligned_with_edits": metrics["captions"]}
+    lm = get_settings().caption_lm
+    if lm is not None:  # the generative mode: a prefix for the local language model, from the same pairs
+        from emostudio.model.captions.generative import PrefixCaptioner
+
+        hook(job.kind, message=f"training the prefix of the language model in {Path(lm).name} on the same pairs")
+        captioner.generator = PrefixCaptioner(lm)
+        loss = captioner.generator.fit(trained.project(train_x), train_t, epochs=options.epochs, seed=options.seed)
+        metrics["captions"]["generator"] = {"language_model": Path(lm).name, "train_loss": round(loss, 4)}
     return register_captions(repo, job, parent, captioner, metrics, sorted({e.media_id for _, _, e in pairs}), hook)
 
 
@@ -184,6 +192,8 @@ def register_captions(repo, job: Job, parent: ModelVersion, captioner, metrics: 
     for name in (WEIGHTS_FILE, CONFIG_FILE):
         shutil.copy2(Path(parent.path) / name, folder / name)
     save_captioner(captioner, folder)
+    if captioner.generator is not None:
+        captioner.generator.save(folder)
     version = ModelVersion(
         folder_version_id(folder),  # the parent's weights, under this job's folder name
         EMOTION_MODEL,

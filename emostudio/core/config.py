@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     """Rate (frames per second) at which video frames are sampled for face analysis."""
     copy_imports: bool = False
     """Copy CLI imports into the store. Uploads through the UI are always copied."""
+    caption_lm: Path | None = None
+    """Optional: a local folder holding a causal language model and its tokenizer
+    (transformers' ``save_pretrained`` layout, e.g. a GPT-2). When set, the caption-alignment
+    job also trains a prefix that conditions it on a span's audio, and analysis adds the
+    sentence it generates to the candidates the captioner scores (it is kept only if it
+    contradicts nothing measured and wins the reward). Nothing is downloaded."""
     label_set: dict[str, str] = {}
     """The labels annotators choose from in this library, each mapped onto a class the
     models know (``name = class``, e.g. ``frustrated = "anger"``); an annotation keeps the

@@ -202,8 +202,11 @@ class Analyzer:
     def captioner(self) -> Captioner:
         """The model version's captioner (the shipped one when its folder has none)."""
         if self._captioner is None:
+            from emostudio.core.config import get_settings
+
             folder = self.folder or default_model_path()
-            self._captioner = load_captioner(folder, tuple(self.model.config.audio_extractors))
+            lm = get_settings().caption_lm
+            self._captioner = load_captioner(folder, tuple(self.model.config.audio_extractors), lm)
         return self._captioner
 
     # -- analysis ---------------------------------------------------------------------

@@ -219,19 +219,26 @@ def copy_captioner(source: str | Path, target: str | Path) -> None:
     """Carry a model folder's captioner (if it has one) to a folder made from it."""
     import shutil
 
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
+    from emostudio.model.captions.generative import PREFIX_CONFIG, PREFIX_FILE
+
+    for name in (CONFIG_FILE, WEIGHTS_FILE, PREFIX_FILE, PREFIX_CONFIG):
         if (Path(source) / name).is_file():
             shutil.copy2(Path(source) / name, Path(target) / name)
 
 
-def load_captioner(folder: str | Path, audio_extractors: tuple[str, ...] | None = None) -> Captioner:
+def load_captioner(
+    folder: str | Path, audio_extractors: tuple[str, ...] | None = None, language_model: str | Path | None = None
+) -> Captioner:
     """The captioner saved in ``folder`` (a model version's), else the shipped default's.
-    Its projection is used only for a model reading the same audio extractors."""
+    Its projection is used only for a model reading the same audio extractors. With
+    ``language_model`` (the ``caption_lm`` setting), the prefix trained for it in ``folder``
+    (if any) generates one more candidate per span."""
     from safetensors.torch import load_file
 
     from emostudio.model.network import default_model_path
 
     folder = Path(folder)
+    own = folder
     if not (folder / CONFIG_FILE).is_file():
         folder = default_model_path()
     config = json.loads((folder / CONFIG_FILE).read_text())
@@ -241,7 +248,7 @@ def load_captioner(folder: str | Path, audio_extractors: tuple[str, ...] | None 
         if audio_extractors is None or tuple(audio_extractors) == extractors:
             projection = AudioProjection(config["input_dim"])
             projection.load_state_dict(load_file(folder / WEIGHTS_FILE))
-    return Captioner(
+    captioner = Captioner(
         projection,
         Norms.from_json(config["norms"]),
         RewardWeights(**config.get("reward", {})),
@@ -249,3 +256,8 @@ def load_captioner(folder: str | Path, audio_extractors: tuple[str, ...] | None 
         extractors,
         config.get("metrics") or {},
     )
+    if language_model is not None and projection is not None:
+        from emostudio.model.captions.generative import PrefixCaptioner
+
+        captioner.generator = PrefixCaptioner.load(own, language_model)
+    return captioner
