@@ -165,7 +165,14 @@ def tiny_language_model(folder: Path, texts: list[str]) -> Path:
     )
     torch.manual_seed(0)
     config = GPT2Config(
-        vocab_size=len(vocab), n_positions=64, n_embd=32, n_layer=2, n_head=2, bos_token_id=2, eos_token_id=2, pad_token_id=0
+        vocab_size=len(vocab),
+        n_positions=64,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=2,
+        eos_token_id=2,
+        pad_token_id=0,
     )
     folder.mkdir(parents=True, exist_ok=True)
     GPT2LMHeadModel(config).save_pretrained(folder)

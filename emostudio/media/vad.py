@@ -14,11 +14,20 @@ from emostudio.media.decode import SAMPLE_RATE, load_audio
 VAD_SOURCE = f"silero-vad {version('silero-vad')}"
 
 
+def _import_silero():
+    """silero-vad's module sets ``torch.set_num_threads(1)`` when imported, which would
+    halve every torch model run after it (the emotion model, the sentence encoder): the
+    process's thread count is put back."""
+    threads = torch.get_num_threads()
+    import silero_vad
+
+    torch.set_num_threads(threads)
+    return silero_vad
+
+
 @lru_cache(maxsize=1)
 def _model():
-    from silero_vad import load_silero_vad
-
-    return load_silero_vad()
+    return _import_silero().load_silero_vad()
 
 
 def detect_speech(
@@ -32,9 +41,7 @@ def detect_speech(
     """Speech regions of mono ``audio`` as ``(start, duration)`` in seconds."""
     if audio.size < sample_rate // 10:
         return []
-    from silero_vad import get_speech_timestamps
-
-    spans = get_speech_timestamps(
+    spans = _import_silero().get_speech_timestamps(
         torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)),
         _model(),
         sampling_rate=sample_rate,

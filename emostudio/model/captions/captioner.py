@@ -11,8 +11,7 @@ emotion evidence:
 - consistency with the classifier: the candidate read back into the basic emotions (its
   similarity to each class prompt, softmax) scored by the classifier's probabilities.
 
-Only what a caption says about the speaker is embedded (quoted words are theirs, not the
-caption's). Similarities are calibrated: a candidate's mean similarity to all class prompts is taken
+Similarities are calibrated: a candidate's mean similarity to all class prompts is taken
 off, so a sentence that is close to every emotion (a generic one) gains nothing. The best
 candidate wins (self-reward selection). A candidate that contradicts the facts (a claim
 ``Facts.allowed`` does not hold, or a quote of a transcript the text branch did not read)
@@ -22,8 +21,9 @@ is never scored at all.
 from __future__ import annotations
 
 import json
+import re
 import zlib
-from collections import OrderedDict
+from collections import Counter, OrderedDict, deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -37,7 +37,8 @@ from emostudio.model.captions.compose import candidates as compose_candidates
 from emostudio.model.captions.phrases import PROMPTS, claims_of, quotes_of, without_quotes
 
 CONFIG_FILE, WEIGHTS_FILE = "captioner.json", "captioner.safetensors"
-N_CANDIDATES = 8
+N_CANDIDATES = 6
+RECENT = 100
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class RewardWeights:
     audio: float = 1.0
     labels: float = 1.0
     consistency: float = 0.5
+    novelty: float = 0.0
+    """Weight of the share of a candidate's word pairs the captioner has not written in its
+    last ``RECENT`` captions: a library's captions do not all read alike."""
     temperature: float = 0.05
     """Of the read-back softmax over the class prompts."""
 
@@ -100,6 +104,30 @@ class Scored:
     parts: dict[str, float] = field(default_factory=dict)
 
 
+def bigrams(text: str) -> set[tuple[str, str]]:
+    words = re.findall(r"\w+", text.lower())
+    return set(zip(words, words[1:]))
+
+
+class RecentPhrasing:
+    """The word pairs of the last ``size`` captions written, to favour fresh phrasing."""
+
+    def __init__(self, size: int = RECENT):
+        self.captions: deque[set] = deque(maxlen=size)
+        self.counts: Counter = Counter()
+
+    def novelty(self, text: str) -> float:
+        pairs = bigrams(text)
+        return sum(1 for p in pairs if not self.counts[p]) / max(len(pairs), 1)
+
+    def add(self, text: str) -> None:
+        if len(self.captions) == self.captions.maxlen:
+            self.counts.subtract(self.captions[0])
+        pairs = bigrams(text)
+        self.captions.append(pairs)
+        self.counts.update(pairs)
+
+
 def contradictions(text: str, facts: Facts) -> list[str]:
     """Why ``text`` cannot describe ``facts`` (empty when it can)."""
     allowed = facts.allowed()
@@ -131,6 +159,7 @@ class Captioner:
         self.extractors = extractors
         self.metrics = metrics or {}
         self.embed = EmbeddingCache()
+        self.recent = RecentPhrasing()
         self.prompts = class_prompts(self.embed, classes)
         self.generator = None
         """An optional ``PrefixCaptioner`` whose sentences join the candidates."""
@@ -146,8 +175,7 @@ class Captioner:
         if not texts:
             return []
         w = self.weights
-        # the speaker's quoted words are theirs: the reward weighs what the caption says about them
-        e = self.embed([without_quotes(t) for t in texts])
+        e = self.embed(texts)  # quotes included: they colour how the whole caption reads
         prior = e @ self.prompts.T  # [K, C]
         generic = prior.mean(1)
         probs = np.array([facts.emotions.get(c, 0.0) for c in self.classes], np.float32)
@@ -158,7 +186,8 @@ class Captioner:
             "labels": e @ self.label_vector(facts.emotions) - generic,
             "consistency": readback @ (probs / max(probs.sum(), 1e-9)),
         }
-        reward = w.labels * parts["labels"] + w.consistency * parts["consistency"]
+        parts["novelty"] = np.array([self.recent.novelty(without_quotes(t)) for t in texts])
+        reward = w.labels * parts["labels"] + w.consistency * parts["consistency"] + w.novelty * parts["novelty"]
         if audio is not None:
             parts["audio"] = e @ unit(audio) - generic
             reward = reward + w.audio * parts["audio"]
@@ -178,7 +207,9 @@ class Captioner:
         if not ranked:  # every sentence composed from the facts holds them: this cannot be empty
             raise RuntimeError("no caption candidate holds the measured attributes")
         fresh = [s for s in ranked if s.text != avoid]
-        return (fresh or ranked)[0]
+        best = (fresh or ranked)[0]
+        self.recent.add(without_quotes(best.text))
+        return best
 
 
 def class_prompts(embed, classes: tuple[str, ...]) -> np.ndarray:

@@ -22,9 +22,49 @@ from emostudio.model.captions.phrases import (
     language_name,
 )
 
-SUBJECTS = ("The speaker", "Someone", "This person", "The person speaking", "The talker", "A speaker")
-VERBS = ("speaks", "talks")
-QUOTE_WORDS = 10
+SUBJECTS = (
+    "The speaker",
+    "Someone",
+    "This person",
+    "The talker",
+    "A speaker",
+    "This speaker",
+    "One person",
+    "Somebody",
+    "The individual",
+    "This talker",
+    "The person",
+)
+VERBS = (
+    "speaks",
+    "talks",
+    "says this",
+    "replies",
+    "answers",
+    "remarks",
+    "states",
+    "responds",
+    "comments",
+    "explains",
+    "continues",
+    "adds",
+    "utters this",
+    "observes",
+)
+SEEMS = ("sounds", "seems", "appears", "is audibly", "feels")
+SEEM = ("sound", "seem", "appear", "are audibly", "feel")
+SEEMING = ("sounding", "seeming", "appearing", "feeling")
+MOODS = ("The tone is", "The mood is", "The feeling is", "The affect is", "Emotionally, they are", "Their state:")
+HEDGES = {
+    "sure": ("clearly", "unmistakably", "plainly", "distinctly", "decidedly", "openly", "very", "thoroughly", "truly"),
+    "fair": ("rather", "fairly", "quite", "noticeably", "pretty", "reasonably", "largely"),
+    "unsure": ("somewhat", "slightly", "a little", "mildly", "vaguely", "possibly", "perhaps", "arguably", "partly"),
+}
+"""How sure the model is of the emotion, said before it (its top probability: >= 0.75, >= 0.5, less)."""
+VOICE_NOUNS = ("voice", "voice", "tone", "register", "timbre", "delivery")
+PLURAL_VOICE_NOUNS = ("tones", "notes", "inflections", "cadences")
+QUOTE_SHARE = 0.25  # how often a candidate quotes the (read) transcript
+QUOTE_WORDS = 8
 CLOSE_CALL = 0.3  # the second emotion may lead a candidate when the model gives it this much
 
 
@@ -65,10 +105,13 @@ def _emotion(facts: Facts, rng: random.Random) -> tuple[str, str]:
     plan = rng.choice(plans)
     first = named[1] if plan == "second-first" else named[0]
     word = rng.choice(EMOTION_WORDS.get(first, (first,)))
+    if plan != "compound" and rng.random() < 0.7:
+        p = facts.emotions[first]
+        word = f"{rng.choice(HEDGES['sure' if p >= 0.75 else 'fair' if p >= 0.5 else 'unsure'])} {word}"
     if plan == "arousal":
         return plan, f"{word} and {rng.choice(AROUSAL_WORDS[facts.arousal_level()])}"
     if plan == "second":
-        hint = rng.choice(("a hint of", "a touch of", "some", "an edge of"))
+        hint = rng.choice(("a hint of", "a touch of", "some", "an edge of", "a trace of", "an undercurrent of"))
         return plan, f"{word}, with {hint} {rng.choice(EMOTION_NOUNS.get(named[1], (named[1],)))}"
     if plan == "compound":
         return plan, compound
@@ -86,53 +129,67 @@ def _compound_parts(compound: str) -> list[str]:
 def _voice_clause(adjectives: list[str], rng: random.Random) -> str:
     if not adjectives:
         return ""
-    noun = rng.choice(("voice", "voice", "tone of voice"))
-    return f"in a {', '.join(adjectives)} {noun}"
+    noun = rng.choice(VOICE_NOUNS)
+    if rng.random() < 0.5:  # "in deep, flat tones": no article
+        return f"{rng.choice(('in', 'with'))} {', '.join(adjectives)} {rng.choice(PLURAL_VOICE_NOUNS)}"
+    described = f"{', '.join(adjectives)} {noun}"
+    article = "an" if described[0] in "aeiou" else "a"
+    return f"{rng.choice(('in', 'with', 'using'))} {article} {described}"
 
 
 def _sentence(facts: Facts, rng: random.Random) -> tuple[str, str]:
     subject = rng.choice(SUBJECTS)
     verb = rng.choice(VERBS)
     if facts.language:
-        verb = (
-            f"{verb} {language_name(facts.language)}"
-            if rng.random() < 0.5
-            else f"{verb} in {language_name(facts.language)}"
-        )
+        language = language_name(facts.language)
+        own = verb in ("speaks", "talks") and rng.random() < 0.5  # "speaks German"; "replies in German"
+        verb = f"speaks {language}" if own else f"{verb} in {language}"
     adverbs, adjectives = _mentioned(facts, rng)
     plan, emotion = _emotion(facts, rng)
     manner = " ".join(x for x in (_join(adverbs), _voice_clause(adjectives, rng)) if x)
-    frame = rng.randrange(6)
+    lower = subject[0].lower() + subject[1:]
     if not manner:
-        text = rng.choice(
-            (
-                f"{subject} sounds {emotion}",
-                f"{subject} {verb} and sounds {emotion}",
-                f"{subject} comes across as {emotion}",
-            )
-        )
-    elif frame == 0:
-        text = f"{subject} {verb} {manner}; they sound {emotion}"
-    elif frame == 1:
-        text = f"{subject} {verb} {manner}, sounding {emotion}"
-    elif frame == 2:
-        text = f"Sounding {emotion}, {subject[0].lower() + subject[1:]} {verb} {manner}"
-    elif frame == 3:
-        text = f"{subject} comes across as {emotion} and {verb} {manner}"
-    elif frame == 4:
-        text = f"{subject} {verb} {manner}. The tone is {emotion}"
+        frames = ("{S} {seems} {E}", "{S} {V} and {seems} {E}", "{S} {V}, {seeming} {E}", "{S} {V}. {mood} {E}")
     else:
-        text = f"{subject} seems {emotion}, and {verb} {manner}"
+        frames = (
+            "{S} {V} {M}; they {seem} {E}",
+            "{S} {V} {M}, {seeming} {E}",
+            "{Seeming} {E}, {s} {V} {M}",
+            "{S} {seems} {E} and {V} {M}",
+            "{S} {V} {M}. {mood} {E}",
+            "{S}, {E}, {V} {M}",
+        )
+    if facts.language:  # the language is said with the verb: only frames that have one
+        frames = tuple(f for f in frames if "{V}" in f)
+    seeming = rng.choice(SEEMING)
+    text = rng.choice(frames).format(
+        S=subject,
+        s=lower,
+        V=verb,
+        M=manner,
+        E=emotion,
+        seems=rng.choice(SEEMS),
+        seem=rng.choice(SEEM),
+        seeming=seeming,
+        Seeming=seeming[0].upper() + seeming[1:],
+        mood=rng.choice(MOODS),
+    )
     text = " ".join(text.replace(" ;", ";").replace(" ,", ",").replace(" .", ".").split())
     face = facts.face_label()
     if face and rng.random() < 0.8:
-        text += rng.choice(("; their face shows {}", ", and their face shows {}", "; on camera, {}")).format(
-            rng.choice(FACE_WORDS.get(face, (f"a look of {face}",)))
-        )
-    if facts.quote and rng.random() < 0.7:
+        text += rng.choice(
+            (
+                "; their face shows {}",
+                ", and their face shows {}",
+                "; on camera, {}",
+                ", with {} on their face",
+                "; the video shows {}",
+            )
+        ).format(rng.choice(FACE_WORDS.get(face, (f"a look of {face}",))))
+    if facts.quote and rng.random() < QUOTE_SHARE:
         words = facts.quote.split()
         quote = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
-        text += rng.choice((', saying "{}"', ': "{}"', ', with the words "{}"')).format(quote)
+        text += rng.choice((', saying "{}"', ': "{}"')).format(quote)
     return plan, text if text.endswith(('."', '!"', '?"', '…"')) else text + "."
 
 

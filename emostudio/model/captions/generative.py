@@ -2,11 +2,12 @@
 a caption from a span's audio, prefix-conditioned on it (ClipCap style).
 
 The span's audio, projected into the sentence space (``AudioProjection``), is mapped by a
-linear layer to ``PREFIX`` embeddings that precede the caption's tokens. The language model
-stays frozen; only that mapping learns, on people's edited captions (the caption-alignment
-job), and is saved beside the captioner as ``caption_prefix.safetensors``. What it writes
-is one more candidate: checked against the measured attributes and scored by the same
-reward as the composed ones.
+linear layer to ``PREFIX`` embeddings that precede the caption's tokens. That mapping and
+the language model learn together on people's edited captions (the caption-alignment
+job); both are saved in the new version's folder (``caption_prefix.safetensors``, the
+tuned model's weights included: a large model makes large versions). What it writes is
+one more candidate: checked against the measured attributes and scored by the same reward
+as the composed ones.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ PREFIX_FILE, PREFIX_CONFIG = "caption_prefix.safetensors", "caption_prefix.json"
 
 
 class PrefixCaptioner(nn.Module):
-    """A frozen causal language model and the audio-to-prefix mapping that steers it."""
+    """A causal language model and the audio-to-prefix mapping that steers it."""
 
     def __init__(self, lm_folder: str | Path, prefix: int = PREFIX):
         super().__init__()
@@ -36,7 +37,6 @@ class PrefixCaptioner(nn.Module):
         self.lm_folder = Path(lm_folder)
         self.tokenizer = AutoTokenizer.from_pretrained(self.lm_folder, local_files_only=True)
         self.lm = AutoModelForCausalLM.from_pretrained(self.lm_folder, local_files_only=True).eval()
-        self.lm.requires_grad_(False)
         self.prefix = prefix
         self.hidden = self.lm.get_input_embeddings().embedding_dim
         self.mapping = nn.Linear(EMBEDDING_DIM, prefix * self.hidden)
@@ -61,7 +61,9 @@ class PrefixCaptioner(nn.Module):
         labels = torch.tensor([i + [-100] * (width - len(i)) for i in ids])
         embeds = torch.cat([self.prefix_embeddings(audio), self.lm.get_input_embeddings()(tokens)], 1)
         labels = torch.cat([torch.full((len(texts), self.prefix), -100), labels], 1)
-        mask = torch.cat([torch.ones(len(texts), self.prefix, dtype=torch.long), (labels[:, self.prefix :] != -100).long()], 1)
+        mask = torch.cat(
+            [torch.ones(len(texts), self.prefix, dtype=torch.long), (labels[:, self.prefix :] != -100).long()], 1
+        )
         return self.lm(inputs_embeds=embeds, attention_mask=mask, labels=labels).loss
 
     @torch.inference_mode()
@@ -86,24 +88,24 @@ class PrefixCaptioner(nn.Module):
         """Train the mapping on (projected audio, caption) pairs; returns the last loss."""
         torch.manual_seed(seed)
         x = torch.from_numpy(np.asarray(audio, np.float32))
-        optimizer = torch.optim.Adam(self.mapping.parameters(), lr=lr)
-        self.mapping.train()
+        optimizer = torch.optim.AdamW(self.parameters(), lr=lr, weight_decay=0.0)
+        self.train()
         loss = torch.tensor(0.0)
         for _ in range(epochs):
             loss = self.loss(x, texts)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        self.mapping.eval()
+        self.eval()
         return float(loss.detach())
 
     # -- persistence ---------------------------------------------------------------------
 
     def save(self, folder: str | Path) -> None:
-        from safetensors.torch import save_file
+        from safetensors.torch import save_model
 
         folder = Path(folder)
-        save_file({k: v.contiguous() for k, v in self.mapping.state_dict().items()}, folder / PREFIX_FILE)
+        save_model(self, str(folder / PREFIX_FILE))  # handles the model's tied embedding and output weights
         config = {"prefix": self.prefix, "hidden": self.hidden, "lm": self.lm_folder.name}
         (folder / PREFIX_CONFIG).write_text(json.dumps(config, indent=2) + "\n")
 
@@ -111,7 +113,7 @@ class PrefixCaptioner(nn.Module):
     def load(cls, folder: str | Path, lm_folder: str | Path) -> PrefixCaptioner | None:
         """The mapping trained for ``lm_folder``'s model in ``folder``; None when there is
         none, or it was trained for a model of another width."""
-        from safetensors.torch import load_file
+        from safetensors.torch import load_model
 
         folder = Path(folder)
         if not (folder / PREFIX_FILE).is_file():
@@ -120,5 +122,5 @@ class PrefixCaptioner(nn.Module):
         generator = cls(lm_folder, prefix=config["prefix"])
         if generator.hidden != config["hidden"]:
             return None
-        generator.mapping.load_state_dict(load_file(folder / PREFIX_FILE))
+        load_model(generator, str(folder / PREFIX_FILE))
         return generator.eval()

@@ -15,24 +15,29 @@ from functools import lru_cache
 Level = str  # "low" | "normal" | "high"
 
 VOICE_ADVERBS: dict[tuple[str, Level], tuple[str, ...]] = {
-    ("rate", "high"): ("quickly", "rapidly", "at a brisk pace", "hurriedly", "at a fast clip"),
-    ("rate", "low"): ("slowly", "at a slow pace", "unhurriedly", "at a leisurely pace", "in a drawn-out way"),
-    ("rate", "normal"): ("at an even pace", "at a steady pace", "at an ordinary pace", "at a moderate speed"),
-    ("loudness", "high"): ("loudly", "forcefully", "at high volume", "at a raised volume"),
-    ("loudness", "low"): ("quietly", "softly", "at low volume", "in a hushed way"),
-    ("loudness", "normal"): ("at a moderate volume", "at a conversational volume", "at a normal volume"),
-    ("pauses", "high"): ("with long pauses", "haltingly", "with frequent breaks", "in fits and starts"),
-    ("pauses", "low"): ("without pausing", "in one continuous stretch", "with hardly a break"),
+    ("rate", "high"): ("quickly", "rapidly", "briskly", "hurriedly", "swiftly", "speedily", "at speed", "at a gallop"),
+    ("rate", "low"): ("slowly", "unhurriedly", "sluggishly", "languidly", "ponderously", "draggingly", "at a crawl"),
+    ("rate", "normal"): ("steadily", "evenly", "at ordinary speed", "at moderate speed", "at regular tempo"),
+    ("loudness", "high"): ("loudly", "forcefully", "emphatically", "vigorously", "powerfully", "at high volume"),
+    ("loudness", "low"): ("quietly", "softly", "mutedly", "hushedly", "under their breath", "at low volume"),
+    ("loudness", "normal"): (
+        "at moderate volume",
+        "at conversational volume",
+        "at normal volume",
+        "at ordinary loudness",
+    ),
+    ("pauses", "high"): ("haltingly", "falteringly", "with long pauses", "with frequent breaks", "in fits and starts"),
+    ("pauses", "low"): ("fluently", "without pausing", "uninterruptedly", "with hardly a break", "in one breath"),
 }
-"""How the speaker speaks: adverbials after "speaks"."""
+"""How the speaker speaks: adverbials after the verb."""
 
 VOICE_ADJECTIVES: dict[tuple[str, Level], tuple[str, ...]] = {
-    ("pitch", "high"): ("high-pitched", "high-register"),
-    ("pitch", "low"): ("low-pitched", "deep", "low-register"),
-    ("pitch", "normal"): ("mid-pitched", "medium-pitched"),
-    ("pitch_range", "high"): ("lively", "animated", "sing-song", "highly varied"),
-    ("pitch_range", "low"): ("flat", "monotone", "unvaried", "level-toned"),
-    ("pitch_range", "normal"): ("moderately varied", "gently varied"),
+    ("pitch", "high"): ("high-pitched", "high-register", "shrill", "piping", "treble"),
+    ("pitch", "low"): ("low-pitched", "deep", "low-register", "bass", "rumbling", "sonorous"),
+    ("pitch", "normal"): ("mid-pitched", "medium-pitched", "mid-range", "middle-register"),
+    ("pitch_range", "high"): ("lively", "animated", "sing-song", "highly varied", "melodic", "expressive", "bouncy"),
+    ("pitch_range", "low"): ("flat", "monotone", "unvaried", "level-toned", "droning", "monotonous", "uninflected"),
+    ("pitch_range", "normal"): ("moderately varied", "gently varied", "naturally inflected"),
 }
 """What the voice is like: adjectives before "voice"."""
 
@@ -45,13 +50,77 @@ AROUSAL_WORDS: dict[Level, tuple[str, ...]] = {
 """Arousal said alongside the emotion ("sad and tired"); at a normal level nothing is said."""
 
 EMOTION_WORDS: dict[str, tuple[str, ...]] = {
-    "neutral": ("neutral", "matter-of-fact", "unemotional", "composed", "even-tempered", "detached"),
-    "happiness": ("happy", "cheerful", "joyful", "delighted", "glad", "pleased"),
-    "sadness": ("sad", "downcast", "sorrowful", "unhappy", "dejected", "gloomy"),
-    "anger": ("angry", "irritated", "annoyed", "furious", "cross", "indignant"),
-    "fear": ("afraid", "fearful", "anxious", "scared", "frightened", "nervous"),
-    "disgust": ("disgusted", "repulsed", "revolted", "disdainful", "sickened"),
-    "surprise": ("surprised", "astonished", "startled", "amazed", "taken aback"),
+    "neutral": (
+        "neutral",
+        "matter-of-fact",
+        "unemotional",
+        "composed",
+        "even-tempered",
+        "detached",
+        "impassive",
+        "businesslike",
+        "unmoved",
+        "level-headed",
+    ),
+    "happiness": (
+        "happy",
+        "cheerful",
+        "joyful",
+        "delighted",
+        "glad",
+        "pleased",
+        "upbeat",
+        "merry",
+        "elated",
+        "content",
+    ),
+    "sadness": (
+        "sad",
+        "downcast",
+        "sorrowful",
+        "unhappy",
+        "dejected",
+        "gloomy",
+        "mournful",
+        "despondent",
+        "heartbroken",
+        "forlorn",
+    ),
+    "anger": (
+        "angry",
+        "irritated",
+        "annoyed",
+        "furious",
+        "cross",
+        "indignant",
+        "irate",
+        "incensed",
+        "exasperated",
+        "resentful",
+    ),
+    "fear": (
+        "afraid",
+        "fearful",
+        "anxious",
+        "scared",
+        "frightened",
+        "nervous",
+        "panicky",
+        "terrified",
+        "apprehensive",
+        "uneasy",
+    ),
+    "disgust": ("disgusted", "repulsed", "revolted", "disdainful", "sickened", "appalled", "put off", "nauseated"),
+    "surprise": (
+        "surprised",
+        "astonished",
+        "startled",
+        "amazed",
+        "taken aback",
+        "stunned",
+        "dumbfounded",
+        "astounded",
+    ),
 }
 """Adjectives per basic emotion (the label space's names)."""
 
@@ -59,7 +128,7 @@ EMOTION_NOUNS: dict[str, tuple[str, ...]] = {
     "happiness": ("joy", "amusement", "cheer"),
     "sadness": ("sadness", "sorrow", "melancholy"),
     "anger": ("anger", "irritation", "annoyance"),
-    "fear": ("fear", "anxiety", "unease"),
+    "fear": ("fear", "anxiety", "dread"),
     "disgust": ("disgust", "distaste", "revulsion"),
     "surprise": ("surprise", "astonishment"),
 }
@@ -123,7 +192,7 @@ def _patterns() -> list[tuple[re.Pattern, Claim]]:
 
 
 QUOTE = re.compile(r"[\"“][^\"”]*[\"”]")
-SPOKEN_IN = re.compile(r"\b(?:in|speaks|speaking|talks|talking)\s+([A-Z][a-z]+(?: [A-Z][a-z]+)?)")
+SPOKEN_IN = re.compile(r"\b(?:in|using|speaks|speaking|talks|talking)\s+([A-Z][a-z]+(?: [A-Z][a-z]+)?)")
 
 
 QUOTE_CLAUSE = re.compile(r"(?:,\s*saying|,\s*with the words|:)?\s*[\"“][^\"”]*[\"”]")
