@@ -426,6 +426,50 @@ def training() -> str:
     return "\n\n".join(parts)
 
 
+def _goal(met: bool) -> str:
+    return "met" if met else "**not met**"
+
+
+def captions() -> str:
+    cp = _maybe("captions")
+    if cp is None:
+        return "Captions: not measured yet (`python -m bench.captions`)."
+    f = cp["figures"]
+    c, fa, v, sp = f["consistency"], f["faithfulness"], f["variety"], f["speed_ms"]
+    dev = json.loads((MODEL_DIR / "captioner.json").read_text())["metrics"]
+    rows = [
+        "| figure | measured | goal | |",
+        "|---|---|---|---|",
+        f"| caption read back as the predicted emotion | {_pct(c['agrees_with_prediction'])} "
+        f"({_pct(c['agrees_with_prediction_class_names'])} with bare class names) | ≥ 95% | "
+        f"{_goal(c['agrees_with_prediction'] >= c['goal_agreement'])} |",
+        f"| caption read back vs the corpus label, beside the classifier | {_pct(c['caption_accuracy'])} vs "
+        f"{_pct(c['classifier_accuracy'])} ({c['gap_points']:.1f} points) | within 2 points | "
+        f"{_goal(abs(c['gap_points']) <= c['goal_gap_points'])} |",
+        f"| stated voice levels that match the measure | {fa['matching']} of {fa['captions_stating_a_level']} | "
+        f"100% | {_goal(fa['matching'] == fa['captions_stating_a_level'])} |",
+        f"| distinct-2 over the clip captions | {v['distinct_2']:.3f} | ≥ 0.5 | "
+        f"{_goal(v['distinct_2'] >= v['goal_distinct_2'])} |",
+        f"| the same sentence for two clips in a row | {v['identical_in_a_row']} | 0 | "
+        f"{_goal(v['identical_in_a_row'] == 0)} |",
+        f"| captioning time per clip after analysis | {sp['mean']:.1f} ms mean, {sp['median']:.1f} median, "
+        f"{sp['p95']:.1f} p95 | < 50 ms | {_goal(sp['mean'] < sp['goal'])} |",
+    ]
+    examples = "\n".join(f"> {e}  " for e in f["examples"][:4])
+    return (
+        f"Captions of {f['clips']} clips ({f['corpora']['emodb']} EmoDB, {f['corpora']['ravdess']} RAVDESS; "
+        f"speakers outside the captioner's development speakers) analysed as the studio analyses them "
+        f"({_source(cp, 'captions')}; {f['captions']} captions, clip and segment). The shipped classifier "
+        "trained on every speaker of both corpora, so its accuracy here is not a generalisation figure: the "
+        "point is how closely the captions follow it. On the development speakers, the projection's zero-shot "
+        f"UAR was {max(dev['projection_dev_zero_shot_uar'].values()):.3f} "
+        f"({dev['projection_steps']} steps, chosen there).\n\n"
+        + "\n".join(rows)
+        + "\n\nFirst captions of the run:\n\n"
+        + examples
+    )
+
+
 README = ROOT / "README.md"
 MODEL_CARD = MODEL_DIR / "MODEL_CARD.md"
 BLOCKS = {
@@ -436,6 +480,7 @@ BLOCKS = {
     (README, "ui"): ui,
     (README, "generalisation"): generalisation,
     (README, "training"): training,
+    (README, "captions"): captions,
     (MODEL_CARD, "training"): card_training,
     (MODEL_CARD, "evaluation"): card_evaluation,
     (MODEL_CARD, "generalisation"): generalisation,

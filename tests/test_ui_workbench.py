@@ -212,3 +212,46 @@ def test_two_annotators_have_their_own_lanes_and_the_agreement_table_shows_their
             expect(page.locator("#es-inspect-unit-title")).to_contain_text("Selected", timeout=30_000)
         page.wait_for_timeout(1500)
         page.screenshot(path=str(ARTIFACTS / f"{tab.lower()}-1280.png"))
+
+
+def test_a_segments_caption_is_shown_edited_for_that_segment_and_exported(workbench, tmp_path):
+    """The generated caption of the selected segment fills the caption box; an edit is
+    saved for that segment (not the clip); the Inspect page lists it; the captions CSV
+    keeps both, with the segment's span."""
+    from playwright.sync_api import expect
+
+    page, studio = workbench
+    _open(page, "cara", "interview.mp4")
+    box = page.locator("#es-annotate-caption textarea")
+    expect(box).not_to_have_value("", timeout=30_000)
+    generated = box.input_value()
+    assert re.search(r"\b(sound|seem|appear|feel|tone|mood|feeling|affect|state)", generated.lower()), generated
+    _focus_page(page)
+    page.keyboard.press("ArrowRight")  # the second segment
+    expect(box).not_to_have_value(generated, timeout=10_000)
+    box.fill("Tense and clipped, as if holding something back.")
+    page.locator("#es-annotate-save-caption").click()
+    expect(page.locator("#es-annotate-status")).to_contain_text("Saved caption", timeout=10_000)
+    whole = page.locator("#es-annotate-caption-whole input")
+    whole.check()
+    expect(box).not_to_have_value("Tense and clipped, as if holding something back.")
+    page.get_by_role("tab", name="Inspect").click()
+    page.locator("#es-inspect-picker input").click()
+    page.get_by_role("option", name="interview.mp4", exact=False).click()
+    expect(page.locator("#es-inspect-caption")).to_contain_text("Tense and clipped", timeout=30_000)
+    expect(page.locator("#es-inspect-caption")).to_contain_text("by cara")
+    out = tmp_path / "captions.csv"
+    env = {**os.environ, "EMOSTUDIO_DATA_DIR": str(studio.data_dir)}
+    subprocess.run(
+        [sys.executable, "-m", "emostudio.cli", "export", "--captions", str(out)],
+        env=env,
+        check=True,
+        capture_output=True,
+        cwd=REPO_ROOT,
+    )
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    edit = [r for r in rows if r["source"] == "human"][-1]
+    corrected = next(r for r in rows if r["caption_id"] == edit["corrects_caption_id"])
+    assert edit["annotator"] == "cara" and edit["start"] != "" and edit["media"] == "interview.mp4"
+    assert (corrected["start"], corrected["end"], corrected["source"]) == (edit["start"], edit["end"], "model")
