@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import shutil
 import tempfile
 import time
@@ -46,7 +45,7 @@ from emostudio.features import FeatureCache
 from emostudio.features.text import embed_texts
 from emostudio.media.recipes import load_corpus
 from emostudio.model.captions.attributes import speaker_baseline
-from emostudio.model.captions.captioner import load_captioner, unit
+from emostudio.model.captions.captioner import distinct_2, load_captioner, unit
 from emostudio.model.captions.describe import shares_clip_caption, span_facts
 from emostudio.model.captions.phrases import PROMPTS, VOICE_ATTRIBUTES, claims_of
 from emostudio.model.network import default_model_path
@@ -54,11 +53,6 @@ from emostudio.services.analysis import Analyzer, analyze_stored
 from emostudio.services.ingest import import_paths
 from emostudio.services.versions import active_version
 from emostudio.testing import temp_repository
-
-
-def distinct_2(texts: list[str]) -> float:
-    bigrams = [tuple(pair) for t in texts for pair in zip(*[re.findall(r"\w+", t.lower())[i:] for i in range(2)])]
-    return len(set(bigrams)) / max(len(bigrams), 1)
 
 
 def read_back(texts: list[str], renderings: dict[str, tuple[str, ...]]) -> np.ndarray:

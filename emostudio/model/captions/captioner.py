@@ -104,9 +104,19 @@ class Scored:
     parts: dict[str, float] = field(default_factory=dict)
 
 
-def bigrams(text: str) -> set[tuple[str, str]]:
+def word_pairs(text: str) -> list[tuple[str, str]]:
     words = re.findall(r"\w+", text.lower())
-    return set(zip(words, words[1:]))
+    return list(zip(words, words[1:]))
+
+
+def bigrams(text: str) -> set[tuple[str, str]]:
+    return set(word_pairs(text))
+
+
+def distinct_2(texts: list[str]) -> float:
+    """Distinct word pairs over all word pairs of ``texts``: how varied a set of captions reads."""
+    pairs = [p for t in texts for p in word_pairs(t)]
+    return len(set(pairs)) / max(len(pairs), 1)
 
 
 class RecentPhrasing:
@@ -200,10 +210,17 @@ class Captioner:
             texts.append(self.generator.generate(audio))
         return texts
 
-    def caption(self, facts: Facts, audio: np.ndarray | None, seed: int, avoid: str | None = None) -> Scored:
+    def caption(
+        self,
+        facts: Facts,
+        audio: np.ndarray | None,
+        seed: int = 0,
+        avoid: str | None = None,
+        texts: list[str] | None = None,
+    ) -> Scored:
         """The best candidate for ``facts`` (never the sentence ``avoid``, the one just
-        before it, unless nothing else is left)."""
-        ranked = self.score(self.candidates(facts, audio, seed), facts, audio)
+        before it, unless nothing else is left); ``texts``: the candidates, when composed already."""
+        ranked = self.score(texts if texts is not None else self.candidates(facts, audio, seed), facts, audio)
         if not ranked:  # every sentence composed from the facts holds them: this cannot be empty
             raise RuntimeError("no caption candidate holds the measured attributes")
         fresh = [s for s in ranked if s.text != avoid]

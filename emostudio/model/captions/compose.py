@@ -23,48 +23,39 @@ from emostudio.model.captions.phrases import (
 )
 
 SUBJECTS = (
-    "The speaker",
+    *(f"{d} {n}" for d in ("The", "This", "A", "One") for n in ("speaker", "talker", "person", "individual", "voice")),
     "Someone",
-    "This person",
-    "The talker",
-    "A speaker",
-    "This speaker",
-    "One person",
     "Somebody",
-    "The individual",
-    "This talker",
-    "The person",
+    "Whoever is speaking",
 )
 VERBS = (
-    "speaks",
-    "talks",
-    "says this",
-    "replies",
-    "answers",
-    "remarks",
-    "states",
-    "responds",
-    "comments",
-    "explains",
-    "continues",
-    "adds",
-    "utters this",
-    "observes",
+    *("speaks", "talks", "says this", "replies", "answers", "remarks", "states", "responds", "comments"),
+    *("explains", "continues", "adds", "utters this", "observes", "recounts", "mentions", "notes", "reports"),
+    *("insists", "relates", "offers this", "puts it", "announces this", "describes it", "goes on", "chimes in"),
 )
 SEEMS = ("sounds", "seems", "appears", "is audibly", "feels")
 SEEM = ("sound", "seem", "appear", "are audibly", "feel")
 SEEMING = ("sounding", "seeming", "appearing", "feeling")
-MOODS = ("The tone is", "The mood is", "The feeling is", "The affect is", "Emotionally, they are", "Their state:")
+MOODS = (
+    *("The tone is", "The mood is", "The feeling is", "The affect is", "Emotionally, they are", "Their state:"),
+    *("Overall:", "The impression is", "Emotion:", "What comes through is", "The undertone is"),
+)
 HEDGES = {
-    "sure": ("clearly", "unmistakably", "plainly", "distinctly", "decidedly", "openly", "very", "thoroughly", "truly"),
-    "fair": ("rather", "fairly", "quite", "noticeably", "pretty", "reasonably", "largely"),
-    "unsure": ("somewhat", "slightly", "a little", "mildly", "vaguely", "possibly", "perhaps", "arguably", "partly"),
+    "sure": (
+        *("clearly", "unmistakably", "plainly", "distinctly", "decidedly", "openly", "very", "thoroughly"),
+        *("truly", "evidently", "obviously", "genuinely", "undeniably", "markedly"),
+    ),
+    "fair": ("rather", "fairly", "quite", "noticeably", "pretty", "reasonably", "largely", "mostly", "apparently"),
+    "unsure": (
+        *("somewhat", "slightly", "a little", "mildly", "vaguely", "possibly", "perhaps", "arguably", "partly"),
+        *("marginally", "a bit", "lightly"),
+    ),
 }
 """How sure the model is of the emotion, said before it (its top probability: >= 0.75, >= 0.5, less)."""
 VOICE_NOUNS = ("voice", "voice", "tone", "register", "timbre", "delivery")
 PLURAL_VOICE_NOUNS = ("tones", "notes", "inflections", "cadences")
-QUOTE_SHARE = 0.25  # how often a candidate quotes the (read) transcript
-QUOTE_WORDS = 8
+QUOTE_SHARE = 0.15  # how often a candidate quotes the (read) transcript
+QUOTE_WORDS = 6
 CLOSE_CALL = 0.3  # the second emotion may lead a candidate when the model gives it this much
 
 

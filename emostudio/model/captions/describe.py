@@ -9,7 +9,7 @@ import numpy as np
 
 from emostudio.core.domain import Prediction, Segment
 from emostudio.model.captions.attributes import PROSODY_RATE, Facts, Norms, measure_voice, place, speaker_baseline
-from emostudio.model.captions.captioner import Captioner, Scored, seed_of
+from emostudio.model.captions.captioner import Captioner, seed_of
 
 
 @dataclass(frozen=True)
@@ -100,20 +100,23 @@ def caption_spans(
     only segment gets the clip's caption; two segments in a row never get the same sentence."""
     population = captioner.norms
     baseline = speaker_baseline(frames, population) if frames is not None else None
-
-    def one(p: Prediction, reference: Norms, avoid: str | None) -> Scored:
+    own = [(p, baseline or population) for p in segments if not shares_clip_caption(p, segments, clip, baseline)]
+    spans = []  # (prediction, facts, audio, candidates): the clip first, then the segments with their own caption
+    for p, reference in [(clip, population), *own]:
         facts = span_facts(p, frames, reference, transcript, read)
         audio = span_audio(vectors, chunk_starts, step, p.start, p.end)
-        return captioner.caption(facts, audio, seed_of(media_id, round(p.start, 2)), avoid)
-
-    best = one(clip, population, avoid)
+        spans.append((p, facts, audio, captioner.candidates(facts, audio, seed_of(media_id, round(p.start, 2)))))
+    captioner.embed([t for *_, texts in spans for t in texts])  # one batch for the whole media
+    (_, facts, audio, texts), *rest = spans
+    best = captioner.caption(facts, audio, avoid=avoid, texts=texts)
     out = [SpanCaption(None, None, best.text, best.reward)]
     previous = None
     for p in segments:
         if shares_clip_caption(p, segments, clip, baseline):
             scored = best
         else:
-            scored = one(p, baseline or population, previous)
+            _, facts, audio, texts = next(x for x in rest if x[0] is p)
+            scored = captioner.caption(facts, audio, avoid=previous, texts=texts)
         out.append(SpanCaption(p.start, p.duration, scored.text, scored.reward))
         previous = scored.text
     return out
