@@ -421,3 +421,27 @@ def test_the_generative_mode_learns_the_edited_captions_and_its_sentence_is_only
         assert _tidy(generated) == _tidy(text)
         # one more candidate, under the same rules: it is scored, and a contradiction would drop it
         assert generated in captioner.candidates(Facts(0.0, 3.0, {}, dict.fromkeys(BASIC, 1 / 7)), projected, seed=0)
+
+
+def test_every_emotion_word_reads_back_as_its_own_emotion():
+    """The read-back (nearest class prompt in the sentence space) of "The speaker sounds
+    <word>." is the word's class, so a caption's emotion is the one the model predicted."""
+    captioner = Captioner(None, UNIT)
+    for label, words in EMOTION_WORDS.items():
+        e = captioner.embed([f"The speaker sounds {w}." for w in words])
+        read = (e @ captioner.prompts.T).argmax(1)
+        assert [captioner.classes[i] for i in read] == [label] * len(words), label
+
+
+def test_distinct_2_and_fresh_phrasing():
+    from emostudio.model.captions.captioner import RecentPhrasing, distinct_2
+
+    assert distinct_2(["a b c", "a b c"]) == pytest.approx(0.5)
+    assert distinct_2(["a b c", "c d e"]) == 1.0
+    recent = RecentPhrasing(size=2)
+    recent.add("the speaker sounds sad")
+    assert recent.novelty("the speaker sounds sad") == 0.0
+    assert recent.novelty("someone seems glad") == 1.0
+    recent.add("x y")
+    recent.add("z w")  # the first caption has left the window
+    assert recent.novelty("the speaker sounds sad") == 1.0
