@@ -90,6 +90,11 @@ def test_analyze_writes_clip_and_chunk_csv_for_every_modality(tmp_path):
         assert row["top_compound"] and -1 <= float(row["arousal"]) <= 1
         assert row["model_version"].startswith("default-")
     assert clips["silent.mp4"]["top_emotion"] == "happiness"  # the smiling face, alone
+    from emostudio.model.captions.phrases import VOICE_ATTRIBUTES, claims_of
+
+    assert all(row["caption"] for row in clips.values())  # every clip has its caption
+    # a video without sound: its caption says nothing about a voice
+    assert not [c for c in claims_of(clips["silent.mp4"]["caption"]) if c[0] in VOICE_ATTRIBUTES]
 
     chunks = _rows(tmp_path / "c.csv")
     assert list(chunks[0]) == list(prediction_columns())  # the shipped model's label space

@@ -30,9 +30,9 @@ from emostudio.model.captions.captioner import AudioProjection, load_captioner, 
 from emostudio.model.network import CONFIG_FILE, WEIGHTS_FILE, load_model
 from emostudio.services.training import CaptionOptions
 from emostudio.services.versions import active_version, folder_version_id
-from emostudio.trainers.finetune import MediaReader
+from emostudio.trainers.finetune import MediaReader, job_folder, register_or_clean
 from emostudio.trainers.labelled import group_of, held_out_groups
-from emostudio.trainers.worker import JobCancelled, JobLost, register
+from emostudio.trainers.worker import register
 
 
 def current_edits(captions: list[Caption], annotator: str | None = None) -> list[Caption]:
@@ -185,9 +185,7 @@ def caption_job(repo: Repository, job: Job, hook) -> str | None:
 
 def register_captions(repo, job: Job, parent: ModelVersion, captioner, metrics: dict, media_ids, hook) -> str:
     """A version that is ``parent``'s chunk model with this captioner, registered for ``job``."""
-    folder = get_settings().models_dir / f"{job.kind}-job{job.id}"
-    if folder.exists():  # an earlier attempt died before registering: nothing points to it
-        shutil.rmtree(folder)
+    folder = job_folder(job)
     folder.mkdir(parents=True)
     for name in (WEIGHTS_FILE, CONFIG_FILE):
         shutil.copy2(Path(parent.path) / name, folder / name)
@@ -203,12 +201,7 @@ def register_captions(repo, job: Job, parent: ModelVersion, captioner, metrics: 
         parent_id=parent.id,
         job_id=job.id,
     )
-    if not repo.register_job_version(version, job.id, job.worker, media_ids, [], []):
-        shutil.rmtree(folder, ignore_errors=True)
-        current = repo.get_job(job.id)
-        if current is not None and current.status == "cancelled":
-            raise JobCancelled(f"job {job.id} was cancelled before its version was registered")
-        raise JobLost(f"job {job.id} was given to another worker")
+    register_or_clean(repo, job, version, folder, media_ids, [])
     held = metrics["captions"]["heldout"]
     new, old = held["model"].get("mean_rank"), held["parent"].get("mean_rank")
     hook(

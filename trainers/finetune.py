@@ -296,15 +296,32 @@ def finetune_job(repo: Repository, job: Job, hook) -> str | None:
     return run.finish(trained)
 
 
+def job_folder(job: Job) -> Path:
+    """Where ``job`` writes its version: ``<models_dir>/<kind>-job<id>``, empty."""
+    folder = get_settings().models_dir / f"{job.kind}-job{job.id}"
+    if folder.exists():  # an earlier attempt died before registering: nothing points to it
+        shutil.rmtree(folder)
+    return folder
+
+
+def register_or_clean(repo: Repository, job: Job, version: ModelVersion, folder: Path, media_ids, used, pseudo=()):
+    """Register ``version`` for ``job`` atomically with the job still running; a job
+    cancelled (or given to another worker) meanwhile registers nothing and leaves no folder."""
+    if not repo.register_job_version(version, job.id, job.worker, media_ids, used, pseudo):
+        shutil.rmtree(folder, ignore_errors=True)
+        current = repo.get_job(job.id)
+        if current is not None and current.status == "cancelled":
+            raise JobCancelled(f"job {job.id} was cancelled before its version was registered")
+        raise JobLost(f"job {job.id} was given to another worker")
+
+
 def register_trained(
     repo: Repository, job: Job, model: ChunkEmotionModel, parent: ModelVersion, data, hook, pseudo=()
 ) -> str:
     """Save ``model`` and register it for ``job`` with its ``pseudo``-labels (annotations),
     atomically with the job still running (a job cancelled meanwhile registers nothing,
     stores no pseudo-label and leaves no folder)."""
-    folder = get_settings().models_dir / f"{job.kind}-job{job.id}"
-    if folder.exists():  # an earlier attempt died before registering: nothing points to it
-        shutil.rmtree(folder)
+    folder = job_folder(job)
     save_model(model, folder)
     copy_captioner(parent.path, folder)  # the captioner reads the same audio inputs: it goes along
     version = ModelVersion(
@@ -318,12 +335,7 @@ def register_trained(
     )
     pseudo = [replace(a, model_version_id=version.id) for a in pseudo]
     used = sorted(set(data.annotation_ids))
-    if not repo.register_job_version(version, job.id, job.worker, data.media_ids, used, pseudo):
-        shutil.rmtree(folder, ignore_errors=True)
-        current = repo.get_job(job.id)
-        if current is not None and current.status == "cancelled":
-            raise JobCancelled(f"job {job.id} was cancelled before its version was registered")
-        raise JobLost(f"job {job.id} was given to another worker")
+    register_or_clean(repo, job, version, folder, data.media_ids, used, pseudo)
     held = model.config.metrics["heldout"]
     new, old = held["model"].get("uar"), held["parent"].get("uar")
     hook(

@@ -67,7 +67,7 @@ def analyze_paths(
         except (MediaError, RuntimeError, ValueError) as err:
             errors.append(f"{media.path}: {err}")
             continue
-        clip_rows.append(prediction_row(media, result.clip, labels))
+        clip_rows.append(prediction_row(media, result.clip, labels, result.captions[0] if result.captions else None))
         chunk_rows += [prediction_row(media, p, labels) for p in result.chunks]
     suffix = f".part{rank}" if world > 1 else ""
     columns = prediction_columns(labels)

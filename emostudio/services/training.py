@@ -26,6 +26,14 @@ def check_sources(sources) -> None:
         raise StudioError(f"label sources are {' and '.join(HUMAN_SOURCES)}; got {', '.join(sources)}")
 
 
+def known_options(cls, config: dict, what: str) -> None:
+    """Refuse a job config naming an option ``cls`` does not have (a typo fails when queued)."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise StudioError(f"unknown {what} option: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+
+
 @dataclass(frozen=True)
 class FinetuneOptions:
     """What a fine-tuning job is asked to do (its job row's ``config``)."""
@@ -43,10 +51,7 @@ class FinetuneOptions:
 
     @classmethod
     def from_config(cls, config: dict) -> FinetuneOptions:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise StudioError(f"unknown fine-tuning option: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        known_options(cls, config, "fine-tuning")
         options = cls(**{**config, "sources": tuple(config.get("sources") or HUMAN_SOURCES)})
         check_sources(options.sources)
         if options.epochs < 1 or not 0 < options.lr < 1 or not 0 < options.holdout < 1:
@@ -137,10 +142,7 @@ class CaptionOptions:
 
     @classmethod
     def from_config(cls, config: dict) -> CaptionOptions:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise StudioError(f"unknown caption option: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        known_options(cls, config, "caption")
         options = cls(**config)
         if options.epochs < 1 or not 0 < options.lr < 1 or options.temperature <= 0:
             raise StudioError("caption alignment needs epochs >= 1, 0 < lr < 1 and temperature > 0")

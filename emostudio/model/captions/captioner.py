@@ -207,7 +207,9 @@ class Captioner:
     def candidates(self, facts: Facts, audio: np.ndarray | None, seed: int) -> list[str]:
         texts = compose_candidates(facts, N_CANDIDATES, seed)
         if self.generator is not None and audio is not None:
-            texts.append(self.generator.generate(audio))
+            generated = self.generator.generate(audio)
+            if len(generated.split()) >= 3:  # a sentence, not a stray word
+                texts.append(generated)
         return texts
 
     def caption(
