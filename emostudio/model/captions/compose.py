@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 
+from emostudio.core.labels import COMPOUND_PAIRS
 from emostudio.model.captions.attributes import Facts
 from emostudio.model.captions.phrases import (
     AROUSAL_WORDS,
@@ -80,8 +81,8 @@ def _mentioned(facts: Facts, rng: random.Random) -> tuple[list[str], list[str]]:
     return adverbs[:2], adjectives[:2]
 
 
-def _emotion(facts: Facts, rng: random.Random) -> tuple[str, str]:
-    """``(plan, phrase)``: how this candidate reads the span's emotion."""
+def _emotion(facts: Facts, rng: random.Random) -> str:
+    """How this candidate reads the span's emotion: one of the plans the facts allow."""
     named = facts.named_emotions()
     plans = ["top", "top"]
     if facts.arousal_level() in ("high", "low"):
@@ -89,7 +90,7 @@ def _emotion(facts: Facts, rng: random.Random) -> tuple[str, str]:
     if len(named) > 1 and named[1] != "neutral":
         plans.append("second")
     compound = facts.named_compound()
-    if compound and all(("emotion", e) in facts.allowed() for e in _compound_parts(compound)):
+    if compound and all(("emotion", e) in facts.allowed() for e in COMPOUND_PAIRS.get(compound, ("?",))):
         plans.append("compound")
     if len(named) > 1 and facts.emotions[named[1]] >= CLOSE_CALL:
         plans.append("second-first")
@@ -100,21 +101,13 @@ def _emotion(facts: Facts, rng: random.Random) -> tuple[str, str]:
         p = facts.emotions[first]
         word = f"{rng.choice(HEDGES['sure' if p >= 0.75 else 'fair' if p >= 0.5 else 'unsure'])} {word}"
     if plan == "arousal":
-        return plan, f"{word} and {rng.choice(AROUSAL_WORDS[facts.arousal_level()])}"
+        return f"{word} and {rng.choice(AROUSAL_WORDS[facts.arousal_level()])}"
     if plan == "second":
         hint = rng.choice(("a hint of", "a touch of", "some", "an edge of", "a trace of", "an undercurrent of"))
-        return plan, f"{word}, with {hint} {rng.choice(EMOTION_NOUNS.get(named[1], (named[1],)))}"
+        return f"{word}, with {hint} {rng.choice(EMOTION_NOUNS.get(named[1], (named[1],)))}"
     if plan == "compound":
-        return plan, compound
-    return plan, word
-
-
-def _compound_parts(compound: str) -> list[str]:
-    adverb = {"happily": "happiness", "sadly": "sadness", "angrily": "anger", "fearfully": "fear"}
-    adverb |= {"disgustedly": "disgust"}
-    first, second = compound.split(" ", 1)
-    second_of = {"surprised": "surprise", "fearful": "fear", "angry": "anger"}
-    return [adverb.get(first, first), second_of.get(second, second)]
+        return compound
+    return word
 
 
 def _voice_clause(adjectives: list[str], rng: random.Random) -> str:
@@ -128,7 +121,7 @@ def _voice_clause(adjectives: list[str], rng: random.Random) -> str:
     return f"{rng.choice(('in', 'with', 'using'))} {article} {described}"
 
 
-def _sentence(facts: Facts, rng: random.Random) -> tuple[str, str]:
+def _sentence(facts: Facts, rng: random.Random) -> str:
     subject = rng.choice(SUBJECTS)
     verb = rng.choice(VERBS)
     if facts.language:
@@ -136,7 +129,7 @@ def _sentence(facts: Facts, rng: random.Random) -> tuple[str, str]:
         own = verb in ("speaks", "talks") and rng.random() < 0.5  # "speaks German"; "replies in German"
         verb = f"speaks {language}" if own else f"{verb} in {language}"
     adverbs, adjectives = _mentioned(facts, rng)
-    plan, emotion = _emotion(facts, rng)
+    emotion = _emotion(facts, rng)
     manner = " ".join(x for x in (_join(adverbs), _voice_clause(adjectives, rng)) if x)
     lower = subject[0].lower() + subject[1:]
     if not manner:
@@ -181,7 +174,8 @@ def _sentence(facts: Facts, rng: random.Random) -> tuple[str, str]:
         words = facts.quote.split()
         quote = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
         text += rng.choice((', saying "{}"', ': "{}"')).format(quote)
-    return plan, text if text.endswith(('."', '!"', '?"', '…"')) else text + "."
+    text = text[0].upper() + text[1:]
+    return text if text.endswith(('."', '!"', '?"', '…"')) else text + "."
 
 
 def candidates(facts: Facts, n: int, seed: int) -> list[str]:
@@ -189,8 +183,7 @@ def candidates(facts: Facts, n: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     out: list[str] = []
     for _ in range(n * 4):
-        _, text = _sentence(facts, rng)
-        text = text[0].upper() + text[1:]
+        text = _sentence(facts, rng)
         if text not in out:
             out.append(text)
         if len(out) == n:
