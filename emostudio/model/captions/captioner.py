@@ -170,9 +170,16 @@ class Captioner:
         self.metrics = metrics or {}
         self.embed = EmbeddingCache()
         self.recent = RecentPhrasing()
-        self.prompts = class_prompts(self.embed, classes)
+        self._prompts: np.ndarray | None = None
         self.generator = None
         """An optional ``PrefixCaptioner`` whose sentences join the candidates."""
+
+    @property
+    def prompts(self) -> np.ndarray:
+        """``[C, dim]`` class prompts, embedded on first use (projecting audio needs no sentence encoder)."""
+        if self._prompts is None:
+            self._prompts = class_prompts(self.embed, self.classes)
+        return self._prompts
 
     def label_vector(self, probs: dict[str, float]) -> np.ndarray:
         """The classifier's labels rendered as text: the class prompts weighed by its probabilities."""
