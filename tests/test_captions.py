@@ -445,3 +445,13 @@ def test_distinct_2_and_fresh_phrasing():
     recent.add("x y")
     recent.add("z w")  # the first caption has left the window
     assert recent.novelty("the speaker sounds sad") == 1.0
+
+
+def test_the_embedding_cache_returns_every_text_even_past_its_size():
+    from emostudio.model.captions.captioner import EmbeddingCache
+
+    cache = EmbeddingCache(size=4)
+    texts = [f"The speaker sounds sad {k}." for k in range(6)]
+    out = cache(texts)
+    assert out.shape == (6, 384) and len(cache.store) == 4
+    assert np.allclose(cache(texts[-2:]), out[-2:], atol=1e-6)

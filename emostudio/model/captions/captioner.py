@@ -92,9 +92,12 @@ class EmbeddingCache:
                 self.store[text] = vector
         for t in texts:
             self.store.move_to_end(t)
-        while len(self.store) > self.size:
+        out = np.stack([self.store[t] for t in texts]) if texts else np.zeros((0, EMBEDDING_DIM), np.float32)
+        while (
+            len(self.store) > self.size
+        ):  # after reading: a call with more texts than the cache holds still gets them all
             self.store.popitem(last=False)
-        return np.stack([self.store[t] for t in texts]) if texts else np.zeros((0, EMBEDDING_DIM), np.float32)
+        return out
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,9 @@ def caption_spans(
         facts = span_facts(p, frames, reference, transcript, read)
         audio = span_audio(vectors, chunk_starts, step, p.start, p.end)
         spans.append((p, facts, audio, captioner.candidates(facts, audio, seed_of(media_id, round(p.start, 2)))))
-    captioner.embed([t for *_, texts in spans for t in texts])  # one batch for the whole media
+    every = [t for *_, texts in spans for t in texts]
+    if len(every) <= captioner.embed.size // 2:  # one batch for a short media (a long one: span by span)
+        captioner.embed(every)
     (_, facts, audio, texts), *rest = spans
     best = captioner.caption(facts, audio, avoid=avoid, texts=texts)
     out = [SpanCaption(None, None, best.text, best.reward)]
