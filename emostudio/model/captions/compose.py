@@ -55,6 +55,8 @@ HEDGES = {
 """How sure the model is of the emotion, said before it (its top probability: >= 0.75, >= 0.5, less)."""
 VOICE_NOUNS = ("voice", "voice", "tone", "register", "timbre", "delivery")
 PLURAL_VOICE_NOUNS = ("tones", "notes", "inflections", "cadences")
+MENTION_STANDING_OUT, MENTION_NORMAL = 0.85, 0.2
+"""How often a candidate mentions a voice attribute at a high or low level, and at a normal one (grammar choices, not measures)."""
 QUOTE_SHARE = 0.15  # how often a candidate quotes the (read) transcript
 QUOTE_WORDS = 6
 CLOSE_CALL = 0.3  # the second emotion may lead a candidate when the model gives it this much
@@ -71,7 +73,7 @@ def _mentioned(facts: Facts, rng: random.Random) -> tuple[list[str], list[str]]:
     adverbs, adjectives = [], []
     for name, m in facts.voice.items():
         stands_out = m.level != "normal"
-        if rng.random() > (0.85 if stands_out else 0.2):
+        if rng.random() > (MENTION_STANDING_OUT if stands_out else MENTION_NORMAL):
             continue
         if (name, m.level) in VOICE_ADVERBS:
             adverbs.append(rng.choice(VOICE_ADVERBS[(name, m.level)]))

@@ -112,12 +112,12 @@ def caption_spans(
     (_, facts, audio, texts), *rest = spans
     best = captioner.caption(facts, audio, avoid=avoid, texts=texts)
     out = [SpanCaption(None, None, best.text, best.reward)]
-    previous = None
+    previous, own_spans = None, iter(rest)  # in segment order
     for p in segments:
         if shares_clip_caption(p, segments, clip, baseline):
             scored = best
         else:
-            _, facts, audio, texts = next(x for x in rest if x[0] is p)
+            _, facts, audio, texts = next(own_spans)
             scored = captioner.caption(facts, audio, avoid=previous, texts=texts)
         out.append(SpanCaption(p.start, p.duration, scored.text, scored.reward))
         previous = scored.text
