@@ -165,16 +165,23 @@ def test_a_continuous_trace_recorded_with_the_keyboard_is_stored_drawn_and_expor
     assert values[0] == 0.0 and max(values) == pytest.approx(0.5) and values[-1] == pytest.approx(-0.3)
 
 
-def _label_segment(page, index: int, key: str, who: str) -> None:
+def _select_segment(page, index: int) -> None:
     from playwright.sync_api import expect
 
     title = page.locator("#es-annotate-unit-title")
+    expect(title).to_contain_text("Selected segment")
     _focus_page(page)
     current = int(re.search(r"segment (\d+) of", title.inner_text()).group(1)) - 1
     while current != index:  # one step at a time, each answered before the next
         page.keyboard.press("ArrowRight" if index > current else "ArrowLeft")
         current += 1 if index > current else -1
         expect(title).to_contain_text(f"Selected segment {current + 1} of")
+
+
+def _label_segment(page, index: int, key: str, who: str) -> None:
+    from playwright.sync_api import expect
+
+    _select_segment(page, index)
     page.keyboard.press(key)
     label = BASIC[int(key) - 1]
     expect(page.locator(f"#es-annotate-label input[value={label}]")).to_be_checked()
@@ -223,13 +230,14 @@ def test_a_segments_caption_is_shown_edited_for_that_segment_and_exported(workbe
     page, studio = workbench
     _open(page, "cara", "interview.mp4")
     box = page.locator("#es-annotate-caption textarea")
+    _select_segment(page, 0)
     expect(box).not_to_have_value("", timeout=30_000)
     generated = box.input_value()
     assert re.search(r"\b(sound|seem|appear|feel|tone|mood|feeling|affect|state)", generated.lower()), generated
-    _focus_page(page)
-    page.keyboard.press("ArrowRight")  # the second segment
+    _select_segment(page, 1)  # the second segment: its own caption, once the selection is answered
     expect(box).not_to_have_value(generated, timeout=10_000)
     box.fill("Tense and clipped, as if holding something back.")
+    expect(box).to_have_value("Tense and clipped, as if holding something back.")
     page.locator("#es-annotate-save-caption").click()
     expect(page.locator("#es-annotate-status")).to_contain_text("Saved caption", timeout=10_000)
     whole = page.locator("#es-annotate-caption-whole input")
