@@ -35,7 +35,6 @@ from emostudio.core.domain import Prediction
 from emostudio.core.labels import BASIC, avd_prototype
 from emostudio.features import FeatureCache, get_extractor
 from emostudio.model.network import ChunkModelConfig
-from emostudio.model.segments import entropy, margin
 from emostudio.services.annotate import DEFAULT_ORDER, balanced_order
 from emostudio.services.training import FinetuneOptions
 from emostudio.trainers.corpora import load_speech_corpus
@@ -77,8 +76,8 @@ def direction(data, source: str, target: str, extractors, cache, epochs: int) ->
     probs = predict_audio(base, pool)
     predictions = [Prediction(None, "", "", "", "clip", 0.0, 0.0, basic=dict(zip(BASIC, map(float, p)))) for p in probs]
     queues = {
-        "margin": sorted(range(len(pool)), key=lambda i: margin(predictions[i])),
-        "entropy": sorted(range(len(pool)), key=lambda i: -entropy(predictions[i])),
+        "margin": sorted(range(len(pool)), key=lambda i: predictions[i].margin),
+        "entropy": sorted(range(len(pool)), key=lambda i: -predictions[i].entropy),
         "balanced": balanced_order(predictions),
     }
     figures = {

@@ -113,8 +113,15 @@ class ModelVersionRow(Base):
 
 
 class PredictionRow(Base):
+    """Clip- and segment-level predictions (chunk-level outputs are in ``chunk_arrays`` files)."""
+
     __tablename__ = "predictions"
-    __table_args__ = (Index("ix_predictions_media_model", "media_id", "model_version_id", "level", "start"),)
+    __table_args__ = (
+        Index("ix_predictions_media_model", "media_id", "model_version_id", "level", "start"),
+        # the uncertainty queue: a version's current segments, most uncertain first
+        Index("ix_predictions_queue_margin", "model_version_id", "level", "superseded", "margin"),
+        Index("ix_predictions_queue_entropy", "model_version_id", "level", "superseded", "entropy"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
@@ -129,8 +136,33 @@ class PredictionRow(Base):
     valence: Mapped[float | None] = mapped_column(Float)
     dominance: Mapped[float | None] = mapped_column(Float)
     modalities: Mapped[dict] = mapped_column(JSON, default=dict)
+    margin: Mapped[float | None] = mapped_column(Float)
+    """Top-1 minus top-2 basic probability, stored so the uncertainty queue is an indexed query."""
+    entropy: Mapped[float | None] = mapped_column(Float)
     # A re-analysis marks the run it replaces superseded instead of deleting it: a
     # correction may still be on its way for a prediction someone is looking at.
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChunkArrayRow(Base):
+    """A media's chunk-level outputs by one model version: one safetensors file under the
+    data folder (``db.arrays``), named here with its checksum. Superseded like predictions."""
+
+    __tablename__ = "chunk_arrays"
+    __table_args__ = (Index("ix_chunk_arrays_media_model", "media_id", "model_version_id", "superseded"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    model_version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id"))
+    extractor: Mapped[str] = mapped_column(String(128))
+    path: Mapped[str] = mapped_column(Text)
+    """Relative to the data folder's ``arrays`` folder."""
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    chunks: Mapped[int] = mapped_column(Integer)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
     superseded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
 from sqlalchemy import Engine, delete, func, select, update
@@ -28,9 +29,12 @@ from emostudio.core.domain import (
     Trace,
     User,
 )
+from emostudio.core.series import ChunkSeries
+from emostudio.db.arrays import ChunkFileError, ChunkStore, StoredFile
 from emostudio.db.models import (
     AnnotationRow,
     CaptionRow,
+    ChunkArrayRow,
     FeatureCacheRow,
     JobRow,
     MediaFileRow,
@@ -42,7 +46,7 @@ from emostudio.db.models import (
     TraceRow,
     UserRow,
 )
-from emostudio.db.session import DatabaseError
+from emostudio.db.session import DatabaseError, default_arrays_dir, storage_error
 
 _INFO_FIELDS = tuple(MediaInfo.__dataclass_fields__)
 _ANNOTATION_FIELDS = tuple(f for f in Annotation.__dataclass_fields__ if f not in ("id", "created_at"))
@@ -124,6 +128,48 @@ def _prediction(row: PredictionRow) -> Prediction:
         valence=row.valence,
         dominance=row.dominance,
         modalities=row.modalities or {},
+    )
+
+
+def _prediction_row(p: Prediction) -> PredictionRow:
+    return PredictionRow(
+        media_id=p.media_id,
+        model_version_id=p.model_version_id,
+        extractor=p.extractor,
+        level=p.level,
+        start=p.start,
+        duration=p.duration,
+        basic=p.basic,
+        compound=p.compound,
+        arousal=p.arousal,
+        valence=p.valence,
+        dominance=p.dominance,
+        modalities=p.modalities,
+        margin=p.margin if p.basic else None,
+        entropy=p.entropy if p.basic else None,
+    )
+
+
+@dataclass(frozen=True)
+class ChunkFile:
+    """Where one media's chunk outputs by one version are stored."""
+
+    media_id: str
+    model_version_id: str
+    chunks: int
+    start: float
+    end: float
+    stored: StoredFile
+
+
+def _chunk_file(row: ChunkArrayRow) -> ChunkFile:
+    return ChunkFile(
+        row.media_id,
+        row.model_version_id,
+        row.chunks,
+        row.start,
+        row.end,
+        StoredFile(row.path, row.sha256, row.size_bytes),
     )
 
 
@@ -247,9 +293,13 @@ class MediaSummary:
 
 
 class Repository:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, arrays_dir: Path | None = None):
+        """``arrays_dir``: where chunk-level outputs are stored as files (default: the
+        ``arrays`` folder beside a SQLite database)."""
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        folder = arrays_dir or default_arrays_dir(engine.url.render_as_string(hide_password=False))
+        self.chunk_store = ChunkStore(folder) if folder is not None else None
 
     def session(self) -> Session:
         return self._sessions()
@@ -568,39 +618,57 @@ class Repository:
         model_version_id: str,
         predictions: Sequence[Prediction],
         captions: Sequence[Caption] = (),
+        chunks: ChunkSeries | None = None,
     ) -> None:
         """Store a media's predictions by one model version, and the captions it wrote with
         them (in one transaction); that version's earlier run is kept, marked superseded,
         never deleted: someone may have it open and be about to save a correction that
-        names one of its predictions. (Captions are append-only: the newest are current.)"""
+        names one of its predictions. (Captions are append-only: the newest are current.)
+
+        Chunk-level outputs (``chunks``, or chunk-level ``predictions``) go to one file
+        under the arrays folder, written before the transaction; rows hold the clip and
+        segments."""
+        chunk_preds = [p for p in predictions if p.level == "chunk"]
+        if chunk_preds:
+            if chunks is not None:
+                raise ValueError("give chunk outputs either as a series or as predictions, not both")
+            chunks = ChunkSeries.from_predictions(chunk_preds)
+        stored = self._store_chunks(chunks) if chunks is not None and len(chunks) else None
         with self.writing() as s:
             s.add_all(CaptionRow(**{f: getattr(c, f) for f in _CAPTION_FIELDS}) for c in captions)
-            s.execute(
-                update(PredictionRow)
-                .where(
-                    PredictionRow.media_id == media_id,
-                    PredictionRow.model_version_id == model_version_id,
-                    PredictionRow.superseded.is_(False),
+            for table in (PredictionRow, ChunkArrayRow):
+                s.execute(
+                    update(table)
+                    .where(
+                        table.media_id == media_id,
+                        table.model_version_id == model_version_id,
+                        table.superseded.is_(False),
+                    )
+                    .values(superseded=True)
                 )
-                .values(superseded=True)
-            )
-            s.add_all(
-                PredictionRow(
-                    media_id=p.media_id,
-                    model_version_id=p.model_version_id,
-                    extractor=p.extractor,
-                    level=p.level,
-                    start=p.start,
-                    duration=p.duration,
-                    basic=p.basic,
-                    compound=p.compound,
-                    arousal=p.arousal,
-                    valence=p.valence,
-                    dominance=p.dominance,
-                    modalities=p.modalities,
+            s.add_all(_prediction_row(p) for p in predictions if p.level != "chunk")
+            if stored is not None:
+                s.add(
+                    ChunkArrayRow(
+                        media_id=media_id,
+                        model_version_id=model_version_id,
+                        extractor=chunks.extractor,
+                        path=stored.path,
+                        sha256=stored.sha256,
+                        size_bytes=stored.size_bytes,
+                        chunks=len(chunks),
+                        start=float(chunks.start[0]),
+                        end=chunks.end,
+                    )
                 )
-                for p in predictions
-            )
+
+    def _store_chunks(self, chunks: ChunkSeries) -> StoredFile:
+        if self.chunk_store is None:
+            raise DatabaseError("chunk predictions need a folder for their files: open the studio with a data folder")
+        try:
+            return self.chunk_store.write(chunks)
+        except OSError as err:
+            raise storage_error(str(err)) from None
 
     def corrections_of_earlier_runs(self, media_id: str, model_version_id: str) -> int:
         """How many annotations correct a superseded prediction of this media and version."""
@@ -634,9 +702,12 @@ class Repository:
     def predictions(
         self, media_id: str | None = None, model_version_id: str | None = None, level: str | None = None
     ) -> list[Prediction]:
-        """The current (not superseded) predictions matching the filters."""
+        """The current (not superseded) clip and segment predictions matching the filters
+        (chunk-level outputs: ``chunk_series``)."""
+        if level == "chunk":
+            raise ValueError("chunk-level outputs are read with chunk_series(), not predictions()")
         with self.session() as s:
-            q = select(PredictionRow).where(PredictionRow.superseded.is_(False))
+            q = select(PredictionRow).where(PredictionRow.superseded.is_(False), PredictionRow.level != "chunk")
             if media_id:
                 q = q.where(PredictionRow.media_id == media_id)
             if model_version_id:
@@ -645,6 +716,46 @@ class Repository:
                 q = q.where(PredictionRow.level == level)
             q = q.order_by(PredictionRow.media_id, PredictionRow.level, PredictionRow.start)
             return [_prediction(r) for r in s.scalars(q)]
+
+    # -- chunk-level outputs -----------------------------------------------------
+
+    def chunk_files(self, model_version_id: str | None = None, media_id: str | None = None) -> list[ChunkFile]:
+        """The current runs' chunk files, by media."""
+        with self.session() as s:
+            q = select(ChunkArrayRow).where(ChunkArrayRow.superseded.is_(False))
+            if model_version_id:
+                q = q.where(ChunkArrayRow.model_version_id == model_version_id)
+            if media_id:
+                q = q.where(ChunkArrayRow.media_id == media_id)
+            return [
+                _chunk_file(r) for r in s.scalars(q.order_by(ChunkArrayRow.media_id, ChunkArrayRow.model_version_id))
+            ]
+
+    def chunk_series(
+        self,
+        media_id: str,
+        model_version_id: str,
+        start: float | None = None,
+        end: float | None = None,
+        overview: bool = False,
+    ) -> ChunkSeries | None:
+        """A media's current chunk outputs by one version: all of them, the chunks
+        overlapping ``[start, end)`` (only those are read from disk), or the overview.
+        None when that version has not analysed the media."""
+        found = self.chunk_files(model_version_id, media_id)
+        return self.read_chunks(found[0], start, end, overview) if found else None
+
+    def read_chunks(
+        self, file: ChunkFile, start: float | None = None, end: float | None = None, overview: bool = False
+    ) -> ChunkSeries:
+        if self.chunk_store is None:
+            raise DatabaseError(
+                "chunk predictions are files in the data folder, and this studio was opened without one"
+            )
+        try:
+            return self.chunk_store.read(file.stored, start, end, overview)
+        except ChunkFileError as err:
+            raise DatabaseError(str(err)) from None
 
     # -- jobs ------------------------------------------------------------------
 
@@ -968,12 +1079,15 @@ class Repository:
                 for table in (SegmentRow, FeatureCacheRow, MediaFileRow):
                     s.execute(delete(table).where(table.media_id == media_id))
                 s.execute(delete(PredictionRow).where(PredictionRow.media_id == media_id))
+                s.execute(delete(ChunkArrayRow).where(ChunkArrayRow.media_id == media_id))
                 s.delete(row)
                 s.flush()
         except IntegrityError:
             raise DatabaseError(
                 f"{media.name} has annotations, captions, traces or transcript corrections made by people; it is kept"
             ) from None
+        if self.chunk_store is not None:
+            self.chunk_store.forget(media_id)
         return media
 
 

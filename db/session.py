@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from emostudio.core.errors import StudioError
-from emostudio.core.paths import sqlite_file
+from emostudio.core.paths import real, sqlite_file
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Alembic reports every schema check at INFO ("Context impl SQLiteImpl."): noise in the studio's log
@@ -79,10 +79,22 @@ def _raise_storage_error(context) -> None:
     raise storage_error(_reason(err), reading=statement.startswith(("SELECT", "PRAGMA", "WITH"))) from err
 
 
-def alembic_config(url: str, migrations_dir: Path = MIGRATIONS_DIR) -> Config:
+ARRAYS_FOLDER = "arrays"
+
+
+def default_arrays_dir(url: str) -> Path | None:
+    """Where chunk-array files go when nobody said: ``arrays`` beside a SQLite file (the
+    data folder, by default); None for a database server or an in-memory database."""
+    path = sqlite_file(url)
+    return None if path is None else real(path).parent / ARRAYS_FOLDER
+
+
+def alembic_config(url: str, migrations_dir: Path = MIGRATIONS_DIR, arrays_dir: Path | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    # migration 0005 moves chunk predictions into files there
+    cfg.attributes["arrays_dir"] = arrays_dir or default_arrays_dir(url)
     return cfg
 
 
@@ -154,8 +166,10 @@ def _reason(err: DBAPIError) -> str:
     return str(err.orig).splitlines()[0] if err.orig is not None else type(err).__name__
 
 
-def upgrade(url: str, revision: str = "head", migrations_dir: Path = MIGRATIONS_DIR) -> None:
-    command.upgrade(alembic_config(url, migrations_dir), revision)
+def upgrade(
+    url: str, revision: str = "head", migrations_dir: Path = MIGRATIONS_DIR, arrays_dir: Path | None = None
+) -> None:
+    command.upgrade(alembic_config(url, migrations_dir, arrays_dir), revision)
 
 
 def open_database(
@@ -164,6 +178,7 @@ def open_database(
     backup_dir: Path | None = None,
     readonly: bool = False,
     migrations_dir: Path = MIGRATIONS_DIR,
+    arrays_dir: Path | None = None,
 ) -> Engine:
     """Create the engine, migrating the schema first when it is behind.
 
@@ -193,7 +208,7 @@ def open_database(
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         saved = backup_database(engine, Path(backup_dir) / f"emostudio-{current}-before-{head}-{stamp}.db")
     try:
-        upgrade(url, migrations_dir=migrations_dir)
+        upgrade(url, migrations_dir=migrations_dir, arrays_dir=arrays_dir)
     except Exception as err:  # noqa: BLE001 - any failure is reported the same way
         engine.dispose()
         where = f"; a copy from before the attempt is at {saved}" if saved else ""

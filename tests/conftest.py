@@ -60,8 +60,8 @@ def db_url(request, tmp_path):
 
 
 @pytest.fixture
-def any_repo(db_url):
+def any_repo(db_url, tmp_path):
     """A migrated repository on SQLite, and again on PostgreSQL."""
-    repository = Repository(open_database(db_url))
+    repository = Repository(open_database(db_url), arrays_dir=tmp_path / "arrays")
     yield repository
     repository.engine.dispose()

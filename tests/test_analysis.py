@@ -114,7 +114,9 @@ def test_reanalysis_replaces_predictions_and_keeps_the_asr_transcript(tmp_path, 
     second = _store(repo, analyzer, media)
     assert second.asr_transcript == []  # the stored transcript is reused, not transcribed again
     stored = repo.predictions(media.id)
-    assert len(stored) == 1 + len(second.segments) + len(second.chunks)
+    assert len(stored) == 1 + len(second.segments)
+    series = repo.chunk_series(media.id, analyzer.model_version_id)  # the chunks: one file, read back exactly
+    assert series.predictions() == second.chunks
     # no VAD here: the whole clip is the one annotation unit, pooled from its chunks
     (unit,) = second.segments
     assert (unit.level, unit.start, unit.duration) == ("segment", 0.0, media.duration)
@@ -175,7 +177,7 @@ def test_a_corrected_run_is_kept_and_exported(tmp_path, analyzer):
     path = write_audio(tmp_path / "voice.wav", speech())
     (media,) = import_paths(repo, [path], options=ImportOptions(vad=False)).added
     _store(repo, analyzer, media)
-    chunk = repo.predictions(media.id, level="chunk")[2]
+    chunk = repo.predictions(media.id, level="segment")[0]
     _correct(repo, media, chunk)
     before = [p.id for p in repo.predictions(media.id)]
     _store(repo, analyzer, media)
@@ -360,7 +362,7 @@ def test_reanalysing_a_corrected_media_keeps_the_corrected_run_and_says_so(tmp_p
     (media,) = import_paths(repo, [write_audio(tmp_path / "voice.wav", speech())]).added
     queue_analysis(repo, [media.id])
     assert run_once(repo, "w").status == "succeeded"
-    chunk = repo.predictions(media.id, level="chunk")[3]
+    chunk = repo.predictions(media.id, level="segment")[0]
     _correct(repo, media, chunk)
     queue_analysis(repo, [media.id], force=True)
     job = run_once(repo, "w")

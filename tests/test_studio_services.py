@@ -7,7 +7,7 @@ import pytest
 
 from emostudio.core.domain import ModelVersion, Prediction, Segment
 from emostudio.core.labels import BASIC
-from emostudio.model.segments import annotation_units, entropy, margin, pool_chunks
+from emostudio.model.segments import annotation_units, pool_chunks
 from emostudio.services.annotate import CorrectionError, save_caption, save_correction, uncertainty_queue
 from emostudio.services.ingest import ImportOptions, import_paths
 from emostudio.services.inspect import avd_spread, chunk_at, load_clip_view, ranked_emotions, unit_index_at
@@ -63,7 +63,7 @@ def test_a_segment_pools_its_chunks_by_overlap_and_modalities_by_presence():
 def test_uncertainty_measures_rank_a_hesitant_prediction_first():
     sure = _chunk(0, _probs(anger=0.9))
     torn = _chunk(0, _probs(anger=0.4, fear=0.38))
-    assert margin(torn) < margin(sure) and entropy(torn) > entropy(sure)
+    assert torn.margin < sure.margin and torn.entropy > sure.entropy
     assert avd_spread(_probs(happiness=1.0 - 6e-9))[1] < 0.01 < avd_spread(torn.basic)[1]
 
 
@@ -110,7 +110,6 @@ def test_the_queue_puts_the_most_uncertain_segment_first_and_skips_what_i_labell
 def test_the_balanced_queue_takes_turns_across_the_predicted_emotions():
     """A model that calls most clips neutral, some of them barely: margin ranking asks
     about neutral clips first; the balanced order alternates with the other emotions."""
-    from emostudio.model.segments import margin
     from emostudio.services.annotate import balanced_order
 
     def clip(**probs):
@@ -118,7 +117,7 @@ def test_the_balanced_queue_takes_turns_across_the_predicted_emotions():
 
     preds = [clip(neutral=0.5 + 0.02 * k, sadness=0.45 - 0.02 * k) for k in range(6)]
     preds += [clip(anger=0.7, fear=0.2), clip(anger=0.9), clip(happiness=0.6, surprise=0.3)]
-    by_margin = sorted(range(len(preds)), key=lambda i: margin(preds[i]))
+    by_margin = sorted(range(len(preds)), key=lambda i: preds[i].margin)
     assert {preds[i].top_label for i in by_margin[:3]} == {"neutral"}
     order = balanced_order(preds)
     assert sorted(order) == list(range(len(preds)))  # every clip, once

@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -175,6 +176,17 @@ class Prediction:
     @property
     def top_label(self) -> str | None:
         return max(self.basic, key=self.basic.get) if self.basic else None
+
+    @property
+    def margin(self) -> float:
+        """Top-1 minus top-2 probability: small means the model hesitates between two emotions."""
+        top = sorted(self.basic.values(), reverse=True) + [0.0, 0.0]
+        return top[0] - top[1]
+
+    @property
+    def entropy(self) -> float:
+        """Shannon entropy of the basic-emotion distribution, in nats."""
+        return -sum(p * math.log(p) for p in self.basic.values() if p > 0)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ touching chunk rows.
 from __future__ import annotations
 
 import bisect
-import math
 
 import numpy as np
 
@@ -84,14 +83,3 @@ def pool_chunks(
 def segment_predictions(chunks: list[Prediction], units: list[tuple[float, float]]) -> list[Prediction]:
     starts = [c.start for c in chunks]
     return [pool_chunks(chunks, start, duration, starts=starts) for start, duration in units]
-
-
-def margin(prediction: Prediction) -> float:
-    """Top-1 minus top-2 probability: small means the model hesitates between two emotions."""
-    top = sorted(prediction.basic.values(), reverse=True) + [0.0, 0.0]
-    return top[0] - top[1]
-
-
-def entropy(prediction: Prediction) -> float:
-    """Shannon entropy of the basic-emotion distribution, in nats."""
-    return -sum(p * math.log(p) for p in prediction.basic.values() if p > 0)

@@ -18,7 +18,6 @@ from emostudio.core.errors import StudioError
 from emostudio.core.labels import DIMENSIONS, UnknownLabelError, canonical_label
 from emostudio.db.repository import Repository
 from emostudio.media.transcripts import EDIT_SOURCE, current_transcript
-from emostudio.model.segments import entropy, margin
 
 MAX_NAME = 64
 MAX_CAPTION = 2000
@@ -262,8 +261,8 @@ def balanced_order(predictions: Sequence[Prediction]) -> list[int]:
     by_class: dict[str, list[int]] = {}
     for i, p in enumerate(predictions):
         by_class.setdefault(p.top_label or "", []).append(i)
-    queues = [sorted(ids, key=lambda i: margin(predictions[i])) for ids in by_class.values()]
-    queues.sort(key=lambda q: margin(predictions[q[0]]))  # the class with the most uncertain clip goes first
+    queues = [sorted(ids, key=lambda i: predictions[i].margin) for ids in by_class.values()]
+    queues.sort(key=lambda q: predictions[q[0]].margin)  # the class with the most uncertain clip goes first
     return [q[k] for k in range(max(map(len, queues), default=0)) for q in queues if k < len(q)]
 
 
@@ -303,7 +302,7 @@ def uncertainty_queue(
         middle = p.start + p.duration / 2
         if any(s <= middle < e for s, e in done.get(p.media_id, ())):
             continue
-        items.append(QueueItem(p.media_id, p, entropy(p) if by == "entropy" else margin(p)))
+        items.append(QueueItem(p.media_id, p, p.entropy if by == "entropy" else p.margin))
     if by == "balanced":
         return [items[i] for i in balanced_order([q.prediction for q in items])]
     items.sort(key=lambda q: -q.score if by == "entropy" else q.score)

@@ -229,8 +229,6 @@ def caption_row(media: Media, c: Caption) -> dict:
 
 def _caption_of(captions: list[Caption], p: Prediction) -> Caption | None:
     """A clip or segment prediction's current caption (people's edits first)."""
-    if p.level == "chunk":
-        return None
     span = None if p.level == "clip" else (p.start, p.duration)
     return current_caption(captions, span, p.model_version_id)
 
@@ -247,9 +245,9 @@ def export_table(
     annotator: str | None = None,
     source: str | None = None,
     paths: bool = True,
-) -> tuple[tuple[str, ...], list[dict]]:
+) -> tuple[tuple[str, ...], Iterable[dict]]:
     """The columns and rows for ``kind`` = clips | segments | chunks | annotations,
-    filtered as the user asked.
+    filtered as the user asked (chunk rows come as an iterator, read one media at a time).
 
     Predictions default to the active model version, in that version's label space;
     every annotation is exported, corrections and retractions included, oldest first (the
@@ -283,11 +281,16 @@ def export_table(
         return TRACE_COLUMNS, [row for t in traces for row in trace_rows(media[t.media_id], t)]
     if kind not in EXPORT_KINDS:
         raise ValueError(f"unknown export {kind!r} ({', '.join(EXPORT_KINDS)})")
+    if kind == "chunks":  # streamed: one media's chunk file read at a time
+        files = [f for f in repo.chunk_files(version.id) if f.media_id in wanted] if version is not None else []
+        chunk_rows = (
+            prediction_row(media[f.media_id], p, labels) for f in files for p in repo.read_chunks(f).predictions()
+        )
+        return prediction_columns(labels), chunk_rows
     preds = repo.predictions(model_version_id=version.id, level=kind[:-1]) if version is not None else []
     captions: dict[str, list[Caption]] = {}
-    if kind != "chunks":
-        for c in repo.captions():
-            captions.setdefault(c.media_id, []).append(c)
+    for c in repo.captions():
+        captions.setdefault(c.media_id, []).append(c)
     return prediction_columns(labels), [
         prediction_row(media[p.media_id], p, labels, _caption_of(captions.get(p.media_id, []), p))
         for p in preds

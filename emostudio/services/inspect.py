@@ -75,6 +75,8 @@ def load_clip_view(
     by_level: dict[str, list[Prediction]] = {"clip": [], "segment": [], "chunk": []}
     for p in preds:
         by_level[p.level].append(p)
+    series = repo.chunk_series(media_id, model_version) if model_version else None
+    by_level["chunk"] = series.predictions() if series is not None else []
     peaks = cache.load(get_extractor("waveform-peaks"), FeatureInput(media)) if cache is not None else None
     annotations = repo.annotations(media_id)
     return ClipView(
