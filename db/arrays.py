@@ -28,11 +28,12 @@ import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import save
 
-from emostudio.core.series import ChunkSeries
+from emostudio.core.series import OVERVIEW_POINTS, ChunkSeries
 
 FORMAT = "emostudio-chunks/1"
 _OVERVIEW = "overview."
 _MODALITY = "modality."
+_WAVEFORM = "overview.waveform"
 
 
 class ChunkFileError(Exception):
@@ -80,8 +81,20 @@ def _grid_step(series: ChunkSeries) -> float | None:
     return step if uniform else None
 
 
-def encode(series: ChunkSeries) -> bytes:
-    """The file's bytes: the series and its overview."""
+def waveform_overview(peaks: np.ndarray, rate: float, points: int = 2 * OVERVIEW_POINTS) -> tuple[np.ndarray, float]:
+    """Waveform peaks (lowest, highest per frame) merged into at most ``points`` frames,
+    and their frame rate."""
+    size = max(1, math.ceil(len(peaks) / points))
+    firsts = np.arange(0, len(peaks), size)
+    peaks = np.asarray(peaks, np.float32).reshape(-1, 2)
+    lo = np.minimum.reduceat(peaks[:, 0], firsts) if len(peaks) else peaks[:0, 0]
+    hi = np.maximum.reduceat(peaks[:, 1], firsts) if len(peaks) else peaks[:0, 1]
+    return np.stack([lo, hi], axis=1), rate / size
+
+
+def encode(series: ChunkSeries, waveform: tuple[np.ndarray, float] | None = None) -> bytes:
+    """The file's bytes: the series, its overview, and the overview of the media's
+    waveform (``waveform``: peaks and their frame rate) when given."""
     metadata = {
         "format": FORMAT,
         "media_id": series.media_id,
@@ -94,7 +107,11 @@ def encode(series: ChunkSeries) -> bytes:
     step = _grid_step(series)
     if step is not None:
         metadata["step"] = repr(step)
-    return save({**_tensors(series), **_tensors(series.overview(), _OVERVIEW)}, metadata=metadata)
+    tensors = {**_tensors(series), **_tensors(series.overview(), _OVERVIEW)}
+    if waveform is not None and len(waveform[0]):
+        tensors[_WAVEFORM], rate = waveform_overview(*waveform)
+        metadata["waveform_rate"] = repr(rate)
+    return save(tensors, metadata=metadata)
 
 
 def _window_rows(f, n: int, start: float | None, end: float | None) -> tuple[int, int]:
@@ -119,8 +136,8 @@ class ChunkStore:
     def __init__(self, root: Path):
         self.root = Path(root)
 
-    def write(self, series: ChunkSeries) -> StoredFile:
-        data = encode(series)
+    def write(self, series: ChunkSeries, waveform: tuple[np.ndarray, float] | None = None) -> StoredFile:
+        data = encode(series, waveform)
         digest = hashlib.sha256(data).hexdigest()
         rel = f"{series.media_id}/{digest[:20]}.safetensors"
         final = self.root / rel
@@ -185,3 +202,9 @@ class ChunkStore:
                 offset=first,
                 total=None if whole or overview else total,
             )
+
+    def read_waveform(self, stored: StoredFile) -> tuple[np.ndarray, float] | None:
+        """The overview of the media's waveform (peaks, frame rate), if one was stored."""
+        with self._open(stored, verify=False) as f:
+            rate = f.metadata().get("waveform_rate")
+            return None if rate is None else (f.get_tensor(_WAVEFORM), float(rate))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import orjson
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -619,6 +620,7 @@ class Repository:
         predictions: Sequence[Prediction],
         captions: Sequence[Caption] = (),
         chunks: ChunkSeries | None = None,
+        waveform: tuple[np.ndarray, float] | None = None,
     ) -> None:
         """Store a media's predictions by one model version, and the captions it wrote with
         them (in one transaction); that version's earlier run is kept, marked superseded,
@@ -627,13 +629,14 @@ class Repository:
 
         Chunk-level outputs (``chunks``, or chunk-level ``predictions``) go to one file
         under the arrays folder, written before the transaction; rows hold the clip and
-        segments."""
+        segments. ``waveform`` (the media's peaks and their frame rate) adds its overview
+        to the chunk file."""
         chunk_preds = [p for p in predictions if p.level == "chunk"]
         if chunk_preds:
             if chunks is not None:
                 raise ValueError("give chunk outputs either as a series or as predictions, not both")
             chunks = ChunkSeries.from_predictions(chunk_preds)
-        stored = self._store_chunks(chunks) if chunks is not None and len(chunks) else None
+        stored = self._store_chunks(chunks, waveform) if chunks is not None and len(chunks) else None
         with self.writing() as s:
             s.add_all(CaptionRow(**{f: getattr(c, f) for f in _CAPTION_FIELDS}) for c in captions)
             for table in (PredictionRow, ChunkArrayRow):
@@ -662,11 +665,11 @@ class Repository:
                     )
                 )
 
-    def _store_chunks(self, chunks: ChunkSeries) -> StoredFile:
+    def _store_chunks(self, chunks: ChunkSeries, waveform) -> StoredFile:
         if self.chunk_store is None:
             raise DatabaseError("chunk predictions need a folder for their files: open the studio with a data folder")
         try:
-            return self.chunk_store.write(chunks)
+            return self.chunk_store.write(chunks, waveform)
         except OSError as err:
             raise storage_error(str(err)) from None
 
@@ -748,12 +751,21 @@ class Repository:
     def read_chunks(
         self, file: ChunkFile, start: float | None = None, end: float | None = None, overview: bool = False
     ) -> ChunkSeries:
+        return self._reading(lambda store: store.read(file.stored, start, end, overview))
+
+    def waveform_overview(self, media_id: str, model_version_id: str) -> tuple[np.ndarray, float] | None:
+        """The overview of a media's waveform saved with that version's chunk outputs:
+        (lowest, highest) per frame, and the frame rate."""
+        found = self.chunk_files(model_version_id, media_id)
+        return self._reading(lambda store: store.read_waveform(found[0].stored)) if found else None
+
+    def _reading(self, read):
         if self.chunk_store is None:
             raise DatabaseError(
                 "chunk predictions are files in the data folder, and this studio was opened without one"
             )
         try:
-            return self.chunk_store.read(file.stored, start, end, overview)
+            return read(self.chunk_store)
         except ChunkFileError as err:
             raise DatabaseError(str(err)) from None
 

@@ -64,6 +64,11 @@ def abandon_analysis(repo: Repository, job, gave_up: bool) -> None:
 SWEEPERS.append(lambda repo: repo.release_stuck_media())
 
 
+def _within(hook, k: int, total: int):
+    """Progress inside the ``k``-th media: the job's count moves by the share analysed."""
+    return lambda done, duration: hook(ANALYZE_JOB, completed=k + min(done / duration, 0.99), total=total)
+
+
 @register(ANALYZE_JOB, on_abandon=abandon_analysis)
 def analyze_job(repo: Repository, job, hook) -> None:
     """Analyse ``config.media_ids`` (default: every media); media the model already
@@ -91,7 +96,7 @@ def analyze_job(repo: Repository, job, hook) -> None:
             hook(ANALYZE_JOB, current=media_id)
             repo.set_media_status(media_id, "analysing")
             try:
-                result = analyze_stored(repo, analyzer, media)
+                result = analyze_stored(repo, analyzer, media, _within(hook, k, len(todo)))
                 message = f"{media.name}: analysed"
                 if result.kept_corrections:
                     message += (

@@ -33,12 +33,14 @@ class FeatureCache:
         digest = inputs.media.content_hash
         return self.root / digest[:2] / f"{digest}.{tag}.npy"
 
-    def load(self, extractor: FeatureExtractor, inputs: FeatureInput) -> Features | None:
-        """The cached frames, or None when they were never computed (nothing is computed here)."""
+    def load(self, extractor: FeatureExtractor, inputs: FeatureInput, mapped: bool = False) -> Features | None:
+        """The cached frames, or None when they were never computed (nothing is computed here).
+        ``mapped``: memory-mapped, so slicing a window reads that window only."""
         path = self.path(extractor, inputs)
         if path is None or not path.is_file():
             return None
-        return Features(extractor.name, extractor.version, extractor.frame_rate, np.load(path))
+        values = np.load(path, mmap_mode="r" if mapped else None)
+        return Features(extractor.name, extractor.version, extractor.frame_rate, values)
 
     def put(self, extractor: FeatureExtractor, inputs: FeatureInput, values: np.ndarray) -> Features:
         """Store frames computed elsewhere (e.g. assembled block by block) as ``extractor``'s."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import torch
 from emostudio.core.config import torch_device
 from emostudio.core.domain import Caption, Chunk, Media, Prediction, Segment, media_id
 from emostudio.core.errors import StudioError
+from emostudio.core.series import ChunkSeries
 from emostudio.core.timegrid import FrameRate
 from emostudio.db.repository import Repository
 from emostudio.features import FeatureCache, FeatureExtractor, FeatureInput, Features, get_extractor
@@ -240,10 +242,15 @@ class Analyzer:
 
     @torch.inference_mode()
     def analyze(
-        self, media: Media, transcript: list[Segment] | None = None, speech: list[Segment] | None = None
+        self,
+        media: Media,
+        transcript: list[Segment] | None = None,
+        speech: list[Segment] | None = None,
+        progress: Callable[[float, float], None] | None = None,
     ) -> Analysis:
         """Predictions for every chunk and the clip. ``speech`` (voice activity spans) tells
-        ASR where to listen; without it, voice activity detection runs first.
+        ASR where to listen; without it, voice activity detection runs first. ``progress``
+        hears ``(seconds analysed, duration)`` after each block.
 
         Long media are analysed a block at a time (audio decoded, features extracted and
         the model run per block, each with context either side), so memory does not grow
@@ -296,6 +303,8 @@ class Analyzer:
                 if inputs.audio is not None and self.captioner.projection is not None:
                     caption_audio.append(self.captioner.projection.project(inputs.audio[core.numpy()]))
             del audio, audio_feats, inputs, out
+            if progress is not None:
+                progress(core_hi, media.duration)
         if len(peaks) > 1:
             self.cache.put(WAVEFORM_PEAKS, FeatureInput(media), np.concatenate(peaks))
         out = self.model.pool(ChunkOutputs.concat(parts).to(self.device)).to("cpu")
@@ -413,7 +422,9 @@ class Analyzer:
         return Analysis(media, clip, rows, asr_transcript=asr_spans, modalities=tuple(clip_modalities))
 
 
-def analyze_stored(repo: Repository, analyzer: Analyzer, media: Media) -> Analysis:
+def analyze_stored(
+    repo: Repository, analyzer: Analyzer, media: Media, progress: Callable[[float, float], None] | None = None
+) -> Analysis:
     """Analyse an imported media and store the result as the current run of the
     analyzer's model version (a registered one: analysis never registers versions). The
     version's earlier run is kept beside it, marked superseded; ``Analysis.kept_corrections``
@@ -423,7 +434,7 @@ def analyze_stored(repo: Repository, analyzer: Analyzer, media: Media) -> Analys
         raise StudioError(f"model version {analyzer.model_version_id} is not registered; register it before analysing")
     transcript = current_transcript(repo.segments(media.id, "transcript"))
     speech = repo.segments(media.id, "speech") if repo.has_segments(media.id, "speech") else None
-    result = analyzer.analyze(media, transcript, speech)
+    result = analyzer.analyze(media, transcript, speech, progress)
     if result.asr_transcript:
         repo.add_segments(result.asr_transcript)
     units = annotation_units(media.duration, repo.segments(media.id, "speech"))
@@ -432,11 +443,20 @@ def analyze_stored(repo: Repository, analyzer: Analyzer, media: Media) -> Analys
     result.captions = analyzer.caption(result, result.segments)
     result.caption_seconds = time.perf_counter() - began
     repo.replace_predictions(
-        media.id, analyzer.model_version_id, [result.clip, *result.segments, *result.chunks], result.captions
+        media.id,
+        analyzer.model_version_id,
+        [result.clip, *result.segments],
+        result.captions,
+        chunks=ChunkSeries.from_predictions(result.chunks),
+        waveform=_waveform(analyzer.cache.load(WAVEFORM_PEAKS, FeatureInput(media), mapped=True)),
     )
     result.kept_corrections = repo.corrections_of_earlier_runs(media.id, analyzer.model_version_id)
     repo.set_media_status(media.id, "analysed")
     return result
+
+
+def _waveform(peaks: Features | None) -> tuple[np.ndarray, float] | None:
+    return None if peaks is None else (peaks.values, peaks.frame_rate)
 
 
 def to_model_inputs(inputs: ChunkInputs, device="cpu") -> ModelInputs:

@@ -56,19 +56,30 @@ def analyze_paths(
     media_by_path = {}
     for media in report.added + report.known:
         media_by_path.setdefault(media.path, media)
-    for media in tqdm(
-        list(dict.fromkeys(media_by_path.values())),
+    todo = list(dict.fromkeys(media_by_path.values()))
+    # the bar counts seconds of media, so an hour-long file moves it block by block
+    bar = tqdm(
+        total=round(sum(m.duration for m in todo)),
         desc=f"analyse[{rank}]" if world > 1 else "analyse",
-        unit="file",
+        unit="s",
         disable=rank != 0 and world > 1,
-    ):
+    )
+    for media in todo:
+        before = bar.n
+
+        def moved(done: float, _duration: float, before: int = before) -> None:
+            bar.update(before + round(done) - bar.n)
+
         try:
-            result = analyze_stored(repo, analyzer, media)
+            result = analyze_stored(repo, analyzer, media, moved)
         except (MediaError, RuntimeError, ValueError) as err:
             errors.append(f"{media.path}: {err}")
             continue
+        finally:
+            bar.update(before + round(media.duration) - bar.n)
         clip_rows.append(prediction_row(media, result.clip, labels, result.captions[0] if result.captions else None))
         chunk_rows += [prediction_row(media, p, labels) for p in result.chunks]
+    bar.close()
     suffix = f".part{rank}" if world > 1 else ""
     columns = prediction_columns(labels)
     write_csv(f"{out}{suffix}", clip_rows, columns)

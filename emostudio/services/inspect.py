@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from emostudio.core.domain import Annotation, Caption, Media, Prediction, Segment, Trace
 from emostudio.core.labels import COMPOUND_PAIRS, LABELS, LabelSpace, avd_prototype
+from emostudio.core.series import ChunkSeries
 from emostudio.db.repository import Repository
 from emostudio.features.base import FeatureInput, Features
 from emostudio.media.transcripts import current_transcript
@@ -40,6 +41,19 @@ class ClipView:
     imports and pseudo-labels (retracted ones left out)."""
     traces: list[Trace] = field(default_factory=list)
     """Continuous ratings of the media, every pass."""
+    window: tuple[float, float] | None = None
+    """The span ``chunks`` and ``peaks`` cover (None: the whole media, a short one)."""
+    overview: ChunkSeries | None = None
+    """A long media's curves averaged to at most ``OVERVIEW_POINTS`` (None for a short one)."""
+    waveform: tuple[np.ndarray, float] | None = None
+    """A long media's waveform overview: (lowest, highest) per frame, and the frame rate."""
+    peaks_start: float = 0.0
+    """Where ``peaks`` begin (a window's start)."""
+
+    @property
+    def shown(self) -> tuple[float, float]:
+        """The span the full-resolution figure covers."""
+        return self.window or (0.0, self.media.duration)
 
     @property
     def units(self) -> list[Prediction]:
@@ -58,12 +72,32 @@ def active_labels(repo: Repository) -> LabelSpace:
     return LabelSpace.from_json(active.label_space) if active is not None else LABELS
 
 
+FULL_VIEW = 10 * 60.0
+"""Media up to this long open whole at full resolution; a longer one opens as an overview
+of the whole media and a window of it read at full resolution (``WINDOWS``)."""
+WINDOWS = (30.0, 120.0, 600.0)
+DEFAULT_WINDOW = 120.0
+
+
+def window_around(duration: float, t: float, width: float) -> tuple[float, float]:
+    """``width`` seconds centred on ``t``, moved inside the media."""
+    start = min(max(0.0, t - width / 2), max(0.0, duration - width))
+    return round(start, 3), round(min(duration, start + width), 3)
+
+
 def load_clip_view(
-    repo: Repository, media_id: str, model_version: str | None = None, cache=None, thumbnails_root=None
+    repo: Repository,
+    media_id: str,
+    model_version: str | None = None,
+    cache=None,
+    thumbnails_root=None,
+    around: float = 0.0,
+    width: float = DEFAULT_WINDOW,
 ) -> ClipView:
     """A media's stored predictions (active model version by default), segments, span
-    annotations, captions, and the waveform peaks and thumbnails analysis saved."""
-    from emostudio.features import get_extractor
+    annotations, captions, and the waveform peaks and thumbnails analysis saved. A long
+    media (over ``FULL_VIEW``) reads its overview and the ``width`` seconds around
+    ``around`` at full resolution, never its whole chunk arrays."""
     from emostudio.features.thumbnails import saved_thumbnails
 
     media = repo.get_media(media_id)
@@ -72,28 +106,63 @@ def load_clip_view(
     model_version = model_version or active_version_id(repo)
     version = repo.get_model_version(model_version) if model_version else None
     preds = repo.predictions(media_id, model_version_id=model_version) if model_version else []
-    by_level: dict[str, list[Prediction]] = {"clip": [], "segment": [], "chunk": []}
+    by_level: dict[str, list[Prediction]] = {"clip": [], "segment": []}
     for p in preds:
         by_level[p.level].append(p)
-    series = repo.chunk_series(media_id, model_version) if model_version else None
-    by_level["chunk"] = series.predictions() if series is not None else []
-    peaks = cache.load(get_extractor("waveform-peaks"), FeatureInput(media)) if cache is not None else None
+    long = media.duration > FULL_VIEW
     annotations = repo.annotations(media_id)
-    return ClipView(
+    view = ClipView(
         media=media,
         clip=by_level["clip"][0] if by_level["clip"] else None,
-        chunks=by_level["chunk"],
+        chunks=[],
         speech=repo.segments(media_id, "speech"),
         transcript=current_transcript(repo.segments(media_id, "transcript")),
         corrections=[a for a in annotations if a.start is not None],
         segments=by_level["segment"],
-        peaks=peaks,
         thumbnails=saved_thumbnails(thumbnails_root, media),
         captions=repo.captions(media_id),
         kept_corrections=repo.corrections_of_earlier_runs(media_id, model_version) if model_version else 0,
         labels=LabelSpace.from_json(version.label_space) if version is not None else LABELS,
         annotations=annotations,
         traces=repo.traces(media_id),
+        overview=repo.chunk_series(media_id, model_version, overview=True) if long and model_version else None,
+        waveform=repo.waveform_overview(media_id, model_version) if long and model_version else None,
+    )
+    return (
+        move_window(repo, view, around, width, cache, model_version)
+        if long
+        else _read_window(repo, view, None, cache, model_version)
+    )
+
+
+def move_window(
+    repo: Repository, view: ClipView, around: float, width: float = DEFAULT_WINDOW, cache=None, model_version=None
+) -> ClipView:
+    """The view with the ``width`` seconds around ``around`` read at full resolution
+    (a short media stays whole)."""
+    if view.media.duration <= FULL_VIEW:
+        return view
+    return _read_window(repo, view, window_around(view.media.duration, around, width), cache, model_version)
+
+
+def _read_window(repo: Repository, view: ClipView, window, cache, model_version) -> ClipView:
+    from emostudio.features import get_extractor
+
+    model_version = model_version or (view.clip.model_version_id if view.clip else active_version_id(repo))
+    start, end = window or (None, None)
+    series = repo.chunk_series(view.media.id, model_version, start, end) if model_version else None
+    peaks = cache.load(get_extractor("waveform-peaks"), FeatureInput(view.media), mapped=True) if cache else None
+    first = 0
+    if peaks is not None:
+        first = 0 if window is None else int(window[0] * peaks.frame_rate)
+        last = len(peaks) if window is None else math.ceil(window[1] * peaks.frame_rate)
+        peaks = replace(peaks, values=np.array(peaks.values[first:last]))
+    return replace(
+        view,
+        chunks=series.predictions() if series is not None else [],
+        peaks=peaks,
+        peaks_start=first / peaks.frame_rate if peaks is not None else 0.0,
+        window=window,
     )
 
 
@@ -209,13 +278,15 @@ def current_caption(captions: list[Caption], span: Span | None = None, version: 
 
 
 def caption_lines(view: ClipView) -> list[tuple[str, Caption]]:
-    """``(span, caption)`` for the clip and each segment that has one, in time order."""
+    """``(span, caption)`` for the clip and each segment that has one, in time order (of a
+    long media, the segments in the window shown)."""
     version = view.clip.model_version_id if view.clip else None
     out = []
     clip = current_caption(view.captions, None, version)
     if clip:
         out.append(("whole clip", clip))
-    for unit in view.units:
+    start, end = view.shown
+    for unit in (u for u in view.units if u.end > start and u.start < end):
         caption = current_caption(view.captions, (unit.start, unit.duration), version)
         if caption and not (clip and caption.text == clip.text):
             out.append((f"{unit.start:.1f}–{unit.end:.1f} s", caption))

@@ -227,7 +227,10 @@ def analysis_progress(repo: Repository) -> str:
         else:
             done, total = job.progress_completed, job.progress_total or 0
             last = job.log.strip().splitlines()[-1] if job.log.strip() else ""
-            lines.append(f"Analysis job {job.id}: {done:g} of {total:g} media" + (f" ({last})" if last else ""))
+            line = f"Analysis job {job.id}: {int(done)} of {total:g} media"
+            if done > int(done):  # inside a long media
+                line += f", {done - int(done):.0%} of the next analysed"
+            lines.append(line + (f" ({last})" if last else ""))
     return "\n\n".join(lines)
 
 

@@ -16,17 +16,20 @@ from pathlib import Path
 import gradio as gr
 
 from emostudio.services.inspect import (
+    DEFAULT_WINDOW,
     UNIT_COLUMNS,
+    WINDOWS,
     ClipView,
     chunk_at,
     fusion_shares,
     load_clip_view,
     media_choices,
+    move_window,
     ranked_emotions,
     unit_index_at,
 )
 from emostudio.ui.context import StudioContext
-from emostudio.ui.figure import curves_figure
+from emostudio.ui.figure import curves_figure, overview_figure
 
 # Containers browsers do not play; their curves still show, the player says why it is silent.
 UNPLAYABLE = {".flv", ".avi", ".wmv", ".mpg", ".mpeg", ".3gp", ".ts"}
@@ -91,6 +94,10 @@ def unit_title(view: ClipView, index: int | None, t: float | None = None) -> str
     return "  \n".join(lines)
 
 
+def _seconds(width: float) -> str:
+    return f"{width:g} s" if width < 60 else f"{width / 60:g} min"
+
+
 class ClipPanel:
     """The parts of one clip's page that Inspect and Annotate share (see the module)."""
 
@@ -98,6 +105,7 @@ class ClipPanel:
 
     def __init__(self, ctx: StudioContext):
         self.ctx = ctx
+        self.window_at = None
         p = f"es-{self.page}"
         with gr.Row():
             self.picker = gr.Dropdown(choices=media_choices(ctx.repo), label="Media", elem_id=f"{p}-picker", scale=4)
@@ -115,12 +123,16 @@ class ClipPanel:
         refresh.click(self.refresh_choices, outputs=self.picker)
         self.picker.input(self.open, inputs=self.picker, outputs=self.outputs)
         self.click.change(self.select_time, inputs=[self.view, self.click], outputs=self.outputs)
+        if self.window_at is not None:  # a page with an overview of long media (Inspect)
+            self.window_at.change(self.move, inputs=[self.view, self.window_at, self.width], outputs=self.outputs)
+            self.width.input(self.resize, inputs=[self.view, self.width], outputs=self.outputs)
         self.wire()
 
     # -- what a page adds or replaces --------------------------------------------------------
 
     def body(self) -> None:
-        """The player beside the selected segment (``side``), the figure below."""
+        """The player beside the selected segment (``side``), the figure below; for a long
+        media, the overview of the whole media above the figure, which shows a window."""
         p = f"es-{self.page}"
         with gr.Row():
             with gr.Column(scale=2):
@@ -128,18 +140,53 @@ class ClipPanel:
             with gr.Column(scale=3):
                 self.unit_title = gr.Markdown(elem_id=f"{p}-unit-title")
                 self.side()
+        self.window_controls()
+        self.overview = gr.Plot(show_label=False, elem_id=f"{p}-overview", visible=False)
         self.plot = gr.Plot(show_label=False, elem_id=f"{p}-plot")
+
+    def window_controls(self) -> None:
+        """How wide the full-resolution window of a long media is, and where it is (the
+        hidden ``window`` box: a click on the overview, or playback leaving the window)."""
+        p = f"es-{self.page}"
+        self.width = gr.Radio(
+            [(_seconds(w), w) for w in WINDOWS],
+            value=DEFAULT_WINDOW,
+            label="Window shown at full resolution",
+            elem_id=f"{p}-width",
+            visible=False,
+        )
+        self.window_at = gr.Textbox(elem_id=f"{p}-window", elem_classes="es-hidden", show_label=False)
+        self.window_range = gr.Textbox(elem_id=f"{p}-window-range", elem_classes="es-hidden", show_label=False)
 
     @property
     def display(self) -> list:
         """The components ``shown`` fills in."""
-        return [self.player, self.plot]
+        return [self.player, self.plot, self.overview, self.width, self.window_range]
 
     def shown(self, view: ClipView | None) -> dict:
         """The player and the figure of a clip (None: nothing chosen)."""
         if view is None:
-            return {self.player: player_html(None, self.page), self.plot: None}
-        return {self.player: player_html(view, self.page), self.plot: curves_figure(view)}
+            return {
+                self.player: player_html(None, self.page),
+                self.plot: None,
+                self.overview: gr.Plot(value=None, visible=False),
+                self.width: gr.Radio(visible=False),
+                self.window_range: "",
+            }
+        return {
+            self.player: player_html(view, self.page),
+            self.plot: curves_figure(view),
+            **self.windowed(view),
+        }
+
+    def windowed(self, view: ClipView) -> dict:
+        """The overview and the window's controls (hidden for a short media)."""
+        long = view.window is not None
+        return {
+            self.overview: gr.Plot(value=overview_figure(view) if long else None, visible=long),
+            self.width: gr.Radio(visible=long),
+            self.window_range: "{:.3f},{:.3f}".format(*view.window) if long else "",
+        }
 
     def header(self) -> None:
         """Beside the media picker."""
@@ -205,7 +252,11 @@ class ClipPanel:
         if not media_id:
             return {self.view: None, **self.shown(None)}
         view = load_clip_view(
-            self.ctx.repo, media_id, cache=self.ctx.feature_cache, thumbnails_root=self.ctx.thumbnails_root
+            self.ctx.repo,
+            media_id,
+            cache=self.ctx.feature_cache,
+            thumbnails_root=self.ctx.thumbnails_root,
+            around=t or 0.0,
         )
         out = {
             self.view: view,
@@ -220,13 +271,35 @@ class ClipPanel:
     def select(self, view: ClipView | None, index: int | None, t: float | None = None) -> dict:
         if view is None:
             return {}
-        out = {self.view: view, self.index: index, self.unit_title: unit_title(view, index, t)}
+        out = {}
+        if index is not None and view.window is not None:  # a long media: the window follows the selection
+            unit = view.units[index]
+            start, end = view.window
+            if unit.start < start or min(unit.end, t if t is not None else unit.end) > end:
+                view = self._moved(view, unit.start if t is None else t, end - start)
+                out.update(self.shown(view))
+        out.update({self.view: view, self.index: index, self.unit_title: unit_title(view, index, t)})
         if index is None:
             return {**out, self.units: [], self.span: ""}
         unit = view.units[index]
         out.update({self.units: ranked_emotions(unit), self.span: f"{unit.start:.3f},{unit.end:.3f}"})
         out.update(self.selected(view, index))
         return out
+
+    def _moved(self, view: ClipView, around: float, width: float) -> ClipView:
+        return move_window(self.ctx.repo, view, around, width, self.ctx.feature_cache)
+
+    def move(self, view: ClipView | None, at: str, width: float | None) -> dict:
+        """Show the window around a time (a click on the overview, or playback leaving it)."""
+        if view is None or view.window is None or not at:
+            return {}
+        view = self._moved(view, float(at.split("@")[0]), float(width or DEFAULT_WINDOW))
+        return {self.view: view, self.plot: curves_figure(view), **self.windowed(view)}
+
+    def resize(self, view: ClipView | None, width: float | None) -> dict:
+        if view is None or view.window is None:
+            return {}
+        return self.move(view, str(sum(view.window) / 2), width)
 
     def select_time(self, view: ClipView | None, click: str) -> dict:
         if view is None or not click:

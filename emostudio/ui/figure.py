@@ -121,7 +121,7 @@ def curves_figure(view: ClipView):
         )
     row = 3
     if has_wave:
-        x = (np.arange(len(view.peaks)) + 0.5) / view.peaks.frame_rate
+        x = view.peaks_start + (np.arange(len(view.peaks)) + 0.5) / view.peaks.frame_rate
         lo, hi = view.peaks.values[:, 0], view.peaks.values[:, 1]
         fig.add_trace(
             go.Scatter(
@@ -140,7 +140,9 @@ def curves_figure(view: ClipView):
         peak = float(max(np.abs(view.peaks.values).max(), 1e-3))
         fig.update_yaxes(range=[-peak, peak], showticklabels=False, row=row, col=1)
         row += 1
+    shown_from, shown_to = view.shown
     for y, segments, colour in ((0.5, view.speech, "#607d8b"), (1.5, view.transcript, "#00897b")):
+        segments = [s for s in segments if s.end > shown_from and s.start < shown_to]
         fig.add_trace(
             go.Bar(
                 x=[s.duration for s in segments],
@@ -157,12 +159,12 @@ def curves_figure(view: ClipView):
             row=row,
             col=1,
         )
-    _draw_corrections(fig, view.corrections)
+    _draw_corrections(fig, [a for a in view.corrections if a.end > shown_from and a.start < shown_to])
     fig.update_yaxes(range=[-1, 1], row=1, col=1)
     fig.update_yaxes(range=[0, 1], row=2, col=1)
     fig.update_yaxes(tickvals=[0.5, 1.5], ticktext=["speech", "text"], range=[0, 2], row=rows, col=1)
     fig.update_xaxes(
-        title_text="seconds (click to select and play from there)", range=[0, view.media.duration], row=rows, col=1
+        title_text="seconds (click to select and play from there)", range=list(view.shown), row=rows, col=1
     )
     fig.update_layout(
         height=640 + 110 * has_wave,
@@ -234,3 +236,82 @@ def _draw_corrections(fig, corrections: list[Annotation]) -> None:
             row=1,
             col=1,
         )
+
+
+def overview_figure(view: ClipView):
+    """A long media at a glance: arousal / valence / dominance and the stacked emotions
+    averaged over runs of chunks, the waveform's envelope, and the window the figure below
+    shows at full resolution (shaded). Clicking it moves the window there."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    if view.overview is None:
+        return None
+    o, labels = view.overview, view.labels
+    has_wave = view.waveform is not None
+    fig = make_subplots(
+        rows=2 + has_wave,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.06,
+        row_heights=[0.45, 0.35, 0.2][: 2 + has_wave],
+    )
+    t = o.start + o.duration / 2
+    for dim in labels.dimensions:
+        fig.add_trace(
+            go.Scatter(
+                x=t, y=o.column(dim), name=dim, mode="lines", line={"color": DIMENSION_COLOURS[dim], "width": 1}
+            ),
+            row=1,
+            col=1,
+        )
+    for emotion in labels.basic:
+        if emotion in o.classes:
+            fig.add_trace(
+                go.Scatter(
+                    x=t,
+                    y=o.column(emotion),
+                    name=emotion,
+                    stackgroup="basic",
+                    mode="none",
+                    fillcolor=EMOTION_COLOURS.get(emotion, "#bdbdbd"),
+                    showlegend=False,
+                ),
+                row=2,
+                col=1,
+            )
+    if has_wave:
+        values, rate = view.waveform
+        x = (np.arange(len(values)) + 0.5) / rate
+        fig.add_trace(
+            go.Scatter(
+                x=np.concatenate([x, x[::-1]]),
+                y=np.concatenate([values[:, 1], values[::-1, 0]]),
+                fill="toself",
+                fillcolor="#78909c",
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+            ),
+            row=3,
+            col=1,
+        )
+        fig.update_yaxes(showticklabels=False, row=3, col=1)
+    start, end = view.shown
+    fig.add_vrect(x0=start, x1=end, fillcolor="#ffd54f", opacity=0.35, line_width=0)
+    fig.update_yaxes(range=[-1, 1], row=1, col=1)
+    fig.update_yaxes(range=[0, 1], row=2, col=1)
+    fig.update_xaxes(
+        range=[0, view.media.duration],
+        title_text="whole media (click to show that part below)",
+        row=2 + has_wave,
+        col=1,
+    )
+    fig.update_layout(
+        height=260,
+        margin={"l": 50, "r": 20, "t": 10, "b": 40},
+        hovermode="x",
+        clickmode="event",
+        legend={"orientation": "h", "y": 1.08},
+    )
+    return fig

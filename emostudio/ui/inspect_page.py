@@ -37,12 +37,13 @@ class InspectPanel(ClipPanel):
         return {self.contributions: contributions_figure(view.units[index])}
 
     def opened(self, view: ClipView) -> dict:
+        return {self.clip_table: ranked_emotions(view.clip), self.thumbnails: thumbnails_html(view)}
+
+    def windowed(self, view: ClipView) -> dict:
+        """The captions follow the window of a long media."""
         lines = [
             f"- *{span}* ({'by ' + plain(c.annotator) if c.source == 'human' else 'generated'}): {plain(c.text)}"
             for span, c in caption_lines(view)
         ]
-        return {
-            self.clip_table: ranked_emotions(view.clip),
-            self.caption: "**Captions**\n\n" + "\n".join(lines) if lines else "**Captions:** none yet for this clip.",
-            self.thumbnails: thumbnails_html(view),
-        }
+        caption = "**Captions**\n\n" + "\n".join(lines) if lines else "**Captions:** none yet for this clip."
+        return {**super().windowed(view), self.caption: caption}

@@ -62,8 +62,38 @@
     });
   }
 
+  // A long media: the overview of the whole media moves the full-resolution window (a click
+  // there, or playback leaving the window), and shows where the player is.
+  const overviewPlot = (p) => byId(`es-${p}-overview`)?.querySelector(".js-plotly-plot") ?? null;
+  const windowAsked = {};
+
+  function followWindow(p) {
+    const gd = overviewPlot(p);
+    const media = player(p);
+    const range = field(`es-${p}-window-range`)?.value || "";
+    if (!gd || !xAxis(gd) || !range) return;
+    if (!gd.__esBound && typeof gd.on === "function") {
+      gd.__esBound = true;
+      gd.on("plotly_click", (ev) => {
+        const xa = xAxis(gd);
+        if (!xa || !ev.event) return;
+        const t = xa.p2l(ev.event.clientX - gd.getBoundingClientRect().left - xa._offset);
+        if (media) media.currentTime = Math.max(0, t);
+        send(`es-${p}-window`, `${t.toFixed(3)}@${Date.now()}`);
+      });
+    }
+    const cursor = overlay(gd, "es-cursor");
+    if (media) place(gd, cursor, media.currentTime, media.currentTime); else cursor.style.display = "none";
+    const [w0, w1] = range.split(",").map(Number);
+    if (media && !media.paused && (media.currentTime < w0 || media.currentTime >= w1) && windowAsked[p] !== range) {
+      windowAsked[p] = range;  // once per window: the reply brings a new range
+      send(`es-${p}-window`, `${(media.currentTime + (w1 - w0) / 2 - 1).toFixed(3)}@${Date.now()}`);
+    }
+  }
+
   function tick() {
     for (const p of PAGES) {
+      followWindow(p);
       const gd = plot(p);
       if (!gd || !xAxis(gd)) continue;
       bindClicks(p, gd);

@@ -151,8 +151,9 @@ function draw() {
   const [by, bh] = rows.basic;
   label("emotions", by, bh);
   const basic = d.basic || { names: [], p: [] };
-  const w = curves.t.length > 1 ? curves.t[1] - curves.t[0] : duration();
+  const hop = curves.t.length > 1 ? curves.t[1] - curves.t[0] : duration();
   curves.t.forEach((t, i) => {
+    const w = curves.w ? curves.w[i] : hop;  // a long media: overview points are wider
     let acc = 0;
     basic.names.forEach((name, k) => {
       const p = basic.p[i][k];
@@ -166,12 +167,18 @@ function draw() {
     const [wy, wh] = rows.wave;
     label("waveform", wy, wh);
     const { rate, lo, hi, scale } = d.peaks;
+    const start = d.peaks.start || 0, end = start + lo.length / rate;
+    const bars = (rate, lo, hi, from, to, skip) => {
+      const i0 = Math.max(0, Math.floor((from - 0) * rate)), i1 = Math.min(lo.length, Math.ceil(to * rate));
+      for (let i = i0; i < i1; i++) {
+        if (skip && (i + 1) / rate > start && i / rate < end) continue;
+        const top = wy + wh / 2 - (hi[i] / scale) * (wh / 2), bottom = wy + wh / 2 - (lo[i] / scale) * (wh / 2);
+        ctx.fillRect(x(i / rate + (skip ? 0 : start)), top, Math.max(1, x((i + 1) / rate) - x(i / rate)), Math.max(1, bottom - top));
+      }
+    };
     ctx.fillStyle = "#78909c";
-    const i0 = Math.max(0, Math.floor(v0 * rate)), i1 = Math.min(lo.length, Math.ceil(v1 * rate));
-    for (let i = i0; i < i1; i++) {
-      const top = wy + wh / 2 - (hi[i] / scale) * (wh / 2), bottom = wy + wh / 2 - (lo[i] / scale) * (wh / 2);
-      ctx.fillRect(x(i / rate), top, Math.max(1, x((i + 1) / rate) - x(i / rate)), Math.max(1, bottom - top));
-    }
+    bars(rate, lo, hi, v0 - start, v1 - start, false);
+    if (d.envelope) { ctx.fillStyle = "#b0bec5"; bars(d.envelope.rate, d.envelope.lo, d.envelope.hi, v0, v1, true); }
   }
   // transcript spans
   const [ty, th] = rows.text;

@@ -84,7 +84,7 @@ def timeline_value(
     if view is None:
         return None
     media = view.media
-    chunks = view.chunks
+    chunks = _with_overview(view)
     labels = view.labels
     value = {
         "media": {
@@ -100,6 +100,7 @@ def timeline_value(
         else "Analysis pending: the curves and segments appear once the worker has analysed this media.",
         "curves": {
             "t": [round(c.start + c.duration / 2, 3) for c in chunks],
+            "w": [round(c.duration, 3) for c in chunks],
             **{
                 d: [None if getattr(c, d) is None else round(getattr(c, d), 3) for c in chunks]
                 for d in labels.dimensions
@@ -129,9 +130,29 @@ def timeline_value(
     if view.peaks is not None and len(view.peaks.values):
         peaks = np.asarray(view.peaks.values, float).reshape(-1, 2)
         value["peaks"] = {
+            "start": view.peaks_start,
             "rate": view.peaks.frame_rate,
             "lo": np.round(peaks[:, 0], 4).tolist(),
             "hi": np.round(peaks[:, 1], 4).tolist(),
             "scale": float(max(np.abs(peaks).max(), 1e-3)),
         }
+    if view.waveform is not None:  # a long media: the envelope outside the window
+        envelope, rate = view.waveform
+        value["envelope"] = {
+            "rate": rate,
+            "lo": np.round(envelope[:, 0], 4).tolist(),
+            "hi": np.round(envelope[:, 1], 4).tolist(),
+        }
     return value
+
+
+def _with_overview(view: ClipView) -> list:
+    """The window's chunks at full resolution, and the overview's averages either side (a
+    long media: the curves cover the whole media without reading all of it)."""
+    if view.overview is None or view.window is None:
+        return view.chunks
+    start, end = view.window
+    o = view.overview
+    before = [o.prediction(i) for i in range(len(o)) if o.start[i] + o.duration[i] <= start]
+    after = [o.prediction(i) for i in range(len(o)) if o.start[i] >= end]
+    return [*before, *view.chunks, *after]
