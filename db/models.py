@@ -32,6 +32,12 @@ class Base(DeclarativeBase):
 
 class MediaRow(Base):
     __tablename__ = "media"
+    # the library table sorts and filters in SQL
+    __table_args__ = (
+        Index("ix_media_created", "created_at", "name"),
+        Index("ix_media_name", "name"),
+        Index("ix_media_status", "status"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -121,6 +127,7 @@ class PredictionRow(Base):
         # the uncertainty queue: a version's current segments, most uncertain first
         Index("ix_predictions_queue_margin", "model_version_id", "level", "superseded", "margin"),
         Index("ix_predictions_queue_entropy", "model_version_id", "level", "superseded", "entropy"),
+        Index("ix_predictions_queue_label", "model_version_id", "level", "superseded", "top_label", "margin"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -136,6 +143,8 @@ class PredictionRow(Base):
     valence: Mapped[float | None] = mapped_column(Float)
     dominance: Mapped[float | None] = mapped_column(Float)
     modalities: Mapped[dict] = mapped_column(JSON, default=dict)
+    top_label: Mapped[str | None] = mapped_column(String(64))
+    """The likeliest basic emotion (the library's "top emotion" filter, the balanced queue)."""
     margin: Mapped[float | None] = mapped_column(Float)
     """Top-1 minus top-2 basic probability, stored so the uncertainty queue is an indexed query."""
     entropy: Mapped[float | None] = mapped_column(Float)

@@ -14,7 +14,7 @@ import numpy as np
 import orjson
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from emostudio.core.domain import (
     EMOTION_MODEL,
@@ -146,6 +146,7 @@ def _prediction_row(p: Prediction) -> PredictionRow:
         valence=p.valence,
         dominance=p.dominance,
         modalities=p.modalities,
+        top_label=p.top_label,
         margin=p.margin if p.basic else None,
         entropy=p.entropy if p.basic else None,
     )
@@ -293,6 +294,19 @@ class MediaSummary:
     """Self-training's guesses (never counted as labels)."""
 
 
+@dataclass(frozen=True)
+class LibraryEntry:
+    """A media as one row of the library page."""
+
+    media: Media
+    top_label: str | None
+    """The likeliest emotion of the whole media, by the version asked for."""
+    human_labels: int
+    labels: int
+    """People's and imported labels."""
+    pseudo_labels: int
+
+
 class Repository:
     def __init__(self, engine: Engine, arrays_dir: Path | None = None):
         """``arrays_dir``: where chunk-level outputs are stored as files (default: the
@@ -406,6 +420,69 @@ class Repository:
                 for r in rows
             ]
 
+    def media_page(
+        self,
+        model_version_id: str | None,
+        *,
+        text: str = "",
+        status: str = "",
+        top_label: str = "",
+        annotated: bool | None = None,
+        sort: str = "added",
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[LibraryEntry], int]:
+        """One page of the library, filtered and sorted in SQL, and how many media match.
+        ``top_label`` and the entries' top labels are by ``model_version_id``; ``annotated``
+        keeps media a person labelled (True) or did not (False)."""
+        clip = aliased(PredictionRow)
+        joined = (clip.media_id == MediaRow.id) & (clip.model_version_id == model_version_id)
+        joined &= (clip.level == "clip") & clip.superseded.is_(False)
+        labelled = _current(
+            select(AnnotationRow.id).where(AnnotationRow.media_id == MediaRow.id, AnnotationRow.source == "human")
+        ).exists()
+        q = select(MediaRow, clip.top_label).outerjoin(clip, joined)
+        if text:
+            needle = f"%{text.lower().replace('%', '').replace('_', '')}%"
+            q = q.where(func.lower(MediaRow.name).like(needle) | func.lower(MediaRow.id).like(needle))
+        if status:
+            q = q.where(MediaRow.status == status)
+        if top_label:
+            q = q.where(clip.top_label == top_label)
+        if annotated is not None:
+            q = q.where(labelled if annotated else ~labelled)
+        keys = {
+            "added": (MediaRow.created_at, MediaRow.name),
+            "name": (MediaRow.name, MediaRow.id),
+            "duration": (MediaRow.duration, MediaRow.name),
+            "status": (MediaRow.status, MediaRow.name),
+            "top emotion": (clip.top_label, MediaRow.name),
+        }
+        if sort not in keys:
+            raise ValueError(f"unknown sort {sort!r} ({', '.join(keys)})")
+        order = [k.desc() if descending else k.asc() for k in keys[sort]]
+        with self.session() as s:
+            total = s.scalar(select(func.count()).select_from(q.subquery()))
+            rows = s.execute(q.order_by(*order, MediaRow.id).offset(offset).limit(limit)).all()
+            ids = [m.id for m, _ in rows]
+            counts = _current(select(AnnotationRow.media_id, AnnotationRow.source, func.count())).where(
+                AnnotationRow.media_id.in_(ids)
+            )
+            by_source: dict[tuple[str, str], int] = {
+                (m, src): n for m, src, n in s.execute(counts.group_by(AnnotationRow.media_id, AnnotationRow.source))
+            }
+        return [
+            LibraryEntry(
+                _media(m),
+                top,
+                by_source.get((m.id, "human"), 0),
+                sum(n for (mid, src), n in by_source.items() if mid == m.id and src != "pseudo"),
+                by_source.get((m.id, "pseudo"), 0),
+            )
+            for m, top in rows
+        ], total
+
     # -- segments ------------------------------------------------------------
 
     def add_segments(self, segments: Iterable[Segment]) -> int:
@@ -464,11 +541,14 @@ class Repository:
         source: str | None = None,
         annotator: str | None = None,
         history: bool = False,
+        media_ids: Sequence[str] | None = None,
     ) -> list[Annotation]:
         """Annotations, oldest first. A retracted annotation and the row retracting it are
         left out unless ``history`` (the export's full record) asks for every row."""
         with self.session() as s:
             q = _matching(select(AnnotationRow), AnnotationRow, media_id=media_id, source=source, annotator=annotator)
+            if media_ids is not None:
+                q = q.where(AnnotationRow.media_id.in_(media_ids))
             if not history:
                 q = _current(q)
             return [_annotation(r) for r in s.scalars(q.order_by(AnnotationRow.id))]
@@ -477,6 +557,14 @@ class Repository:
         with self.session() as s:
             row = s.get(AnnotationRow, annotation_id)
             return _annotation(row) if row is not None else None
+
+    def media_annotated_by(self, at_least: int = 1, source: str = "human") -> list[str]:
+        """Media that ``at_least`` different annotators labelled (current labels of ``source``)."""
+        a = AnnotationRow
+        q = _current(select(a.media_id).where(a.source == source)).group_by(a.media_id)
+        q = q.having(func.count(a.annotator.distinct()) >= at_least)
+        with self.session() as s:
+            return list(s.scalars(q.order_by(a.media_id)))
 
     def human_annotation_counts(self) -> dict[str, int]:
         """Media id -> how many annotations people made on it (imports and pseudo-labels not counted)."""
@@ -703,7 +791,11 @@ class Repository:
             return _prediction(row) if row else None
 
     def predictions(
-        self, media_id: str | None = None, model_version_id: str | None = None, level: str | None = None
+        self,
+        media_id: str | None = None,
+        model_version_id: str | None = None,
+        level: str | None = None,
+        media_ids: Sequence[str] | None = None,
     ) -> list[Prediction]:
         """The current (not superseded) clip and segment predictions matching the filters
         (chunk-level outputs: ``chunk_series``)."""
@@ -713,12 +805,77 @@ class Repository:
             q = select(PredictionRow).where(PredictionRow.superseded.is_(False), PredictionRow.level != "chunk")
             if media_id:
                 q = q.where(PredictionRow.media_id == media_id)
+            if media_ids is not None:
+                q = q.where(PredictionRow.media_id.in_(media_ids))
             if model_version_id:
                 q = q.where(PredictionRow.model_version_id == model_version_id)
             if level:
                 q = q.where(PredictionRow.level == level)
             q = q.order_by(PredictionRow.media_id, PredictionRow.level, PredictionRow.start)
             return [_prediction(r) for r in s.scalars(q)]
+
+    def _not_labelled_by(self, model_version_id: str, annotator: str, top_label: str | None = None):
+        """The version's current segment predictions no current span of ``annotator``'s
+        covers the middle of (every one when ``annotator`` is empty)."""
+        p = PredictionRow
+        q = select(p).where(p.model_version_id == model_version_id, p.level == "segment", p.superseded.is_(False))
+        if top_label is not None:
+            q = q.where(p.top_label == top_label)
+        if annotator:
+            a = AnnotationRow
+            middle = p.start + p.duration / 2
+            theirs = select(a.id).where(
+                a.media_id == p.media_id,
+                a.source == "human",
+                a.annotator == annotator,
+                a.start <= middle,
+                a.start + a.duration > middle,
+            )
+            q = q.where(~_current(theirs).exists())
+        return q
+
+    def uncertain_segments(
+        self,
+        model_version_id: str,
+        annotator: str = "",
+        order: str = "margin",
+        limit: int | None = None,
+        top_label: str | None = None,
+    ) -> list[Prediction]:
+        """Segment predictions ``annotator`` has not labelled yet, most uncertain first:
+        smallest ``margin`` or largest ``entropy`` (both stored, indexed per version)."""
+        p = PredictionRow
+        key = {"margin": p.margin.asc(), "entropy": p.entropy.desc()}[order]
+        q = self._not_labelled_by(model_version_id, annotator, top_label).order_by(key, p.media_id, p.start)
+        with self.session() as s:
+            return [_prediction(r) for r in s.scalars(q.limit(limit))]
+
+    def count_uncertain(self, model_version_id: str, annotator: str = "") -> int:
+        q = self._not_labelled_by(model_version_id, annotator)
+        with self.session() as s:
+            return s.scalar(select(func.count()).select_from(q.subquery()))
+
+    def segment_top_labels(self, model_version_id: str) -> list[str]:
+        """The emotions the version predicts for at least one current segment."""
+        p = PredictionRow
+        q = select(p.top_label).where(
+            p.model_version_id == model_version_id, p.level == "segment", p.superseded.is_(False)
+        )
+        with self.session() as s:
+            return sorted(t for t in s.scalars(q.distinct()) if t is not None)
+
+    def iter_predictions(self, model_version_id: str, level: str, batch: int = 2_000) -> Iterator[Prediction]:
+        """The version's current predictions of one level, streamed in media and time
+        order (an export of a large library never holds them all)."""
+        q = select(PredictionRow).where(
+            PredictionRow.superseded.is_(False),
+            PredictionRow.model_version_id == model_version_id,
+            PredictionRow.level == level,
+        )
+        q = q.order_by(PredictionRow.media_id, PredictionRow.start).execution_options(yield_per=batch)
+        with self.session() as s:
+            for row in s.scalars(q):
+                yield _prediction(row)
 
     # -- chunk-level outputs -----------------------------------------------------
 

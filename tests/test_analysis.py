@@ -431,7 +431,8 @@ def test_a_version_s_label_space_drives_its_columns_and_the_annotate_choices(tmp
     repo.replace_predictions(
         media.id, "emodb-3", [Prediction(None, media.id, "emodb-3", "x", "clip", 0.0, 1.0, basic=basic, arousal=0.5)]
     )
-    columns, (row,) = export_table(repo, "clips")
+    columns, rows = export_table(repo, "clips")
+    (row,) = list(rows)
     assert [c for c in columns if c.startswith(("p_", "c_"))] == ["p_neutral", "p_anger", "p_boredom"]
     assert row["p_boredom"] == 0.1 and row["top_emotion"] == "anger"
     assert active_labels(repo) == labels and load_clip_view(repo, media.id).labels.labels == labels.basic

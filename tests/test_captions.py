@@ -248,15 +248,14 @@ def test_analysis_stores_captions_per_clip_and_segment_and_the_export_carries_th
     assert [c.start for c in stored[1:]] == [s.start for s in result.segments]
     for c in stored:
         assert c.text.endswith((".", '"')) and "None" not in c.text
-    _, clips = export_table(repo, "clips")
-    _, segments = export_table(repo, "segments")
+    clips, segments = list(export_table(repo, "clips")[1]), list(export_table(repo, "segments")[1])
     assert clips[0]["caption"] == stored[0].text
     assert [r["caption"] for r in segments] == [c.text for c in stored[1:]]
     # a person's edit of a segment's caption becomes that segment's caption in the export, and the history keeps both
     edit = save_caption(
         repo, media, "ana", "Calm, and a little bored.", previous=stored[1], span=(stored[1].start, stored[1].duration)
     )
-    _, segments = export_table(repo, "segments")
+    segments = list(export_table(repo, "segments")[1])
     assert segments[0]["caption"] == "Calm, and a little bored."
     columns, captions = export_table(repo, "captions")
     assert "text" in columns and [r["caption_id"] for r in captions] == [c.id for c in stored] + [edit.id]

@@ -182,6 +182,7 @@ def test_the_migration_moves_every_chunk_prediction_into_files_and_loses_nothing
     for row, (p, superseded) in zip(sorted(stored_units, key=lambda r: r.id), units):
         assert (row.basic, row.arousal, row.superseded) == (p.basic, p.arousal, superseded)
         assert row.margin == pytest.approx(p.margin) and row.entropy == pytest.approx(p.entropy)
+        assert row.top_label == p.top_label
     current = repo.chunk_series("m000000000002", "v1")
     assert current.predictions() == runs[("m000000000002", "v1", False)]
     repo.engine.dispose()

@@ -265,10 +265,12 @@ def library_agreement(repo) -> list[tuple]:
 def library_disagreements(repo, rows: bool = True):
     """Where annotators differ in the library: table rows (media name first), or the
     ``Disagreement`` records with ``rows=False``."""
-    found = disagreements(repo.annotations(source=HUMAN), _segments(repo))
+    shared = repo.media_annotated_by(2, HUMAN)  # only where two people labelled can they differ
+    found = disagreements(repo.annotations(source=HUMAN, media_ids=shared), _segments(repo, shared))
     if not rows:
         return found
-    names = {m.media.id: m.media.name for m in repo.list_media()}
+    media = {i: repo.get_media(i) for i in {d.media_id for d in found}}
+    names = {i: m.name for i, m in media.items() if m is not None}
     return [
         (
             names.get(d.media_id, d.media_id),
@@ -281,6 +283,12 @@ def library_disagreements(repo, rows: bool = True):
     ]
 
 
-def _segments(repo) -> list[Prediction]:
+def _segments(repo, media_ids: list[str] | None = None) -> list[Prediction]:
+    """The active version's segments of the media people labelled (``media_ids``, by
+    default every media a person labelled): read through the index, whatever the size of
+    the library."""
     active = repo.active_model_version()
-    return repo.predictions(model_version_id=active.id, level="segment") if active else []
+    if active is None:
+        return []
+    media_ids = repo.media_annotated_by(1, HUMAN) if media_ids is None else media_ids
+    return repo.predictions(model_version_id=active.id, level="segment", media_ids=media_ids)

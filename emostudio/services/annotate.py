@@ -275,9 +275,14 @@ class QueueItem:
 
 
 def uncertainty_queue(
-    repo: Repository, annotator: str, by: str = DEFAULT_ORDER, model_version: str | None = None
+    repo: Repository,
+    annotator: str,
+    by: str = DEFAULT_ORDER,
+    model_version: str | None = None,
+    limit: int | None = None,
 ) -> list[QueueItem]:
-    """Analysed segments, most uncertain first, that ``annotator`` has not labelled yet.
+    """Analysed segments, most uncertain first, that ``annotator`` has not labelled yet
+    (the first ``limit`` of them: one indexed query each, whatever the library's size).
 
     ``by='margin'`` ranks by the gap between the two likeliest emotions (smallest
     first); ``by='entropy'`` by the entropy of the emotion distribution (largest first);
@@ -287,23 +292,28 @@ def uncertainty_queue(
     """
     if by not in QUEUE_ORDERS:
         raise ValueError(f"unknown uncertainty {by!r} ({', '.join(QUEUE_ORDERS)})")
-    if model_version is None:
-        active = repo.active_model_version()
-        model_version = active.id if active else None
+    model_version = model_version or _active(repo)
     if model_version is None:
         return []
     annotator = (annotator or "").strip()
-    done: dict[str, list[tuple[float, float]]] = {}
-    for a in repo.annotations(annotator=annotator, source="human") if annotator else ():
-        if a.start is not None:
-            done.setdefault(a.media_id, []).append((a.start, a.end))
-    items = []
-    for p in repo.predictions(model_version_id=model_version, level="segment"):
-        middle = p.start + p.duration / 2
-        if any(s <= middle < e for s, e in done.get(p.media_id, ())):
-            continue
-        items.append(QueueItem(p.media_id, p, p.entropy if by == "entropy" else p.margin))
-    if by == "balanced":
-        return [items[i] for i in balanced_order([q.prediction for q in items])]
-    items.sort(key=lambda q: -q.score if by == "entropy" else q.score)
-    return items
+    if by == "balanced":  # each emotion's most uncertain ``limit``: enough for ``limit`` turns
+        found = [
+            p
+            for label in repo.segment_top_labels(model_version)
+            for p in repo.uncertain_segments(model_version, annotator, "margin", limit, top_label=label)
+        ]
+        items = [QueueItem(found[i].media_id, found[i], found[i].margin) for i in balanced_order(found)]
+        return items[:limit] if limit is not None else items
+    found = repo.uncertain_segments(model_version, annotator, by, limit)
+    return [QueueItem(p.media_id, p, p.entropy if by == "entropy" else p.margin) for p in found]
+
+
+def queue_length(repo: Repository, annotator: str, model_version: str | None = None) -> int:
+    """How many segments ``annotator`` has left to label (in any order)."""
+    model_version = model_version or _active(repo)
+    return repo.count_uncertain(model_version, (annotator or "").strip()) if model_version else 0
+
+
+def _active(repo: Repository) -> str | None:
+    active = repo.active_model_version()
+    return active.id if active else None

@@ -247,7 +247,8 @@ def export_table(
     paths: bool = True,
 ) -> tuple[tuple[str, ...], Iterable[dict]]:
     """The columns and rows for ``kind`` = clips | segments | chunks | annotations,
-    filtered as the user asked (chunk rows come as an iterator, read one media at a time).
+    filtered as the user asked; prediction rows come as an iterator, streamed (chunks one
+    media's file at a time).
 
     Predictions default to the active model version, in that version's label space;
     every annotation is exported, corrections and retractions included, oldest first (the
@@ -287,15 +288,15 @@ def export_table(
             prediction_row(media[f.media_id], p, labels) for f in files for p in repo.read_chunks(f).predictions()
         )
         return prediction_columns(labels), chunk_rows
-    preds = repo.predictions(model_version_id=version.id, level=kind[:-1]) if version is not None else []
+    preds = repo.iter_predictions(version.id, kind[:-1]) if version is not None else iter(())
     captions: dict[str, list[Caption]] = {}
     for c in repo.captions():
         captions.setdefault(c.media_id, []).append(c)
-    return prediction_columns(labels), [
+    return prediction_columns(labels), (  # streamed from the database
         prediction_row(media[p.media_id], p, labels, _caption_of(captions.get(p.media_id, []), p))
         for p in preds
         if p.media_id in wanted
-    ]
+    )
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -58,30 +58,81 @@ class LibraryFilter:
     """"yes", "no" or "" for either."""
 
 
-def studio_rows(repo: Repository, flt: LibraryFilter = LibraryFilter()) -> list[tuple]:
-    """The Library page's table: one row per media with its top predicted emotion (by
-    the active model version), whether a person annotated it, filtered as asked."""
+PAGE_SIZE = 50
+LIBRARY_SORTS = ("added", "name", "duration", "status", "top emotion")
+
+
+@dataclass(frozen=True)
+class LibraryPage:
+    rows: list[tuple]
+    total: int
+    """How many media match the filter."""
+    page: int
+    pages: int
+
+    def summary(self) -> str:
+        if not self.total:
+            return "No media match."
+        return f"{self.total} media · page {self.page + 1} of {self.pages}"
+
+
+def studio_page(
+    repo: Repository,
+    flt: LibraryFilter = LibraryFilter(),
+    page: int = 0,
+    sort: str = "added",
+    descending: bool = False,
+    size: int = PAGE_SIZE,
+) -> LibraryPage:
+    """One page of the Library page's table, filtered and sorted by the database: one row
+    per media with its top predicted emotion (by the active model version) and whether a
+    person annotated it. A page past the end shows the last one."""
     active = repo.active_model_version()
-    clips = repo.clip_probabilities(active.id) if active else {}
-    annotated = repo.human_annotation_counts()
-    rows = []
-    for s in repo.list_media():
-        m = s.media
-        clip = clips.get(m.id)
-        top = max(clip, key=clip.get) if clip else ""
-        done = "yes" if annotated.get(m.id) else "no"
-        if flt.text and flt.text.lower() not in f"{m.name} {m.id}".lower():
-            continue
-        if (flt.status and m.status != flt.status) or (flt.top_emotion and top != flt.top_emotion):
-            continue
-        if flt.annotated and done != flt.annotated:
-            continue
-        # self-training's guesses show as what they are, never as a person's annotation
-        shown = f"{done} ({s.pseudo_labels} pseudo)" if s.pseudo_labels else done
-        rows.append(
-            (m.name, round(m.duration, 2), m.info.modality, m.status, top, shown, active.id if clip else "", m.id)
+    version = active.id if active else None
+
+    def fetch(page: int):
+        return repo.media_page(
+            version,
+            text=flt.text.strip(),
+            status=flt.status,
+            top_label=flt.top_emotion,
+            annotated={"yes": True, "no": False}.get(flt.annotated),
+            sort=sort,
+            descending=descending,
+            offset=page * size,
+            limit=size,
         )
-    return rows
+
+    page = max(0, int(page))
+    entries, total = fetch(page)
+    pages = max(1, -(-total // size))
+    if page >= pages:
+        page = pages - 1
+        entries, total = fetch(page)
+    rows = []
+    for e in entries:
+        m = e.media
+        done = "yes" if e.human_labels else "no"
+        # self-training's guesses show as what they are, never as a person's annotation
+        shown = f"{done} ({e.pseudo_labels} pseudo)" if e.pseudo_labels else done
+        rows.append(
+            (
+                m.name,
+                round(m.duration, 2),
+                m.info.modality,
+                m.status,
+                e.top_label or "",
+                shown,
+                version if e.top_label else "",
+                m.id,
+            )
+        )
+    return LibraryPage(rows, total, page, pages)
+
+
+def studio_rows(repo: Repository, flt: LibraryFilter = LibraryFilter()) -> list[tuple]:
+    """The first page of the Library page's table (see ``studio_page``)."""
+    return studio_page(repo, flt).rows
 
 
 LABEL_FILE_SUFFIXES = (".csv", ".scp")

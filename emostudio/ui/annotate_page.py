@@ -20,6 +20,7 @@ from emostudio.services.annotate import (
     DEFAULT_ORDER,
     QUEUE_ORDERS,
     REVIEW_COLUMNS,
+    queue_length,
     retract_annotation,
     review_rows,
     save_caption,
@@ -438,8 +439,10 @@ class AnnotatePanel(ClipPanel):
             **self.reviewed(view),
         }
 
-    def _queue(self, annotator: str, by: str, request: gr.Request) -> tuple[str, list[tuple[str, float, float, str]]]:
-        """(who, [(media id, start, end, why)]) in queue order."""
+    def _queue(
+        self, annotator: str, by: str, request: gr.Request, limit: int | None = None
+    ) -> tuple[str, list[tuple[str, float, float, str]]]:
+        """(who, [(media id, start, end, why)]) in queue order (the first ``limit``)."""
         annotator = self.ctx.annotator(request, annotator) if self.ctx.sign_in else (annotator or "").strip()
         if by == "disagreement":
             return annotator, [
@@ -455,20 +458,22 @@ class AnnotatePanel(ClipPanel):
             raise StudioError("enter your annotator name first: the queue skips what you already labelled")
         return annotator, [
             (q.media_id, q.prediction.start, q.prediction.end, f"{by} {q.score:.3f}")
-            for q in uncertainty_queue(self.ctx.repo, annotator, by=by)
+            for q in uncertainty_queue(self.ctx.repo, annotator, by=by, limit=limit)
         ]
 
     def next_in_queue(self, annotator: str, by: str, view: ClipView | None, skipped: list, request: gr.Request):
         """The next item of the chosen queue; skipped ones come back after the rest."""
-        _, items = self._queue(annotator, by, request)
+        # the skipped ones and one more: the next is among them, whatever the queue's length
+        who, items = self._queue(annotator, by, request, limit=len(skipped) + 1)
         if not items:
             return {self.queue_info: "Nothing left in this queue.", self.shown_item: None}
+        size = len(items) if by == "disagreement" else queue_length(self.ctx.repo, who)
         keyed = [(_item_key(m, s) in skipped, i) for i, (m, s, _, _) in enumerate(items)]
         came_back, first = min(keyed)
         media_id, start, end, why = items[first]
         key = _item_key(media_id, start)
         out = self._go(view, media_id, (start + min(end, start + 3600)) / 2)
-        out[self.queue_info] = f"{len(items)} in the queue{' (skipped earlier)' if came_back else ''}; this one: {why}."
+        out[self.queue_info] = f"{size} in the queue{' (skipped earlier)' if came_back else ''}; this one: {why}."
         out[self.skipped] = [k for k in skipped if k != key]
         out[self.shown_item] = key
         return out

@@ -7,6 +7,7 @@ import gradio as gr
 from emostudio.core.labels import LABELS
 from emostudio.services.inspect import active_labels
 from emostudio.services.library import (
+    LIBRARY_SORTS,
     UI_COLUMNS,
     LibraryFilter,
     analysis_progress,
@@ -14,6 +15,7 @@ from emostudio.services.library import (
     import_server_paths,
     import_uploads,
     queue_analysis,
+    studio_page,
     studio_rows,
 )
 from emostudio.ui.context import StudioContext, guarded
@@ -57,9 +59,15 @@ class LibraryPage:
             self.top = top = gr.Dropdown([ANY, *LABELS.basic], value="", label="Top emotion", scale=1)
             annotated = gr.Dropdown([ANY, "yes", "no"], value="", label="Annotated", scale=1)
             self.reanalyse = gr.Button("Analyse what the active model has not", scale=1, size="sm", visible=False)
+            sort = gr.Dropdown(list(LIBRARY_SORTS), value="added", label="Sort by", scale=1, elem_id="es-library-sort")
         self.table = gr.Dataframe(
             headers=list(UI_COLUMNS), value=lambda: studio_rows(ctx.repo), interactive=False, elem_id="es-library"
         )
+        with gr.Row():
+            previous = gr.Button("◀ Previous", size="sm", scale=0, elem_id="es-library-previous")
+            self.pager = gr.Markdown(elem_id="es-library-pager")
+            following = gr.Button("Next ▶", size="sm", scale=0, elem_id="es-library-next")
+        page = gr.State(0)
         with gr.Row(visible=False) as self.delete_row:
             delete_id = gr.Textbox(
                 label="Media id to delete (media someone annotated are kept)", scale=3, elem_id="es-delete-id"
@@ -68,8 +76,12 @@ class LibraryPage:
         filters = [text, status, top, annotated]
         timer = gr.Timer(2.0)
 
-        def rows(*values):
-            return studio_rows(ctx.repo, LibraryFilter(*values))
+        def rows(*values):  # the first page, as a filter or an import leaves it
+            return studio_page(ctx.repo, LibraryFilter(*values)).rows
+
+        def paged(number, sort_, *values):
+            shown = studio_page(ctx.repo, LibraryFilter(*values), page=number, sort=sort_)
+            return shown.rows, shown.page, shown.summary()
 
         # Gradio passes the request and progress only to parameters before any *args
         @guarded
@@ -101,9 +113,12 @@ class LibraryPage:
 
         shown = gr.State([])  # the rows on screen: an unchanged table is not re-sent (keeps scroll and selection)
 
-        def refresh(previous, *values):
-            current = [list(r) for r in rows(*values)]
-            return (gr.skip() if current == previous else current), current, analysis_progress(ctx.repo)
+        def refresh(previous, number, sort_, *values):
+            """Every 2 s: the page on screen (one indexed query), sent only when it changed."""
+            current, number, summary = paged(number, sort_, *values)
+            current = [list(r) for r in current]
+            changed = current != previous
+            return (current if changed else gr.skip()), current, number, summary, analysis_progress(ctx.repo)
 
         @guarded
         def queue_all(request: gr.Request):
@@ -119,10 +134,19 @@ class LibraryPage:
 
         self.upload.upload(uploaded, inputs=[self.upload, *filters], outputs=[self.report, self.table, self.upload])
         import_button.click(imported, inputs=[folder, labels, copy, *filters], outputs=[self.report, self.table])
-        for f in filters:
-            f.change(rows, inputs=filters, outputs=self.table)
+        for f in [*filters, sort]:  # a new filter or order starts at the first page
+            f.change(lambda *v: paged(0, *v), inputs=[sort, *filters], outputs=[self.table, page, self.pager])
+        previous.click(
+            lambda n, *v: paged(n - 1, *v), inputs=[page, sort, *filters], outputs=[self.table, page, self.pager]
+        )
+        following.click(
+            lambda n, *v: paged(n + 1, *v), inputs=[page, sort, *filters], outputs=[self.table, page, self.pager]
+        )
         timer.tick(
-            refresh, inputs=[shown, *filters], outputs=[self.table, shown, self.progress], show_progress="hidden"
+            refresh,
+            inputs=[shown, page, sort, *filters],
+            outputs=[self.table, shown, page, self.pager, self.progress],
+            show_progress="hidden",
         )
         self.reanalyse.click(queue_all, outputs=self.report)
         delete.click(remove, inputs=[delete_id, *filters], outputs=[self.report, self.table, delete_id])

@@ -1,5 +1,6 @@
 """chunk-level predictions move to one array file per media and model-version run;
-segment and clip predictions gain their margin and entropy (the uncertainty queue's keys)
+segment and clip predictions gain their top label, margin and entropy (the keys of the
+uncertainty queue and of the library's filter); the library's sort columns are indexed
 
 Every chunk row becomes a row of a safetensors file under the data folder's ``arrays``
 folder (``db.arrays``); ``chunk_arrays`` names each file with its checksum. A run is a
@@ -42,6 +43,7 @@ _predictions = sa.table(
     sa.column("valence", sa.Float),
     sa.column("dominance", sa.Float),
     sa.column("modalities", sa.JSON),
+    sa.column("top_label", sa.String),
     sa.column("margin", sa.Float),
     sa.column("entropy", sa.Float),
     sa.column("superseded", sa.Boolean),
@@ -88,9 +90,19 @@ def _store() -> ChunkStore | None:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("media") as batch_op:
+        batch_op.create_index("ix_media_created", ["created_at", "name"], unique=False)
+        batch_op.create_index("ix_media_name", ["name"], unique=False)
+        batch_op.create_index("ix_media_status", ["status"], unique=False)
     with op.batch_alter_table("predictions") as batch_op:
+        batch_op.add_column(sa.Column("top_label", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("margin", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("entropy", sa.Float(), nullable=True))
+        batch_op.create_index(
+            "ix_predictions_queue_label",
+            ["model_version_id", "level", "superseded", "top_label", "margin"],
+            unique=False,
+        )
         batch_op.create_index(
             "ix_predictions_queue_margin", ["model_version_id", "level", "superseded", "margin"], unique=False
         )
@@ -121,12 +133,15 @@ def upgrade() -> None:
         )
     bind = op.get_bind()
     units = bind.execute(sa.select(_predictions.c.id, _predictions.c.basic).where(_predictions.c.level != "chunk"))
-    scores = [{"pid": pid, "m": p.margin, "e": p.entropy} for pid, p in ((i, _unit(b)) for i, b in units)]
+    scores = [
+        {"pid": pid, "t": p.top_label, "m": p.margin if p.basic else None, "e": p.entropy if p.basic else None}
+        for pid, p in ((i, _unit(b)) for i, b in units)
+    ]
     if scores:
         bind.execute(
             _predictions.update()
             .where(_predictions.c.id == sa.bindparam("pid"))
-            .values(margin=sa.bindparam("m"), entropy=sa.bindparam("e")),
+            .values(top_label=sa.bindparam("t"), margin=sa.bindparam("m"), entropy=sa.bindparam("e")),
             scores,
         )
     c = _predictions.c
@@ -197,7 +212,13 @@ def downgrade() -> None:
         )
     op.drop_table("chunk_arrays")
     with op.batch_alter_table("predictions") as batch_op:
+        batch_op.drop_index("ix_predictions_queue_label")
         batch_op.drop_index("ix_predictions_queue_entropy")
         batch_op.drop_index("ix_predictions_queue_margin")
         batch_op.drop_column("entropy")
         batch_op.drop_column("margin")
+        batch_op.drop_column("top_label")
+    with op.batch_alter_table("media") as batch_op:
+        batch_op.drop_index("ix_media_status")
+        batch_op.drop_index("ix_media_name")
+        batch_op.drop_index("ix_media_created")
