@@ -1,5 +1,7 @@
 """Decoding and probing generated media of every supported container."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -124,3 +126,45 @@ def test_mp4_cut_after_its_index_is_still_reported_as_truncated(tmp_path):
     fast.write_bytes(fast.read_bytes()[: fast.stat().st_size * 2 // 3])
     with pytest.raises(MediaError, match=r"fast\.mp4: truncated"):
         probe(fast)
+
+
+def test_media_a_browser_cannot_play_get_an_h264_copy_in_the_background(tmp_path, monkeypatch):
+    """Importing an FLV and an AVI queues one proxy job for them (not for the MP4); the
+    worker writes H.264/AAC copies named by content hash that last as long as the files;
+    importing again makes no second copy; deleting the media deletes its copy."""
+    import emostudio.trainers.jobs  # noqa: F401 - registers the job kinds
+    from emostudio.core.config import Settings
+    from emostudio.core.domain import PROXY_JOB
+    from emostudio.media.proxy import existing_proxy, needs_proxy
+    from emostudio.services.ingest import ImportOptions, import_paths
+    from emostudio.services.library import delete_media
+    from emostudio.services.store import open_repository
+    from emostudio.trainers.worker import run_once
+
+    settings = Settings(data_dir=tmp_path / "data")
+    monkeypatch.setattr("emostudio.trainers.jobs.get_settings", lambda: settings)
+    repo = open_repository(settings)
+    files = [
+        write_av(tmp_path / f"clip{suffix}", video_seconds=3.0, audio=speech(3.0))
+        for suffix in (".flv", ".avi", ".mp4")
+    ]
+    report = import_paths(repo, files, options=ImportOptions(vad=False))
+    by_name = {m.name: m for m in report.added}
+    (job,) = repo.list_jobs()
+    assert job.kind == PROXY_JOB and set(job.config["media_ids"]) == {by_name["clip.flv"].id, by_name["clip.avi"].id}
+    assert not needs_proxy(by_name["clip.mp4"])
+    assert run_once(repo, "w").status == "succeeded"
+    for name in ("clip.flv", "clip.avi"):
+        copy = existing_proxy(settings.cache_dir, by_name[name])
+        assert copy is not None and by_name[name].content_hash in copy.name
+        info = probe(copy)
+        assert (info.video_codec, info.audio_codec) == ("h264", "aac") and not needs_proxy(
+            replace(by_name[name], info=info)
+        )
+        assert info.duration == pytest.approx(3.0, abs=0.25) and (info.width, info.height) == (160, 120)
+    made = existing_proxy(settings.cache_dir, by_name["clip.flv"]).stat().st_mtime_ns
+    import_paths(repo, files[:1], options=ImportOptions(vad=False))
+    assert run_once(repo, "w").status == "succeeded"
+    assert existing_proxy(settings.cache_dir, by_name["clip.flv"]).stat().st_mtime_ns == made  # made once
+    delete_media(repo, settings, by_name["clip.flv"].id)
+    assert existing_proxy(settings.cache_dir, by_name["clip.flv"]) is None

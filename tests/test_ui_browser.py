@@ -337,3 +337,36 @@ def test_sign_in_roles_in_the_browser(tmp_path_factory, browser):
     assert repo_rows.returncode == 0
     rows = list(csv.DictReader(open(root / "a.csv", encoding="utf-8")))
     assert [(r["annotator"], r["label"]) for r in rows] == [("ann", "sadness")]
+
+
+def test_an_uploaded_flv_clip_plays_from_its_browser_playable_copy(studio, browser, tmp_path):
+    """Browsers cannot play FLV: the worker makes an H.264/AAC copy at import, and the
+    Inspect page's player plays it (its picture decodes and its clock moves)."""
+    from playwright.sync_api import expect
+
+    url, root = studio
+    clip = write_av(tmp_path / "webcam.flv", video_seconds=4.0, size=(160, 120), audio=speech(4.0))
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.goto(url)
+    page.locator("#es-upload input[type=file]").set_input_files(str(clip))
+    row = page.locator("#es-library [role=row]", has_text="webcam.flv")
+    expect(row).to_contain_text("analysed", timeout=180_000)  # the copy is made first, then the analysis
+    page.locator("#es-library").get_by_role("gridcell", name="webcam.flv").click()
+    page.wait_for_selector("#es-inspect-player video", timeout=30_000)
+    expect(page.locator("#es-inspect-proxy-pending")).to_have_count(0)
+    played = page.evaluate(
+        """async () => {
+        const v = document.querySelector('#es-inspect-player video');
+        v.muted = true;
+        if (v.readyState < 2) await new Promise((ok, fail) => {
+            v.addEventListener('loadeddata', ok, {once: true}); v.addEventListener('error', () => fail(String(v.error && v.error.code)), {once: true});
+            v.load(); });
+        await v.play();
+        await new Promise(r => setTimeout(r, 1500));
+        v.pause();
+        return {t: v.currentTime, w: v.videoWidth, h: v.videoHeight, d: v.duration, error: v.error && v.error.code};
+    }"""
+    )
+    assert played["error"] is None and (played["w"], played["h"]) == (160, 120)
+    assert played["d"] == pytest.approx(4.0, abs=0.3) and played["t"] > 0.5
+    page.close()

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import logging
 
+import av
+
 from emostudio.core.config import get_settings
-from emostudio.core.domain import ANALYZE_JOB
+from emostudio.core.domain import ANALYZE_JOB, PROXY_JOB
 from emostudio.core.errors import StudioError
 from emostudio.db.repository import Repository
 from emostudio.features import FeatureCache
 from emostudio.media.decode import MediaError
+from emostudio.media.proxy import make_proxy, needs_proxy
 from emostudio.model.network import MODALITIES
 from emostudio.services.analysis import analyze_stored
 from emostudio.services.versions import active_version, load_analyzer
@@ -115,4 +118,26 @@ def analyze_job(repo: Repository, job, hook) -> None:
 
 
 # the training job kinds register themselves on import: one import gives the worker every kind
+@register(PROXY_JOB)
+def proxy_job(repo: Repository, job, hook) -> None:
+    """Browser-playable copies of ``config.media_ids`` (those a browser cannot play);
+    one file's failure is logged and the rest go on."""
+    cache_dir = get_settings().cache_dir
+    ids = job.config.get("media_ids") or []
+    made = 0
+    for k, media_id in enumerate(ids):
+        media = repo.get_media(media_id)
+        if media is None or not needs_proxy(media):
+            continue
+        hook(PROXY_JOB, current=media_id)
+        try:
+            make_proxy(media, cache_dir)
+            made += 1
+            message = f"{media.name}: a browser-playable copy is ready"
+        except (av.FFmpegError, OSError) as err:
+            message = f"{media.name}: no browser-playable copy ({failure_reason(err, media)})"
+        hook(PROXY_JOB, completed=k + 1, total=len(ids), message=message, current="")
+    hook(PROXY_JOB, metrics={"made": made})
+
+
 from emostudio.trainers import align, captions, finetune, rankers, selftrain  # noqa: E402, F401

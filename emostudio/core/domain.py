@@ -271,6 +271,8 @@ ALIGN_JOB = "align"
 """Audio-visual alignment: the face's embeddings pulled toward the voice's, and read by one classifier."""
 CAPTION_JOB = "captions"
 """Caption alignment: the audio-to-sentence projection learns from people's edited captions."""
+PROXY_JOB = "proxy"
+"""Browser-playable copies of imported media a browser cannot play (FLV, AVI, ...)."""
 TRAIN_JOBS = (FINETUNE_JOB, SELFTRAIN_JOB, RANKERS_JOB, ALIGN_JOB, CAPTION_JOB)
 """The job kinds that register a model version."""
 

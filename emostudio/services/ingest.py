@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from emostudio.core.domain import Annotation, Media, Segment, media_id
+from emostudio.core.domain import PROXY_JOB, Annotation, Media, Segment, media_id
 from emostudio.core.errors import PathRefused, StudioError
 from emostudio.core.files import atomic_copy, printable
 from emostudio.core.paths import PathPolicy, database_files, sqlite_file
@@ -28,6 +28,7 @@ from emostudio.db.repository import Repository
 from emostudio.db.session import StorageError
 from emostudio.media.decode import MEDIA_EXTENSIONS, MediaError, content_hash, probe, usable_streams
 from emostudio.media.labelfiles import LabelFileError, LabelRow, read_label_file
+from emostudio.media.proxy import needs_proxy
 from emostudio.media.recipes import RECIPES
 from emostudio.media.transcripts import TranscriptError, find_sidecar, load_transcript
 from emostudio.media.vad import speech_segments
@@ -232,6 +233,9 @@ def _import_files(
             report.errors.append(f"{shown}: could not be imported ({type(err).__name__}; details in the server log)")
     if hook:
         hook("import", completed=len(files), total=len(files))
+    unplayable = [m.id for m in report.added + report.known if needs_proxy(m)]
+    if unplayable:  # the worker makes browser-playable copies, in the background
+        repo.enqueue_job(PROXY_JOB, {"media_ids": unplayable})
     return report
 
 

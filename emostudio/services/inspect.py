@@ -7,6 +7,7 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from emostudio.core.labels import COMPOUND_PAIRS, LABELS, LabelSpace, avd_protot
 from emostudio.core.series import ChunkSeries
 from emostudio.db.repository import Repository
 from emostudio.features.base import FeatureInput, Features
+from emostudio.media.proxy import existing_proxy, needs_proxy
 from emostudio.media.transcripts import current_transcript
 from emostudio.model.network import MODALITIES
 
@@ -59,6 +61,12 @@ class ClipView:
     def units(self) -> list[Prediction]:
         """What the annotator steps through: the segments, else the clip as one unit."""
         return self.segments or ([self.clip] if self.clip else [])
+
+
+def playback_pending(media: Media, cache_dir: Path) -> bool:
+    """Whether the browser waits for a playable copy (``emostudio.media.proxy``) of a file
+    it cannot play as it is (FLV, AVI, ...): the worker is still making it, or could not."""
+    return needs_proxy(media) and existing_proxy(cache_dir, media) is None
 
 
 def active_version_id(repo: Repository) -> str | None:

@@ -15,6 +15,7 @@ from emostudio.core.errors import redact
 from emostudio.core.files import printable
 from emostudio.core.paths import PathPolicy, is_inside, real
 from emostudio.db.repository import Repository
+from emostudio.media.proxy import proxy_path
 from emostudio.services.ingest import ImportOptions, ImportReport, import_paths
 
 LIBRARY_COLUMNS = (
@@ -249,6 +250,7 @@ def delete_media(repo: Repository, settings, media_id: str) -> Media:
     for path in cached:
         path.unlink(missing_ok=True)
     shutil.rmtree(thumbnail_dir(settings.cache_dir / "thumbnails", media), ignore_errors=True)
+    proxy_path(settings.cache_dir, media).unlink(missing_ok=True)
     if media.stored and is_inside(real(media.path), store):
         Path(media.path).unlink(missing_ok=True)
     return media

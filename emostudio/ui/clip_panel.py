@@ -25,25 +25,29 @@ from emostudio.services.inspect import (
     load_clip_view,
     media_choices,
     move_window,
+    playback_pending,
     ranked_emotions,
     unit_index_at,
 )
 from emostudio.ui.context import StudioContext
 from emostudio.ui.figure import curves_figure, overview_figure
 
-# Containers browsers do not play; their curves still show, the player says why it is silent.
-UNPLAYABLE = {".flv", ".avi", ".wmv", ".mpg", ".mpeg", ".3gp", ".ts"}
 
-
-def player_html(view: ClipView | None, page: str) -> str:
+def player_html(view: ClipView | None, page: str, pending: bool = False) -> str:
+    """The player; ``pending``: a browser cannot play the file, and its playable copy is
+    not ready (the curves still show)."""
     if view is None:
         return "<p>Choose a media above.</p>"
     media = view.media
     tag = "video" if media.info.has_video else "audio"
     note = ""
-    if Path(media.path).suffix.lower() in UNPLAYABLE:
-        suffix = escape(Path(media.path).suffix)
-        note = f"<p><em>{suffix} files do not play in browsers; the curves are still shown.</em></p>"
+    if pending:
+        suffix = escape(Path(media.path).suffix or media.info.container)
+        note = (
+            f"<p class='es-note' id='es-{page}-proxy-pending'><em>Browsers do not play this {suffix} file as it is: "
+            "a playable copy is being made in the background; open the clip again in a moment. The curves "
+            "are shown meanwhile.</em></p>"
+        )
     if view.kept_corrections:
         n = view.kept_corrections
         note += (
@@ -174,7 +178,7 @@ class ClipPanel:
                 self.window_range: "",
             }
         return {
-            self.player: player_html(view, self.page),
+            self.player: player_html(view, self.page, playback_pending(view.media, self.ctx.settings.cache_dir)),
             self.plot: curves_figure(view),
             **self.windowed(view),
         }

@@ -30,6 +30,7 @@ from emostudio.core.labels import UnknownLabelError, label_choices
 from emostudio.core.paths import database_files, is_inside, real, same_file, sqlite_file
 from emostudio.db.repository import Repository
 from emostudio.features.thumbnails import thumbnail_dir
+from emostudio.media.proxy import existing_proxy
 from emostudio.services.inspect import active_labels
 from emostudio.services.users import authenticate
 from emostudio.ui.api import api_router, install_error_handlers
@@ -153,6 +154,9 @@ def create_server(repo: Repository, settings: Settings) -> FastAPI:
         media = repo.get_media(media_id)
         if media is None:
             raise HTTPException(404, "no such media")
+        proxy = existing_proxy(settings.cache_dir, media)  # a browser-playable copy, named by content hash
+        if proxy is not None:
+            return FileResponse(proxy, media_type="video/mp4" if media.info.has_video else "audio/mp4")
         path = real(media.path)
         # only the media itself: never the database, and in the data folder only the store
         if any(same_file(path, f) for f in never_served) or (
