@@ -198,6 +198,51 @@ def export_command(
         typer.echo(f"{path}: {n} {kind}")
 
 
+@app.command("export-tiers")
+def export_tiers_command(
+    media: Annotated[str, typer.Argument(help="The media's id or file name.")],
+    out: Annotated[Path, typer.Argument(help="The file to write: .eaf (ELAN) or .TextGrid (Praat).")],
+    model_version: Annotated[
+        str | None, typer.Option(help="Predictions of this model version (default: the active one).")
+    ] = None,
+) -> None:
+    """Write a media's segments, transcript, each annotator's labels, the model's
+    predictions and curves, and the continuous traces as an ELAN or Praat file."""
+    from emostudio.core.paths import studio_policy
+    from emostudio.services.store import open_repository
+    from emostudio.services.tierfiles import export_tier_file
+
+    studio_policy(get_settings()).check_output(out)
+    written = export_tier_file(open_repository(write=False), media, out, model_version)
+    typer.echo(f"{out}: written" + (f", with {len(written) - 1} time series beside it" if len(written) > 1 else ""))
+
+
+@app.command("import-tiers")
+def import_tiers_command(
+    files: Annotated[list[Path], typer.Argument(help=".eaf (ELAN) or .TextGrid (Praat) files.")],
+    media: Annotated[
+        str | None,
+        typer.Option(help="The media they belong to (id or name); default: the EAF's linked media, else the same name."),
+    ] = None,
+) -> None:
+    """Import labels, transcripts, speech segments and traces from ELAN or Praat files (a
+    bad file gets one error line; the others go on)."""
+    from emostudio.services.store import open_repository
+    from emostudio.services.tierfiles import import_tier_file
+
+    repo = open_repository()
+    failed = 0
+    for path in files:
+        try:
+            found, done = import_tier_file(repo, path, media)
+        except StudioError as err:
+            failed += 1
+            typer.echo(f"error: {err}", err=True)
+            continue
+        typer.echo(f"{path}: into {found.name}: {done.summary()}")
+    raise typer.Exit(1 if failed else 0)
+
+
 @app.command("ls")
 def ls_command() -> None:
     """List imported media: duration, modality, status, segment and label counts."""
