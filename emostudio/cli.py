@@ -161,6 +161,13 @@ def export_command(
         Path | None,
         typer.Option(help="CSV of the merged targets (majority label, mean values; --annotator: theirs)."),
     ] = None,
+    label_studio: Annotated[
+        Path | None,
+        typer.Option(
+            help="Label Studio tasks (JSON): every media with the model's predictions and people's labels; "
+            "the labelling interface is written beside it."
+        ),
+    ] = None,
     media: Annotated[list[str] | None, typer.Option(help="Only these media ids (repeatable).")] = None,
     model_version: Annotated[
         str | None, typer.Option(help="Predictions of this model version (default: the active one).")
@@ -177,8 +184,17 @@ def export_command(
     asked = {"clips": clips, "segments": segments, "chunks": chunks, "annotations": annotations}
     asked.update(captions=captions, traces=traces, gold=gold)
     targets = [(k, p) for k, p in asked.items() if p]
+    if label_studio is not None:
+        from emostudio.core.paths import studio_policy
+        from emostudio.services.labelstudio import write_label_studio
+
+        studio_policy(get_settings()).check_output(label_studio)
+        config, n = write_label_studio(open_repository(write=False), label_studio, model_version)
+        typer.echo(f"{label_studio}: {n} Label Studio tasks; labelling interface: {config}")
+        if not targets:
+            return
     if not targets:
-        raise typer.BadParameter("give at least one of " + ", ".join(f"--{k}" for k in asked))
+        raise typer.BadParameter("give at least one of " + ", ".join(f"--{k}" for k in [*asked, "label-studio"]))
     from emostudio.core.paths import studio_policy
 
     policy = studio_policy(get_settings())
@@ -222,7 +238,9 @@ def import_tiers_command(
     files: Annotated[list[Path], typer.Argument(help=".eaf (ELAN) or .TextGrid (Praat) files.")],
     media: Annotated[
         str | None,
-        typer.Option(help="The media they belong to (id or name); default: the EAF's linked media, else the same name."),
+        typer.Option(
+            help="The media they belong to (id or name); default: the EAF's linked media, else the same name."
+        ),
     ] = None,
 ) -> None:
     """Import labels, transcripts, speech segments and traces from ELAN or Praat files (a

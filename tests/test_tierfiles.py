@@ -9,9 +9,9 @@ from __future__ import annotations
 import csv
 
 import numpy as np
-import pympi.Elan  # noqa: E402 - kept libraries the studio depends on
+import pympi.Elan
 import pytest
-from praatio import textgrid  # noqa: E402
+from praatio import textgrid
 
 from emostudio.core.domain import Annotation, Segment, Trace
 from emostudio.services.analysis import Analyzer, analyze_stored
@@ -177,3 +177,55 @@ def test_a_tier_file_that_cannot_be_read_or_placed_is_one_sentence(tmp_path):
     grid.save(str(tmp_path / "nobody.TextGrid"), format="long_textgrid", includeBlankSpaces=True)
     with pytest.raises(TierFileError, match=r"^nobody\.TextGrid: no media in the library matches it"):
         import_tier_file(repo, tmp_path / "nobody.TextGrid")
+
+
+def test_the_label_studio_export_holds_each_persons_labels_and_the_models_predictions(studio, tmp_path):
+    """Tasks in Label Studio's import format: the media, one annotation per person (their
+    regions, per-region dimensions, a whole-media choice) and the model's segment
+    predictions with scores; every result names a control of the labelling interface."""
+    import json
+    import xml.etree.ElementTree as ET
+
+    from emostudio.services.labelstudio import write_label_studio
+
+    repo, media, root, values = studio
+    config_path, n = write_label_studio(repo, tmp_path / "tasks.json")
+    (task,) = json.loads((tmp_path / "tasks.json").read_text())
+    assert n == 1 and task["data"] == {
+        "audio": f"/media/{media.id}",
+        "media_id": media.id,
+        "name": "talk.wav",
+        "duration": round(media.duration, 3),
+    }
+    by_person = {a["meta"]["annotator"]: a["result"] for a in task["annotations"]}
+    assert set(by_person) == {"ana", "ben"}
+    regions = [
+        (r["value"]["start"], r["value"]["end"], r["value"]["labels"])
+        for r in by_person["ana"]
+        if r["type"] == "labels"
+    ]
+    assert regions == [(0.5, 1.5, ["anger"]), (3.6, 4.8, ["sadness"])]
+    numbers = {r["from_name"]: r["value"]["number"] for r in by_person["ana"] if r["type"] == "number"}
+    assert numbers == {"arousal": -0.5, "valence": -0.25}
+    assert by_person["ben"] == [
+        {
+            "id": by_person["ben"][0]["id"],
+            "from_name": "media_emotion",
+            "to_name": "audio",
+            "type": "choices",
+            "value": {"choices": ["happiness"]},
+        }
+    ]
+    version = repo.active_model_version().id
+    (prediction,) = task["predictions"]
+    units = repo.predictions(media.id, version, level="segment")
+    assert prediction["model_version"] == version
+    assert [(r["value"]["labels"][0], r["score"]) for r in prediction["result"]] == [
+        (u.top_label, round(u.basic[u.top_label], 4)) for u in units
+    ]
+    config = ET.fromstring(config_path.read_text())
+    controls = {e.get("name"): e for e in config.iter() if e.get("toName") == "audio"}
+    used = {r["from_name"] for a in task["annotations"] for r in a["result"]} | {"emotion"}
+    assert used <= set(controls) and config.find("Audio").get("value") == "$audio"
+    offered = {e.get("value") for e in controls["emotion"]}
+    assert {"anger", "sadness", "happily surprised"} <= offered
