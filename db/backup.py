@@ -80,9 +80,10 @@ def backup_revision(path: str | Path) -> str | None:
     return row[0] if row else None
 
 
-def restore_database(url: str, source: str | Path, backup_dir: Path) -> Path | None:
+def restore_database(url: str, source: str | Path, backup_dir: Path, arrays_dir: Path | None = None) -> Path | None:
     """Replace the database at ``url`` with the backup ``source``; returns the safety
-    backup made of the current database first (None when it was empty)."""
+    backup made of the current database first (None when it was empty). ``arrays_dir``:
+    where bringing an older backup up to date puts chunk-level outputs (migration 0005)."""
     revision = backup_revision(source)
     known = {s.revision for s in _script(url).walk_revisions()}
     if revision not in known:
@@ -114,7 +115,7 @@ def restore_database(url: str, source: str | Path, backup_dir: Path) -> Path | N
             _copy_tables(src, conn, snapshot=False)
         src.dispose()
     engine.dispose()
-    open_database(url)  # bring an older backup to this version's schema
+    open_database(url, arrays_dir=arrays_dir)  # bring an older backup to this version's schema
     return safety
 
 

@@ -1223,6 +1223,20 @@ class Repository:
         with self.session() as s:
             return s.scalar(select(UserRow.name).where(UserRow.disabled.is_(False)).limit(1)) is not None
 
+    def move_paths(self, moves: dict[str, str]) -> int:
+        """Point model versions and media that lie under a moved folder at its new place
+        (``old folder -> new folder``); returns how many rows changed."""
+        changed = 0
+        with self.writing() as s:
+            for old, new in moves.items():
+                if old == new:
+                    continue
+                for table in (ModelVersionRow, MediaRow):
+                    for row in s.scalars(select(table).where(table.path.startswith(old.rstrip("/") + "/"))):
+                        row.path = new.rstrip("/") + row.path[len(old.rstrip("/")) :]
+                        changed += 1
+        return changed
+
     # -- deleting media -----------------------------------------------------------
 
     def delete_media(self, media_id: str) -> Media:

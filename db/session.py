@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from emostudio.core.errors import StudioError
-from emostudio.core.paths import real, sqlite_file
+from emostudio.core.paths import ARRAYS_FOLDER, real, sqlite_file
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Alembic reports every schema check at INFO ("Context impl SQLiteImpl."): noise in the studio's log
@@ -77,9 +77,6 @@ def _raise_storage_error(context) -> None:
         return
     statement = (context.statement or "").lstrip().upper()
     raise storage_error(_reason(err), reading=statement.startswith(("SELECT", "PRAGMA", "WITH"))) from err
-
-
-ARRAYS_FOLDER = "arrays"
 
 
 def default_arrays_dir(url: str) -> Path | None:

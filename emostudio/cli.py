@@ -668,6 +668,34 @@ def backup_command(file: Annotated[Path, typer.Argument(help="The backup file to
     typer.echo(f"{path}: backup written ({path.stat().st_size / 1e6:.1f} MB)")
 
 
+@app.command("archive")
+def archive_command(
+    file: Annotated[Path, typer.Argument(help="The archive to write (.tar, or .tar.gz to compress it).")],
+    media: Annotated[bool, typer.Option(help="Include the media files copied into the studio's store.")] = False,
+) -> None:
+    """Write the whole project (database, chunk outputs, trained model versions) to one file."""
+    from emostudio.core.paths import studio_policy
+    from emostudio.services.archive import write_archive
+    from emostudio.services.store import open_repository
+
+    settings = get_settings()
+    studio_policy(settings).check_output(file)
+    summary = write_archive(open_repository(settings, write=False), settings, file, with_media=media)
+    typer.echo(f"{file}: {summary}")
+
+
+@app.command("restore-archive")
+def restore_archive_command(
+    file: Annotated[Path, typer.Argument(help="An archive written by `emostudio archive`.")],
+) -> None:
+    """Restore an archive into an empty data folder (EMOSTUDIO_DATA_DIR)."""
+    from emostudio.services.archive import restore_archive
+
+    settings = get_settings()
+    summary = restore_archive(file, settings)
+    typer.echo(f"restored {file} into {settings.data_dir}: {summary}")
+
+
 @app.command("restore")
 def restore_command(
     file: Annotated[Path, typer.Argument(help="A backup written by `emostudio backup` (or an automatic one).")],
@@ -686,7 +714,7 @@ def restore_command(
         names = ", ".join(f"{p.role} {p.name}" for p in running)
         raise StudioError(f"stop the studio first: {names} still running (or pass --force)")
     repo.engine.dispose()
-    safety = restore_database(settings.db_url, file, settings.backups_dir)
+    safety = restore_database(settings.db_url, file, settings.backups_dir, settings.arrays_dir)
     typer.echo(f"restored {file}" + (f"; the database from before is at {safety}" if safety else ""))
 
 

@@ -25,6 +25,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from emostudio.core.paths import ARRAYS_FOLDER
+
 
 def config_file() -> Path:
     return Path(os.environ.get("EMOSTUDIO_CONFIG", "emostudio.toml"))
@@ -105,6 +107,11 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def arrays_dir(self) -> Path:
+        """Chunk-level outputs, one file per media and model version (``emostudio.db.arrays``)."""
+        return self.data_dir / ARRAYS_FOLDER
 
     @property
     def backups_dir(self) -> Path:

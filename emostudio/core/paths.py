@@ -22,6 +22,8 @@ from sqlalchemy.engine import make_url
 from emostudio.core.errors import PathRefused
 
 SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+ARRAYS_FOLDER = "arrays"
+"""Where chunk-level outputs are stored, in the data folder (beside a SQLite database)."""
 
 
 def real(path: str | Path) -> Path:

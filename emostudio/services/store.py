@@ -7,7 +7,7 @@ import os
 from emostudio.core.config import Settings, get_settings
 from emostudio.core.paths import sqlite_file
 from emostudio.db.repository import Repository
-from emostudio.db.session import ARRAYS_FOLDER, DatabaseError, open_database
+from emostudio.db.session import DatabaseError, open_database
 
 
 def open_repository(settings: Settings | None = None, *, write: bool = True) -> Repository:
@@ -23,7 +23,7 @@ def open_repository(settings: Settings | None = None, *, write: bool = True) -> 
     readonly = not write and not writable
     if not readonly:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    arrays = settings.data_dir / ARRAYS_FOLDER
+    arrays = settings.arrays_dir
     engine = open_database(settings.db_url, backup_dir=settings.backups_dir, readonly=readonly, arrays_dir=arrays)
     return Repository(engine, arrays_dir=arrays)
 
