@@ -245,20 +245,22 @@ def library(args) -> dict:
     repo.activate_model_version("tiny")
     analyzer = Analyzer.load(folder, "tiny", asr=False)
     t0 = time.perf_counter()
-    for media in tqdm(report.added, desc="analyse", unit="clip"):
+    for media in tqdm(report.added, desc="analyse", unit="clip", mininterval=30):
         analyze_stored(repo, analyzer, media)
     analysed_s = time.perf_counter() - t0
+    print(f"analysed them in {analysed_s:.0f} s (the tiny model, captions included)", flush=True)
     # someone worked through part of the queue: "next most uncertain" skips what they did
     for p in repo.uncertain_segments("tiny", "", limit=300):
         repo.add_annotation(
             Annotation(None, p.media_id, "human", "ana", label="neutral", start=p.start, duration=p.duration)
         )
     deep = max(0, len(report.added) // 50 - 2)
+    common = _common_label(repo)
     queries = {
         "library_page": lambda: studio_page(repo),
         "library_page_deep_sorted_by_name": lambda: studio_page(repo, page=deep, sort="name"),
         "filter_top_emotion_not_annotated": lambda: studio_page(
-            repo, LibraryFilter(top_emotion=_common_label(repo), annotated="no")
+            repo, LibraryFilter(top_emotion=common, annotated="no")
         ),
         "filter_name": lambda: studio_page(repo, LibraryFilter(text="clip_07")),
         "next_most_uncertain": lambda: (uncertainty_queue(repo, "ana", "margin", limit=1), queue_length(repo, "ana")),

@@ -123,7 +123,9 @@ class PredictionRow(Base):
 
     __tablename__ = "predictions"
     __table_args__ = (
-        Index("ix_predictions_media_model", "media_id", "model_version_id", "level", "start"),
+        # superseded in the key: a media's current clip prediction is four equal columns, which
+        # SQLite's planner prefers to the queue indexes below when it joins the library to it
+        Index("ix_predictions_media_model", "media_id", "model_version_id", "level", "superseded", "start"),
         # the uncertainty queue: a version's current segments, most uncertain first
         Index("ix_predictions_queue_margin", "model_version_id", "level", "superseded", "margin"),
         Index("ix_predictions_queue_entropy", "model_version_id", "level", "superseded", "entropy"),

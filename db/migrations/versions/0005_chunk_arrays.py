@@ -95,6 +95,10 @@ def upgrade() -> None:
         batch_op.create_index("ix_media_name", ["name"], unique=False)
         batch_op.create_index("ix_media_status", ["status"], unique=False)
     with op.batch_alter_table("predictions") as batch_op:
+        batch_op.drop_index("ix_predictions_media_model")
+        batch_op.create_index(
+            "ix_predictions_media_model", ["media_id", "model_version_id", "level", "superseded", "start"], unique=False
+        )
         batch_op.add_column(sa.Column("top_label", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("margin", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("entropy", sa.Float(), nullable=True))
@@ -218,6 +222,8 @@ def downgrade() -> None:
         batch_op.drop_column("entropy")
         batch_op.drop_column("margin")
         batch_op.drop_column("top_label")
+        batch_op.drop_index("ix_predictions_media_model")
+        batch_op.create_index("ix_predictions_media_model", ["media_id", "model_version_id", "level", "start"], unique=False)
     with op.batch_alter_table("media") as batch_op:
         batch_op.drop_index("ix_media_status")
         batch_op.drop_index("ix_media_name")
