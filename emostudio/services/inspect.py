@@ -301,6 +301,16 @@ def caption_lines(view: ClipView) -> list[tuple[str, Caption]]:
     return out
 
 
-def media_choices(repo: Repository) -> list[tuple[str, str]]:
-    """(label, media id) for every media, for a picker."""
-    return [(f"{m.media.name} ({m.media.duration:.1f} s, {m.media.status})", m.media.id) for m in repo.list_media()]
+PICKER_SIZE = 500
+"""The media pickers list this many (by name); a media opened from elsewhere is added."""
+
+
+def media_choices(repo: Repository, include: str | None = None) -> list[tuple[str, str]]:
+    """(label, media id) for a picker: the first ``PICKER_SIZE`` media by name, and
+    ``include`` (a media id) wherever it falls, so a library of any size keeps the page light."""
+    entries, _ = repo.media_page(None, sort="name", limit=PICKER_SIZE)
+    media = [e.media for e in entries]
+    if include and all(m.id != include for m in media):
+        extra = repo.get_media(include)
+        media = [extra, *media] if extra is not None else media
+    return [(f"{m.name} ({m.duration:.1f} s, {m.status})", m.id) for m in media]

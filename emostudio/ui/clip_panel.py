@@ -264,7 +264,7 @@ class ClipPanel:
         )
         out = {
             self.view: view,
-            self.picker: gr.Dropdown(value=media_id, choices=media_choices(self.ctx.repo)),
+            self.picker: gr.Dropdown(value=media_id, choices=media_choices(self.ctx.repo, include=media_id)),
             **self.shown(view),
         }
         index = unit_index_at(view, t or 0.0) if view.units else None
@@ -298,7 +298,9 @@ class ClipPanel:
         if view is None or view.window is None or not at:
             return {}
         view = self._moved(view, float(at.split("@")[0]), float(width or DEFAULT_WINDOW))
-        return {self.view: view, self.plot: curves_figure(view), **self.windowed(view)}
+        moved = self.windowed(view)
+        moved.pop(self.overview)  # unchanged: only its shaded window moves, in the browser
+        return {self.view: view, self.plot: curves_figure(view), **moved}
 
     def resize(self, view: ClipView | None, width: float | None) -> dict:
         if view is None or view.window is None:

@@ -240,8 +240,9 @@ def _draw_corrections(fig, corrections: list[Annotation]) -> None:
 
 def overview_figure(view: ClipView):
     """A long media at a glance: arousal / valence / dominance and the stacked emotions
-    averaged over runs of chunks, the waveform's envelope, and the window the figure below
-    shows at full resolution (shaded). Clicking it moves the window there."""
+    averaged over runs of chunks, and the waveform's envelope. Clicking it moves the window
+    the figure below shows at full resolution (``studio.js`` shades the window over it, so
+    moving the window never redraws this figure)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -297,8 +298,6 @@ def overview_figure(view: ClipView):
             col=1,
         )
         fig.update_yaxes(showticklabels=False, row=3, col=1)
-    start, end = view.shown
-    fig.add_vrect(x0=start, x1=end, fillcolor="#ffd54f", opacity=0.35, line_width=0)
     fig.update_yaxes(range=[-1, 1], row=1, col=1)
     fig.update_yaxes(range=[0, 1], row=2, col=1)
     fig.update_xaxes(

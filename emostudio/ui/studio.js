@@ -85,6 +85,7 @@
     const cursor = overlay(gd, "es-cursor");
     if (media) place(gd, cursor, media.currentTime, media.currentTime); else cursor.style.display = "none";
     const [w0, w1] = range.split(",").map(Number);
+    place(gd, overlay(gd, "es-window"), w0, w1);  // drawn here: moving the window never redraws the overview
     if (media && !media.paused && (media.currentTime < w0 || media.currentTime >= w1) && windowAsked[p] !== range) {
       windowAsked[p] = range;  // once per window: the reply brings a new range
       send(`es-${p}-window`, `${(media.currentTime + (w1 - w0) / 2 - 1).toFixed(3)}@${Date.now()}`);
