@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.ui import timed as ui_timed
+
 RSS_GOAL_MB, INSPECT_GOAL_S, LIBRARY_GOAL_MS = 2048, 0.5, 200
 CHROMIUM = Path("/usr/bin/chromium")
 SHOWN = """([sel, wider, than]) => { const r = document.querySelector(sel)?._fullLayout?.xaxis?.range;
@@ -45,14 +47,9 @@ SHOWN = """([sel, wider, than]) => { const r = document.querySelector(sel)?._ful
 
 
 def timed(fn, repeat: int) -> dict:
-    fn()  # warm: imports, first-query compilation
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return {"median_s": round(statistics.median(times), 4), "p90_s": round(times[int(0.9 * (len(times) - 1))], 4)}
+    """``bench.ui.timed`` (warm call, then repeats) as median and 90th percentile."""
+    median, p90 = ui_timed(fn, repeat)
+    return {"median_s": round(median, 4), "p90_s": round(p90, 4)}
 
 
 def folder_bytes(folder: Path) -> int:

@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from sqlalchemy import MetaData, create_engine, select
 
-from emostudio.core.domain import Media, MediaInfo, Prediction
+from emostudio.core.domain import Prediction
 from emostudio.core.series import ChunkSeries
 from emostudio.db.repository import Repository
 from emostudio.db.session import DatabaseError, alembic_config, open_database, upgrade
@@ -71,13 +71,12 @@ def _row(p: Prediction, superseded: bool) -> dict:
 
 
 def _media(media_id: str) -> dict:
-    info = MediaInfo("wav", 30.0, True, False, "pcm_s16le", 16000, 1)
-    m = Media(media_id, "0" * 60 + media_id[-4:], f"/x/{media_id}.wav", f"{media_id}.wav", 1, info)
+    """A media row as schema 0004 has it (no file behind it: the migration never reads one)."""
     return {
-        "id": m.id,
-        "content_hash": m.content_hash,
-        "path": m.path,
-        "name": m.name,
+        "id": media_id,
+        "content_hash": "0" * 60 + media_id[-4:],
+        "path": f"/x/{media_id}.wav",
+        "name": f"{media_id}.wav",
         "size_bytes": 1,
         "stored": False,
         "status": "analysed",

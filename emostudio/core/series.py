@@ -62,10 +62,6 @@ class ChunkSeries:
     def end(self) -> float:
         return float(self.start[-1] + self.duration[-1]) if len(self) else 0.0
 
-    @property
-    def full_length(self) -> int:
-        return len(self) if self.total is None else self.total
-
     def column(self, name: str) -> np.ndarray:
         """One curve: a dimension (``arousal``) or a basic class's probability."""
         if name in DIMENSIONS:
@@ -89,7 +85,7 @@ class ChunkSeries:
             {m: v[cut] for m, v in self.modalities.items()},
             self.modality_columns,
             offset=self.offset + max(0, first),
-            total=self.full_length,
+            total=len(self) if self.total is None else self.total,
         )
 
     def window(self, start: float, end: float) -> ChunkSeries:
@@ -97,11 +93,6 @@ class ChunkSeries:
         first = int(np.searchsorted(self.start + self.duration, start, side="right"))
         last = int(np.searchsorted(self.start, end, side="left"))
         return self.rows(first, max(first, last))
-
-    def index_at(self, t: float) -> int | None:
-        """Row of the chunk holding time ``t`` (None outside the series)."""
-        i = int(np.searchsorted(self.start, t, side="right")) - 1
-        return i if 0 <= i < len(self) and t < self.start[i] + self.duration[i] + 1e-9 else None
 
     def prediction(self, i: int) -> Prediction:
         avd = [None if math.isnan(v) else float(v) for v in self.avd[i]]

@@ -24,7 +24,6 @@ from emostudio.db.repository import Repository
 from emostudio.media.decode import MEDIA_EXTENSIONS
 from emostudio.services.tiers import Interval, Tier, TierImport, Track, import_tiers, media_tiers
 
-TIER_SUFFIXES = (".eaf", ".textgrid")
 _MEDIA_SUFFIXES = sorted(MEDIA_EXTENSIONS)
 
 
