@@ -491,6 +491,15 @@ class Repository:
             s.add_all(rows)
         return len(rows)
 
+    def media_stamp(self, media_id: str) -> tuple:
+        """What changes when anything a clip page shows of the media changes (its segments,
+        annotations, traces or captions): each table's row count and highest id."""
+        with self.session() as s:
+            return tuple(
+                tuple(s.execute(select(func.count(), func.max(row.id)).where(row.media_id == media_id)).one())
+                for row in (SegmentRow, AnnotationRow, TraceRow, CaptionRow)
+            )
+
     def segments(self, media_id: str, kind: str | None = None) -> list[Segment]:
         with self.session() as s:
             q = select(SegmentRow).where(SegmentRow.media_id == media_id)

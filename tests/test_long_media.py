@@ -105,7 +105,7 @@ def test_clicking_the_overview_moves_the_window_and_the_player(long_media):
         )
         page.mouse.click(x, y)
         page.wait_for_function(
-            "(sel) => Math.abs(document.querySelector(sel)._fullLayout.xaxis.range[0] - 340) < 2",
+            "(sel) => Math.abs(document.querySelector(sel)?._fullLayout?.xaxis?.range?.[0] - 340) < 2",
             arg=PLOT.format(page="inspect"),
             timeout=30_000,
         )
@@ -114,7 +114,7 @@ def test_clicking_the_overview_moves_the_window_and_the_player(long_media):
         assert player_at == pytest.approx(400, abs=2)
         page.get_by_label("30 s").check()
         page.wait_for_function(
-            "(sel) => { const r = document.querySelector(sel)._fullLayout.xaxis.range; return r[1] - r[0] < 31; }",
+            "(sel) => { const r = document.querySelector(sel)?._fullLayout?.xaxis?.range; return !!r && r[1] - r[0] < 31; }",
             arg=PLOT.format(page="inspect"),
             timeout=30_000,
         )

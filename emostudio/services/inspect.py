@@ -51,6 +51,8 @@ class ClipView:
     """A long media's waveform overview: (lowest, highest) per frame, and the frame rate."""
     peaks_start: float = 0.0
     """Where ``peaks`` begin (a window's start)."""
+    stamp: tuple = ()
+    """``Repository.media_stamp`` when the view was read (``view_is_current``)."""
 
     @property
     def shown(self) -> tuple[float, float]:
@@ -135,12 +137,23 @@ def load_clip_view(
         traces=repo.traces(media_id),
         overview=repo.chunk_series(media_id, model_version, overview=True) if long and model_version else None,
         waveform=repo.waveform_overview(media_id, model_version) if long and model_version else None,
+        stamp=repo.media_stamp(media_id),
     )
     return (
         move_window(repo, view, around, width, cache, model_version)
         if long
         else _read_window(repo, view, None, cache, model_version)
     )
+
+
+def view_is_current(repo: Repository, view: ClipView) -> bool:
+    """Whether ``view`` still shows what is stored: predictions of the active model version
+    that no analysis has replaced since, and the same segments, annotations, traces and
+    captions (a few indexed counts)."""
+    if view.clip is None or view.clip.model_version_id != active_version_id(repo):
+        return False
+    current = repo.predictions(view.media.id, model_version_id=view.clip.model_version_id, level="clip")
+    return bool(current) and current[0].id == view.clip.id and repo.media_stamp(view.media.id) == view.stamp
 
 
 def move_window(

@@ -323,14 +323,14 @@ class AnnotatePanel(ClipPanel):
         a click inside the selected one leaves the form (and a dragged range) as it is."""
         t = float(evt._data["t"])
         if view is None or not view.units:
-            return {}
+            return gr.skip()
         clicked = unit_index_at(view, t)
-        return {} if clicked == index else self.select(view, clicked, t)
+        return gr.skip() if clicked == index else self.select(view, clicked, t)
 
     def set_span(self, view: ClipView | None, evt: gr.EventData) -> dict:
         """An edge dragged on the timeline: the form's range, and the timeline's selection."""
         if view is None:
-            return {}
+            return gr.skip()
         start, end = sorted((float(evt._data["start"]), float(evt._data["end"])))
         return {
             self.start: round(start, 3),
@@ -344,7 +344,7 @@ class AnnotatePanel(ClipPanel):
     ) -> dict:
         self.ctx.user(request, "annotate")
         if view is None:
-            return {}
+            return gr.skip()
         data = evt._data
         media = view.media if data.get("media_id") == view.media.id else self.ctx.repo.get_media(data.get("media_id"))
         if media is None:

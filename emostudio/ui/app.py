@@ -14,7 +14,16 @@ from emostudio.ui.library_page import LibraryPage
 from emostudio.ui.train_page import TrainPage
 
 ASSETS = Path(__file__).parent
-HEAD = f"<script>{(ASSETS / 'studio.js').read_text()}</script>"
+PLOTLY_JS = "es-static/plotly.min.js"  # served by the studio (server.py), loaded once per page
+HEAD = f"<script src='{PLOTLY_JS}'></script><script>{(ASSETS / 'studio.js').read_text()}</script>"
+
+
+def plotly_js_path() -> Path:
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
 CSS = (ASSETS / "studio.css").read_text()
 
 

@@ -6,6 +6,9 @@ cursor following playback) and adds the keyboard shortcuts.
 ``ClipPanel`` lays the shared parts out and leaves three places to each page: the side
 of the player (``side``), below the figure (``below``), and what opening a clip or
 selecting a segment fills in there (``opened``, ``selected``).
+
+A callback that changes nothing returns ``gr.skip()``: Gradio takes an empty dict for one
+output value, fails, and covers the page's outputs with "Error".
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ from emostudio.services.inspect import (
     playback_pending,
     ranked_emotions,
     unit_index_at,
+    view_is_current,
 )
 from emostudio.ui.context import StudioContext
-from emostudio.ui.figure import curves_figure, overview_figure
+from emostudio.ui.figure import curves_figure, figure_html, overview_figure
 
 
 def player_html(view: ClipView | None, page: str, pending: bool = False) -> str:
@@ -125,7 +129,7 @@ class ClipPanel:
         self.index = gr.State(None)
 
         refresh.click(self.refresh_choices, outputs=self.picker)
-        self.picker.input(self.open, inputs=self.picker, outputs=self.outputs)
+        self.picker.input(self.choose, inputs=[self.picker, self.view], outputs=self.outputs, show_progress="hidden")
         self.click.change(self.select_time, inputs=[self.view, self.click], outputs=self.outputs)
         if self.window_at is not None:  # a page with an overview of long media (Inspect)
             self.window_at.change(self.move, inputs=[self.view, self.window_at, self.width], outputs=self.outputs)
@@ -145,8 +149,9 @@ class ClipPanel:
                 self.unit_title = gr.Markdown(elem_id=f"{p}-unit-title")
                 self.side()
         self.window_controls()
-        self.overview = gr.Plot(show_label=False, elem_id=f"{p}-overview", visible=False)
-        self.plot = gr.Plot(show_label=False, elem_id=f"{p}-plot")
+        # drawn by studio.js (see emostudio.ui.figure)
+        self.overview = gr.HTML(elem_id=f"{p}-overview", visible=False)
+        self.plot = gr.HTML(elem_id=f"{p}-plot")
 
     def window_controls(self) -> None:
         """How wide the full-resolution window of a long media is, and where it is (the
@@ -172,14 +177,14 @@ class ClipPanel:
         if view is None:
             return {
                 self.player: player_html(None, self.page),
-                self.plot: None,
-                self.overview: gr.Plot(value=None, visible=False),
+                self.plot: "",
+                self.overview: gr.HTML(value="", visible=False),
                 self.width: gr.Radio(visible=False),
                 self.window_range: "",
             }
         return {
             self.player: player_html(view, self.page, playback_pending(view.media, self.ctx.settings.cache_dir)),
-            self.plot: curves_figure(view),
+            self.plot: figure_html(curves_figure(view)),
             **self.windowed(view),
         }
 
@@ -187,7 +192,7 @@ class ClipPanel:
         """The overview and the window's controls (hidden for a short media)."""
         long = view.window is not None
         return {
-            self.overview: gr.Plot(value=overview_figure(view) if long else None, visible=long),
+            self.overview: gr.HTML(value=figure_html(overview_figure(view)) if long else "", visible=long),
             self.width: gr.Radio(visible=long),
             self.window_range: "{:.3f},{:.3f}".format(*view.window) if long else "",
         }
@@ -252,6 +257,16 @@ class ClipPanel:
     def refresh_choices(self):
         return gr.Dropdown(choices=media_choices(self.ctx.repo))
 
+    def choose(self, media_id: str | None, view: ClipView | None) -> dict:
+        """The picker's choice. Choosing the media already open keeps the page as it is
+        (the window, the selected segment) unless its analysis changed since. Gradio's
+        dropdown sends its input event twice per click and again when it loses focus, so
+        without this every choice opened the media twice and a click beside the picker
+        sent the person back to the start of the media."""
+        if view is not None and view.media.id == media_id and view_is_current(self.ctx.repo, view):
+            return gr.skip()
+        return self.open(media_id)
+
     def open(self, media_id: str | None, t: float | None = None) -> dict:
         if not media_id:
             return {self.view: None, **self.shown(None)}
@@ -274,7 +289,7 @@ class ClipPanel:
 
     def select(self, view: ClipView | None, index: int | None, t: float | None = None) -> dict:
         if view is None:
-            return {}
+            return gr.skip()
         out = {}
         if index is not None and view.window is not None:  # a long media: the window follows the selection
             unit = view.units[index]
@@ -296,27 +311,27 @@ class ClipPanel:
     def move(self, view: ClipView | None, at: str, width: float | None) -> dict:
         """Show the window around a time (a click on the overview, or playback leaving it)."""
         if view is None or view.window is None or not at:
-            return {}
+            return gr.skip()
         view = self._moved(view, float(at.split("@")[0]), float(width or DEFAULT_WINDOW))
         moved = self.windowed(view)
         moved.pop(self.overview)  # unchanged: only its shaded window moves, in the browser
-        return {self.view: view, self.plot: curves_figure(view), **moved}
+        return {self.view: view, self.plot: figure_html(curves_figure(view)), **moved}
 
     def resize(self, view: ClipView | None, width: float | None) -> dict:
         if view is None or view.window is None:
-            return {}
+            return gr.skip()
         return self.move(view, str(sum(view.window) / 2), width)
 
     def select_time(self, view: ClipView | None, click: str) -> dict:
         if view is None or not click:
-            return {}
+            return gr.skip()
         t = float(click.split("@")[0])
         return self.select(view, unit_index_at(view, t), t)
 
     def step(self, view: ClipView | None, index: int | None, delta: int) -> dict:
         if view is None or not view.units:
-            return {}
+            return gr.skip()
         moved = 0 if index is None else min(max(index + delta, 0), len(view.units) - 1)
         if moved == index:  # already at the first / last: leave the form as the person left it
-            return {}
+            return gr.skip()
         return self.select(view, moved)

@@ -1,7 +1,16 @@
 """The Inspect and Annotate pages' figures (Plotly): a clip's curves on one time axis, and
-what each modality contributed to a selected segment's emotions."""
+what each modality contributed to a selected segment's emotions.
+
+The curves and the overview of a long media go to the page as HTML (``figure_html``) that
+``studio.js`` draws with plotly.js, not through ``gr.Plot``: Gradio's plot component
+copies its figure on every status change of the page and draws it twice, which made
+opening an hour-long media take twice as long in the browser (``bench.scale``).
+"""
 
 from __future__ import annotations
+
+import hashlib
+from html import escape
 
 import numpy as np
 
@@ -21,6 +30,50 @@ EMOTION_COLOURS = {
 }
 DIMENSION_COLOURS = {"arousal": "#d62728", "valence": "#2ca02c", "dominance": "#1f77b4"}
 MODALITY_COLOURS = {"audio": "#5c6bc0", "face": "#ef6c00", "text": "#26a69a"}
+ENVELOPE_COLUMNS = 1000
+"""At most this many columns of waveform are drawn: about one per pixel of the figure."""
+
+
+def _f32(values) -> np.ndarray:
+    """Curves go to the browser as float32: half the bytes of float64, and finer than a
+    pixel (an hour's times keep a step of 0.25 ms)."""
+    return np.asarray(values, dtype=np.float32)
+
+
+def figure_html(fig) -> str:
+    """``fig`` for an HTML component: a ``div.es-figure`` carrying its JSON, which
+    ``studio.js`` draws (empty for no figure)."""
+    if fig is None:
+        return ""
+    data = fig.to_json()
+    key = hashlib.blake2b(data.encode(), digest_size=8).hexdigest()  # Gradio may update the element in place
+    return f"<div class='es-figure' data-key='{key}' data-figure=\"{escape(data, quote=True)}\"></div>"
+
+
+def _fixed_margin(**sides: float) -> dict:
+    """Margins that already fit the tick labels, axis titles and legend: left to grow on
+    its own, plotly draws a figure once, measures, and draws it again (twice the time, 200
+    ms for the curves of a long media in Chromium)."""
+    return {**sides, "autoexpand": False}
+
+
+def _legend_width(fig) -> int:
+    """The right margin the vertical legend needs (its longest name, at 12 px)."""
+    names = [t.name or "" for t in fig.data if t.showlegend is not False]
+    return round(62 + 8.5 * max((len(n) for n in names), default=0))
+
+
+def envelope_columns(lo: np.ndarray, hi: np.ndarray, columns: int = ENVELOPE_COLUMNS) -> tuple:
+    """The waveform's min / max frames merged into at most ``columns`` columns (the lowest
+    and highest of each run of frames, so no peak is lost); returns (lo, hi, frames per
+    column)."""
+    per = max(1, -(-len(lo) // columns))
+    if per == 1:
+        return lo, hi, 1
+    pad = -len(lo) % per
+    lo = np.pad(lo, (0, pad), mode="edge").reshape(-1, per).min(axis=1)
+    hi = np.pad(hi, (0, pad), mode="edge").reshape(-1, per).max(axis=1)
+    return lo, hi, per
 
 
 def contributions_figure(prediction: Prediction | None):
@@ -47,7 +100,9 @@ def contributions_figure(prediction: Prediction | None):
     fig.update_layout(
         barmode="stack",
         height=260,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        # room for the emotion names and a legend under the axis title, so that plotly
+        # does not draw it twice to make room (it still grows them if a legend wraps)
+        margin={"l": round(14 + 6 * max(map(len, order))), "r": 10, "t": 30, "b": 55},
         title={"text": "what each modality contributed", "font": {"size": 13}},
         xaxis={"range": [0, 1], "title": "fused score"},
         legend={"orientation": "h", "y": -0.25},
@@ -86,8 +141,8 @@ def curves_figure(view: ClipView):
         hi, lo = np.clip(y + spreads[:, d], -1, 1), np.clip(y - spreads[:, d], -1, 1)
         fig.add_trace(
             go.Scatter(
-                x=np.concatenate([t, t[::-1]]),
-                y=np.concatenate([hi, lo[::-1]]),
+                x=_f32(np.concatenate([t, t[::-1]])),
+                y=_f32(np.concatenate([hi, lo[::-1]])),
                 fill="toself",
                 fillcolor=DIMENSION_COLOURS[dim],
                 opacity=0.15,
@@ -101,15 +156,17 @@ def curves_figure(view: ClipView):
             col=1,
         )
         fig.add_trace(
-            go.Scatter(x=t, y=y, name=dim, mode="lines", line={"color": DIMENSION_COLOURS[dim]}, legendgroup=dim),
+            go.Scatter(
+                x=_f32(t), y=_f32(y), name=dim, mode="lines", line={"color": DIMENSION_COLOURS[dim]}, legendgroup=dim
+            ),
             row=1,
             col=1,
         )
     for k, emotion in enumerate(labels.basic):
         fig.add_trace(
             go.Scatter(
-                x=t,
-                y=probs[:, k],
+                x=_f32(t),
+                y=_f32(probs[:, k]),
                 name=emotion,
                 stackgroup="basic",
                 mode="none",
@@ -121,12 +178,12 @@ def curves_figure(view: ClipView):
         )
     row = 3
     if has_wave:
-        x = view.peaks_start + (np.arange(len(view.peaks)) + 0.5) / view.peaks.frame_rate
-        lo, hi = view.peaks.values[:, 0], view.peaks.values[:, 1]
+        lo, hi, per = envelope_columns(view.peaks.values[:, 0], view.peaks.values[:, 1])
+        x = view.peaks_start + (np.arange(len(lo)) + 0.5) * per / view.peaks.frame_rate
         fig.add_trace(
             go.Scatter(
-                x=np.concatenate([x, x[::-1]]),
-                y=np.concatenate([hi, lo[::-1]]),
+                x=_f32(np.concatenate([x, x[::-1]])),
+                y=_f32(np.concatenate([hi, lo[::-1]])),
                 fill="toself",
                 fillcolor="#78909c",
                 line={"width": 0},
@@ -168,7 +225,7 @@ def curves_figure(view: ClipView):
     )
     fig.update_layout(
         height=640 + 110 * has_wave,
-        margin={"l": 50, "r": 20, "t": 40, "b": 40},
+        margin=_fixed_margin(l=55, r=_legend_width(fig), t=40, b=55),
         barmode="overlay",
         hovermode="x",
         clickmode="event",
@@ -261,7 +318,11 @@ def overview_figure(view: ClipView):
     for dim in labels.dimensions:
         fig.add_trace(
             go.Scatter(
-                x=t, y=o.column(dim), name=dim, mode="lines", line={"color": DIMENSION_COLOURS[dim], "width": 1}
+                x=_f32(t),
+                y=_f32(o.column(dim)),
+                name=dim,
+                mode="lines",
+                line={"color": DIMENSION_COLOURS[dim], "width": 1},
             ),
             row=1,
             col=1,
@@ -270,8 +331,8 @@ def overview_figure(view: ClipView):
         if emotion in o.classes:
             fig.add_trace(
                 go.Scatter(
-                    x=t,
-                    y=o.column(emotion),
+                    x=_f32(t),
+                    y=_f32(o.column(emotion)),
                     name=emotion,
                     stackgroup="basic",
                     mode="none",
@@ -286,8 +347,8 @@ def overview_figure(view: ClipView):
         x = (np.arange(len(values)) + 0.5) / rate
         fig.add_trace(
             go.Scatter(
-                x=np.concatenate([x, x[::-1]]),
-                y=np.concatenate([values[:, 1], values[::-1, 0]]),
+                x=_f32(np.concatenate([x, x[::-1]])),
+                y=_f32(np.concatenate([values[:, 1], values[::-1, 0]])),
                 fill="toself",
                 fillcolor="#78909c",
                 line={"width": 0},
@@ -308,7 +369,7 @@ def overview_figure(view: ClipView):
     )
     fig.update_layout(
         height=260,
-        margin={"l": 50, "r": 20, "t": 10, "b": 40},
+        margin=_fixed_margin(l=55, r=20, t=28, b=52),
         hovermode="x",
         clickmode="event",
         legend={"orientation": "h", "y": 1.08},

@@ -9,7 +9,7 @@ import gradio as gr
 from emostudio.services.inspect import UNIT_COLUMNS, ClipView, caption_lines, ranked_emotions
 from emostudio.ui.clip_panel import ClipPanel, thumbnails_html
 from emostudio.ui.context import plain
-from emostudio.ui.figure import contributions_figure
+from emostudio.ui.figure import contributions_figure, figure_html
 
 
 class InspectPanel(ClipPanel):
@@ -24,7 +24,7 @@ class InspectPanel(ClipPanel):
                 headers=list(UNIT_COLUMNS), interactive=False, label="Whole clip", elem_id="es-inspect-clip"
             )
         with gr.Column(scale=2):  # for the selected segment
-            self.contributions = gr.Plot(show_label=False, elem_id="es-inspect-contributions")
+            self.contributions = gr.HTML(elem_id="es-inspect-contributions")  # drawn by studio.js
         with gr.Column(scale=2):
             self.caption = gr.Markdown(elem_id="es-inspect-caption")
             self.thumbnails = gr.HTML(label="Face", elem_id="es-inspect-faces")
@@ -34,7 +34,7 @@ class InspectPanel(ClipPanel):
         return [self.clip_table, self.caption, self.thumbnails, self.contributions]
 
     def selected(self, view: ClipView, index: int | None) -> dict:
-        return {self.contributions: contributions_figure(view.units[index])}
+        return {self.contributions: figure_html(contributions_figure(view.units[index]))}
 
     def opened(self, view: ClipView) -> dict:
         return {self.clip_table: ranked_emotions(view.clip), self.thumbnails: thumbnails_html(view)}

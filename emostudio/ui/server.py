@@ -34,7 +34,7 @@ from emostudio.media.proxy import existing_proxy
 from emostudio.services.inspect import active_labels
 from emostudio.services.users import authenticate
 from emostudio.ui.api import api_router, install_error_handlers
-from emostudio.ui.app import CSS, HEAD, build_app
+from emostudio.ui.app import CSS, HEAD, PLOTLY_JS, build_app, plotly_js_path
 from emostudio.ui.context import StudioContext
 
 # What browsers expect for containers Python's table does not know.
@@ -147,6 +147,12 @@ def create_server(repo: Repository, settings: Settings) -> FastAPI:
                         status_code=401,
                     )
             return await call_next(request)
+
+    @api.get(f"/{PLOTLY_JS}")
+    def plotly_js(request: Request) -> FileResponse:
+        """plotly.js, as the plotly package ships it: studio.js draws the curves with it."""
+        signed_in(request)
+        return FileResponse(plotly_js_path(), media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
 
     @api.get("/media/{media_id}")
     def media_file(media_id: str, request: Request) -> FileResponse:

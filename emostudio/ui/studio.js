@@ -92,7 +92,26 @@
     }
   }
 
+  // Figures the server sends as HTML (emostudio.ui.figure.figure_html), drawn with the page's
+  // plotly.js as soon as they arrive. Gradio may update an element in place, so each is drawn
+  // again when its key (a hash of the figure) changes.
+  let drawing = false;
+  function drawFigures() {
+    drawing = false;
+    if (!window.Plotly) return;
+    for (const div of document.querySelectorAll(".es-figure[data-figure]")) {
+      if (div.__esDrawn === div.dataset.key) continue;
+      div.__esDrawn = div.dataset.key;
+      const fig = JSON.parse(div.dataset.figure);
+      window.Plotly.newPlot(div, fig.data, fig.layout, { displaylogo: false, responsive: true });
+    }
+  }
+  new MutationObserver(() => {
+    if (!drawing) { drawing = true; requestAnimationFrame(drawFigures); }
+  }).observe(document.documentElement, { childList: true, subtree: true });
+
   function tick() {
+    drawFigures();  // also once plotly.js has loaded
     for (const p of PAGES) {
       followWindow(p);
       const gd = plot(p);
