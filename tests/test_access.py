@@ -163,6 +163,8 @@ def test_signed_out_visitors_get_nothing(team_studio):
         "gradio_api/file=" + str(db),
         "media/x",
         "thumbnails/x/1.0.jpg",
+        "figures/x",
+        "es-static/plotly.min.js",
         "exports/x/y.csv",
         "api/media",
         "api/annotations",

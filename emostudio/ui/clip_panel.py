@@ -34,7 +34,7 @@ from emostudio.services.inspect import (
     view_is_current,
 )
 from emostudio.ui.context import StudioContext
-from emostudio.ui.figure import curves_figure, figure_html, overview_figure
+from emostudio.ui.figure import curves_figure, overview_figure
 
 
 def player_html(view: ClipView | None, page: str, pending: bool = False) -> str:
@@ -184,7 +184,7 @@ class ClipPanel:
             }
         return {
             self.player: player_html(view, self.page, playback_pending(view.media, self.ctx.settings.cache_dir)),
-            self.plot: figure_html(curves_figure(view)),
+            self.plot: self.ctx.figures.html(curves_figure(view)),
             **self.windowed(view),
         }
 
@@ -192,7 +192,7 @@ class ClipPanel:
         """The overview and the window's controls (hidden for a short media)."""
         long = view.window is not None
         return {
-            self.overview: gr.HTML(value=figure_html(overview_figure(view)) if long else "", visible=long),
+            self.overview: gr.HTML(value=self.ctx.figures.html(overview_figure(view)) if long else "", visible=long),
             self.width: gr.Radio(visible=long),
             self.window_range: "{:.3f},{:.3f}".format(*view.window) if long else "",
         }
@@ -315,7 +315,7 @@ class ClipPanel:
         view = self._moved(view, float(at.split("@")[0]), float(width or DEFAULT_WINDOW))
         moved = self.windowed(view)
         moved.pop(self.overview)  # unchanged: only its shaded window moves, in the browser
-        return {self.view: view, self.plot: figure_html(curves_figure(view)), **moved}
+        return {self.view: view, self.plot: self.ctx.figures.html(curves_figure(view)), **moved}
 
     def resize(self, view: ClipView | None, width: float | None) -> dict:
         if view is None or view.window is None:

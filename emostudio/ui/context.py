@@ -9,6 +9,7 @@ import secrets
 import shutil
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from emostudio.services.users import LOCAL_USER, allowed, require
 
 log = logging.getLogger("emostudio.ui")
 EXPORT_LIFETIME = 24 * 3600.0  # seconds an export stays downloadable
+FIGURES_KEPT = 256  # figures waiting to be fetched: a few pages' worth per person, 40 MB at most
 
 
 @dataclass
@@ -64,12 +66,41 @@ class Exports:
 
 
 @dataclass
+class Figures:
+    """The clip pages' figures, fetched by ``studio.js`` from ``/figures/<token>`` and drawn
+    with plotly.js. Sent through Gradio instead, a long media's 300 kB of figures were
+    copied on every status change of the page, and the open took twice as long. A token
+    is unguessable, and the route serves it to signed-in users only, like the media the
+    figure shows; the newest ``FIGURES_KEPT`` are kept."""
+
+    kept: OrderedDict = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def html(self, fig) -> str:
+        """``fig`` (a plotly figure, or None for none) as the element studio.js draws."""
+        if fig is None:
+            return ""
+        token = secrets.token_urlsafe(16)
+        data = fig.to_json().encode()
+        with self._lock:
+            self.kept[token] = data
+            while len(self.kept) > FIGURES_KEPT:
+                self.kept.popitem(last=False)
+        return f"<div class='es-figure' data-src='figures/{token}'></div>"
+
+    def json(self, token: str) -> bytes | None:
+        with self._lock:
+            return self.kept.get(token)
+
+
+@dataclass
 class StudioContext:
     repo: Repository
     settings: Settings
     sign_in: bool = False
     """True when the studio has users (decided at start): every request must come from one."""
     exports: Exports | None = None
+    figures: Figures = field(default_factory=Figures)
 
     def __post_init__(self):
         if self.exports is None:

@@ -1,16 +1,13 @@
 """The Inspect and Annotate pages' figures (Plotly): a clip's curves on one time axis, and
 what each modality contributed to a selected segment's emotions.
 
-The curves and the overview of a long media go to the page as HTML (``figure_html``) that
-``studio.js`` draws with plotly.js, not through ``gr.Plot``: Gradio's plot component
-copies its figure on every status change of the page and draws it twice, which made
-opening an hour-long media take twice as long in the browser (``bench.scale``).
+The clip pages draw these with plotly.js from ``studio.js`` (``context.Figures``), not
+through ``gr.Plot``: Gradio's plot component copies its figure on every status change of
+the page and draws it twice, which made opening an hour-long media twice as slow in the
+browser (``bench.scale``).
 """
 
 from __future__ import annotations
-
-import hashlib
-from html import escape
 
 import numpy as np
 
@@ -38,16 +35,6 @@ def _f32(values) -> np.ndarray:
     """Curves go to the browser as float32: half the bytes of float64, and finer than a
     pixel (an hour's times keep a step of 0.25 ms)."""
     return np.asarray(values, dtype=np.float32)
-
-
-def figure_html(fig) -> str:
-    """``fig`` for an HTML component: a ``div.es-figure`` carrying its JSON, which
-    ``studio.js`` draws (empty for no figure)."""
-    if fig is None:
-        return ""
-    data = fig.to_json()
-    key = hashlib.blake2b(data.encode(), digest_size=8).hexdigest()  # Gradio may update the element in place
-    return f"<div class='es-figure' data-key='{key}' data-figure=\"{escape(data, quote=True)}\"></div>"
 
 
 def _fixed_margin(**sides: float) -> dict:

@@ -9,7 +9,7 @@ import gradio as gr
 from emostudio.services.inspect import UNIT_COLUMNS, ClipView, caption_lines, ranked_emotions
 from emostudio.ui.clip_panel import ClipPanel, thumbnails_html
 from emostudio.ui.context import plain
-from emostudio.ui.figure import contributions_figure, figure_html
+from emostudio.ui.figure import contributions_figure
 
 
 class InspectPanel(ClipPanel):
@@ -34,7 +34,7 @@ class InspectPanel(ClipPanel):
         return [self.clip_table, self.caption, self.thumbnails, self.contributions]
 
     def selected(self, view: ClipView, index: int | None) -> dict:
-        return {self.contributions: figure_html(contributions_figure(view.units[index]))}
+        return {self.contributions: self.ctx.figures.html(contributions_figure(view.units[index]))}
 
     def opened(self, view: ClipView) -> dict:
         return {self.clip_table: ranked_emotions(view.clip), self.thumbnails: thumbnails_html(view)}

@@ -19,7 +19,7 @@ import time
 
 import gradio as gr
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Mount
 
@@ -153,6 +153,15 @@ def create_server(repo: Repository, settings: Settings) -> FastAPI:
         """plotly.js, as the plotly package ships it: studio.js draws the curves with it."""
         signed_in(request)
         return FileResponse(plotly_js_path(), media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
+
+    @api.get("/figures/{token}")
+    def figure(token: str, request: Request) -> Response:
+        """A figure a clip page asked for (``context.Figures``)."""
+        signed_in(request)
+        data = ctx.figures.json(token)
+        if data is None:
+            raise HTTPException(404, "no such figure: open the media again")
+        return Response(data, media_type="application/json")
 
     @api.get("/media/{media_id}")
     def media_file(media_id: str, request: Request) -> FileResponse:

@@ -92,22 +92,28 @@
     }
   }
 
-  // Figures the server sends as HTML (emostudio.ui.figure.figure_html), drawn with the page's
-  // plotly.js as soon as they arrive. Gradio may update an element in place, so each is drawn
-  // again when its key (a hash of the figure) changes.
+  // Figures the server keeps for the page (emostudio.ui.context.Figures): each element names
+  // one; it is fetched and drawn with the page's plotly.js as soon as the element arrives.
+  // Gradio may update an element in place, so it is drawn again when the name changes.
   let drawing = false;
   function drawFigures() {
     drawing = false;
     if (!window.Plotly) return;
-    for (const div of document.querySelectorAll(".es-figure[data-figure]")) {
-      if (div.__esDrawn === div.dataset.key) continue;
-      div.__esDrawn = div.dataset.key;
-      const fig = JSON.parse(div.dataset.figure);
-      window.Plotly.newPlot(div, fig.data, fig.layout, { displaylogo: false, responsive: true });
+    for (const div of document.querySelectorAll(".es-figure[data-src]")) {
+      const src = div.dataset.src;
+      if (div.__esDrawn === src) continue;
+      div.__esDrawn = src;
+      fetch(src)
+        .then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.status))))
+        .then((fig) => {
+          if (div.dataset.src === src) window.Plotly.newPlot(div, fig.data, fig.layout, { displaylogo: false, responsive: true });
+        })
+        .catch(() => { div.textContent = "This figure is no longer kept: choose the media again."; });
     }
   }
+  // at once on a change (fetching starts before the page's next frame), at most once a task
   new MutationObserver(() => {
-    if (!drawing) { drawing = true; requestAnimationFrame(drawFigures); }
+    if (!drawing) { drawing = true; queueMicrotask(drawFigures); }
   }).observe(document.documentElement, { childList: true, subtree: true });
 
   function tick() {
