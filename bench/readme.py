@@ -497,9 +497,10 @@ def scale() -> str:
     ]
     if br:
         rows += [
-            f"| open it, in Chromium (click to figures drawn; after another media) | {t(br['open_inspect'])} | "
+            f"| open it, in Chromium (pointer down to figures drawn, timed in the page; after another media) | "
+            f"{t(br['open_inspect'])} | "
             f"< 500 ms | {_goal(br['open_inspect']['median_s'] < 0.5)} |",
-            f"| the same, as the first figure of a fresh page (loads the plotting library) | "
+            f"| the same, the first open after the page loaded | "
             f"{br['first_open_of_a_fresh_page_s'] * 1000:.0f} ms | | |",
             f"| zoom to 30 s, in Chromium | {t(br['zoom_to_30s'])} | < 500 ms | "
             f"{_goal(br['zoom_to_30s']['median_s'] < 0.5)} |",
