@@ -16,15 +16,13 @@ from emostudio.ui.train_page import TrainPage
 ASSETS = Path(__file__).parent
 PLOTLY_JS = "es-static/plotly.min.js"  # served by the studio (server.py), loaded once per page
 HEAD = f"<script src='{PLOTLY_JS}'></script><script>{(ASSETS / 'studio.js').read_text()}</script>"
+CSS = (ASSETS / "studio.css").read_text()
 
 
 def plotly_js_path() -> Path:
     import plotly
 
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-
-
-CSS = (ASSETS / "studio.css").read_text()
 
 
 def who_markdown(ctx: StudioContext, request: gr.Request) -> str:

@@ -129,7 +129,7 @@ class ClipPanel:
         self.index = gr.State(None)
 
         refresh.click(self.refresh_choices, outputs=self.picker)
-        self.picker.input(self.choose, inputs=[self.picker, self.view], outputs=self.outputs, show_progress="hidden")
+        self.picker.input(self.choose, inputs=[self.picker, self.view], outputs=self.outputs)
         self.click.change(self.select_time, inputs=[self.view, self.click], outputs=self.outputs)
         if self.window_at is not None:  # a page with an overview of long media (Inspect)
             self.window_at.change(self.move, inputs=[self.view, self.window_at, self.width], outputs=self.outputs)

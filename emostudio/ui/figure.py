@@ -123,6 +123,7 @@ def curves_figure(view: ClipView):
     probs = np.array([[p.basic.get(b, 0.0) for b in labels.basic] for p in chunks], dtype=np.float64)
     probs = probs.reshape(len(chunks), len(labels.basic))
     spreads = avd_spreads(probs, labels)
+    t32 = _f32(t)
     for d, dim in enumerate(labels.dimensions):
         y = np.array([np.nan if getattr(p, dim) is None else getattr(p, dim) for p in chunks], dtype=np.float64)
         hi, lo = np.clip(y + spreads[:, d], -1, 1), np.clip(y - spreads[:, d], -1, 1)
@@ -144,7 +145,7 @@ def curves_figure(view: ClipView):
         )
         fig.add_trace(
             go.Scatter(
-                x=_f32(t), y=_f32(y), name=dim, mode="lines", line={"color": DIMENSION_COLOURS[dim]}, legendgroup=dim
+                x=t32, y=_f32(y), name=dim, mode="lines", line={"color": DIMENSION_COLOURS[dim]}, legendgroup=dim
             ),
             row=1,
             col=1,
@@ -152,7 +153,7 @@ def curves_figure(view: ClipView):
     for k, emotion in enumerate(labels.basic):
         fig.add_trace(
             go.Scatter(
-                x=_f32(t),
+                x=t32,
                 y=_f32(probs[:, k]),
                 name=emotion,
                 stackgroup="basic",
@@ -301,11 +302,11 @@ def overview_figure(view: ClipView):
         vertical_spacing=0.06,
         row_heights=[0.45, 0.35, 0.2][: 2 + has_wave],
     )
-    t = o.start + o.duration / 2
+    t = _f32(o.start + o.duration / 2)
     for dim in labels.dimensions:
         fig.add_trace(
             go.Scatter(
-                x=_f32(t),
+                x=t,
                 y=_f32(o.column(dim)),
                 name=dim,
                 mode="lines",
@@ -318,7 +319,7 @@ def overview_figure(view: ClipView):
         if emotion in o.classes:
             fig.add_trace(
                 go.Scatter(
-                    x=_f32(t),
+                    x=t,
                     y=_f32(o.column(emotion)),
                     name=emotion,
                     stackgroup="basic",
