@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -68,7 +68,7 @@ def _media(row: MediaRow) -> Media:
     )
 
 
-def _segment(row: SegmentRow) -> Segment:
+def _segment(row) -> Segment:  # a SegmentRow or a plain row of its columns
     return Segment(
         id=str(row.id),
         media_id=row.media_id,
@@ -114,7 +114,7 @@ def _version_row(version: ModelVersion) -> ModelVersionRow:
     )
 
 
-def _prediction(row: PredictionRow) -> Prediction:
+def _prediction(row) -> Prediction:  # a PredictionRow or a plain row of its columns
     return Prediction(
         id=row.id,
         media_id=row.media_id,
@@ -178,7 +178,7 @@ def _chunk_file(row: ChunkArrayRow) -> ChunkFile:
 _CAPTION_FIELDS = tuple(f for f in Caption.__dataclass_fields__ if f not in ("id", "created_at"))
 
 
-def _caption(row: CaptionRow) -> Caption:
+def _caption(row) -> Caption:  # a CaptionRow or a plain row of its columns
     return Caption(id=row.id, created_at=row.created_at, **{f: getattr(row, f) for f in _CAPTION_FIELDS})
 
 
@@ -262,6 +262,13 @@ def _current(query):
     """``query`` on annotations without retraction rows and the annotations they retract."""
     retracted = select(AnnotationRow.retracts_annotation_id).where(AnnotationRow.retracts_annotation_id.is_not(None))
     return query.where(AnnotationRow.retracts_annotation_id.is_(None), AnnotationRow.id.not_in(retracted))
+
+
+def _plain(table) -> Select:
+    """A select of ``table``'s columns as plain rows, for reads of many rows (an hour's
+    segments, captions and segment predictions open with every clip page): the ORM objects
+    a ``select(table)`` builds cost three times the read, and nothing here changes them."""
+    return select(*table.__table__.columns)
 
 
 def _matching(query, table, **equal):
@@ -502,10 +509,10 @@ class Repository:
 
     def segments(self, media_id: str, kind: str | None = None) -> list[Segment]:
         with self.session() as s:
-            q = select(SegmentRow).where(SegmentRow.media_id == media_id)
+            q = _plain(SegmentRow).where(SegmentRow.media_id == media_id)
             if kind:
                 q = q.where(SegmentRow.kind == kind)
-            return [_segment(r) for r in s.scalars(q.order_by(SegmentRow.start))]
+            return [_segment(r) for r in s.execute(q.order_by(SegmentRow.start))]
 
     def has_segments(self, media_id: str, kind: str, source: str | None = None) -> bool:
         with self.session() as s:
@@ -631,8 +638,8 @@ class Repository:
     def captions(self, media_id: str | None = None, source: str | None = None) -> list[Caption]:
         """Captions, oldest first: of one media or the whole library, of one source or both."""
         with self.session() as s:
-            q = _matching(select(CaptionRow), CaptionRow, media_id=media_id, source=source)
-            return [_caption(r) for r in s.scalars(q.order_by(CaptionRow.id))]
+            q = _matching(_plain(CaptionRow), CaptionRow, media_id=media_id, source=source)
+            return [_caption(r) for r in s.execute(q.order_by(CaptionRow.id))]
 
     # -- feature cache ---------------------------------------------------------
 
@@ -811,7 +818,7 @@ class Repository:
         if level == "chunk":
             raise ValueError("chunk-level outputs are read with chunk_series(), not predictions()")
         with self.session() as s:
-            q = select(PredictionRow).where(PredictionRow.superseded.is_(False), PredictionRow.level != "chunk")
+            q = _plain(PredictionRow).where(PredictionRow.superseded.is_(False), PredictionRow.level != "chunk")
             if media_id:
                 q = q.where(PredictionRow.media_id == media_id)
             if media_ids is not None:
@@ -821,7 +828,7 @@ class Repository:
             if level:
                 q = q.where(PredictionRow.level == level)
             q = q.order_by(PredictionRow.media_id, PredictionRow.level, PredictionRow.start)
-            return [_prediction(r) for r in s.scalars(q)]
+            return [_prediction(r) for r in s.execute(q)]
 
     def _not_labelled_by(self, model_version_id: str, annotator: str, top_label: str | None = None):
         """The version's current segment predictions no current span of ``annotator``'s

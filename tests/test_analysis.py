@@ -209,9 +209,11 @@ def test_a_corrected_run_is_kept_and_exported(tmp_path, analyzer):
 
 
 def test_inspect_figure_draws_the_stored_curves_and_corrections(tmp_path, repo, analyzer):
+    import plotly.graph_objects as go
+
     from emostudio.core.domain import Annotation
     from emostudio.services.inspect import load_clip_view
-    from emostudio.ui.figure import curves_figure
+    from emostudio.ui.figure import array_values, curves_figure
 
     path = write_audio(tmp_path / "voice.wav", speech())
     (media,) = import_paths(repo, [path]).added
@@ -220,11 +222,13 @@ def test_inspect_figure_draws_the_stored_curves_and_corrections(tmp_path, repo, 
     view = load_clip_view(repo, media.id)
     assert len(view.chunks) == len(result.chunks) and view.speech and view.transcript
     fig = curves_figure(view)
-    names = [trace.name for trace in fig.data]
+    names = [trace["name"] for trace in fig["data"]]
     assert {"arousal", "valence", "dominance", *BASIC, "speech", "transcript"} <= set(names)
-    arousal = next(trace for trace in fig.data if trace.name == "arousal")
-    assert list(arousal.y) == pytest.approx([p.arousal for p in result.chunks])
-    assert {s.x0 for s in fig.layout.shapes} == {0.5}  # the correction, drawn over every row
+    arousal = next(trace for trace in fig["data"] if trace["name"] == "arousal")
+    assert list(array_values(arousal["y"])) == pytest.approx([p.arousal for p in result.chunks], abs=1e-6)
+    assert {s["x0"] for s in fig["layout"]["shapes"]} == {0.5}  # the correction, drawn over every row
+    assert "anger" in fig["layout"]["annotations"][-1]["text"]
+    go.Figure(fig)  # built as a plain dict for speed: plotly checks that it knows every property
 
 
 def test_a_correction_saved_after_a_reanalysis_of_the_open_clip_still_stores(tmp_path, repo, analyzer):

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import plotly.graph_objects as go
 import pytest
 from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, PLOT, REPO_ROOT, require_chromium
 
@@ -17,6 +18,7 @@ from emostudio.features import FeatureCache, FeatureInput, get_extractor
 from emostudio.services.inspect import DEFAULT_WINDOW, FULL_VIEW, load_clip_view, move_window
 from emostudio.services.store import open_repository
 from emostudio.testing import StudioProcess, speech, write_audio
+from emostudio.ui.figure import array_values, curves_figure, overview_figure
 
 MINUTES = 11
 
@@ -71,6 +73,12 @@ def test_a_long_media_opens_as_an_overview_and_a_window_without_reading_all_of_i
     full = cache.load(get_extractor("waveform-peaks"), FeatureInput(media))
     first = int(385.0 * full.frame_rate)
     assert (moved.peaks.values == full.values[first : first + len(moved.peaks)]).all()
+    overview, window = overview_figure(view), curves_figure(moved)
+    go.Figure(overview), go.Figure(window)  # built as plain dicts: plotly knows every property
+    assert window["layout"]["xaxis4"]["range"] == [385.0, 415.0]
+    assert overview["layout"]["xaxis3"]["range"] == [0, media.duration]
+    arousal = next(t for t in overview["data"] if t.get("name") == "arousal")
+    assert array_values(arousal["y"]) == pytest.approx(view.overview.column("arousal"), abs=1e-6)
 
 
 @pytest.mark.browser

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
+import orjson
 
 from emostudio.core.config import Settings
 from emostudio.core.domain import User
@@ -76,12 +77,13 @@ class Figures:
     kept: OrderedDict = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def html(self, fig) -> str:
-        """``fig`` (a plotly figure, or None for none) as the element studio.js draws."""
+    def html(self, fig: dict | None) -> str:
+        """``fig`` (a plotly.js figure, ``emostudio.ui.figure``; None for none) as the
+        element studio.js draws."""
         if fig is None:
             return ""
         token = secrets.token_urlsafe(16)
-        data = fig.to_json().encode()
+        data = orjson.dumps(fig)
         with self._lock:
             self.kept[token] = data
             while len(self.kept) > FIGURES_KEPT:
