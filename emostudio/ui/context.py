@@ -77,9 +77,10 @@ class Figures:
     kept: OrderedDict = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def html(self, fig: dict | None) -> str:
+    def html(self, fig: dict | None, secondary: bool = False) -> str:
         """``fig`` (a plotly.js figure, ``emostudio.ui.figure``; None for none) as the
-        element studio.js draws."""
+        element studio.js draws. A ``secondary`` figure (below the page's main ones) is
+        drawn after the others that arrive with it, so the main ones show sooner."""
         if fig is None:
             return ""
         token = secrets.token_urlsafe(16)
@@ -88,7 +89,8 @@ class Figures:
             self.kept[token] = data
             while len(self.kept) > FIGURES_KEPT:
                 self.kept.popitem(last=False)
-        return f"<div class='es-figure' data-src='figures/{token}'></div>"
+        later = " data-secondary='1'" if secondary else ""
+        return f"<div class='es-figure' data-src='figures/{token}'{later}></div>"
 
     def json(self, token: str) -> bytes | None:
         with self._lock:

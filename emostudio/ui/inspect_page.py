@@ -34,7 +34,7 @@ class InspectPanel(ClipPanel):
         return [self.clip_table, self.caption, self.thumbnails, self.contributions]
 
     def selected(self, view: ClipView, index: int | None) -> dict:
-        return {self.contributions: self.ctx.figures.html(contributions_figure(view.units[index]))}
+        return {self.contributions: self.ctx.figures.html(contributions_figure(view.units[index]), secondary=True)}
 
     def opened(self, view: ClipView) -> dict:
         return {self.clip_table: ranked_emotions(view.clip), self.thumbnails: thumbnails_html(view)}

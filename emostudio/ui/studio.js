@@ -95,21 +95,28 @@
   // Figures the server keeps for the page (emostudio.ui.context.Figures): each element names
   // one; it is fetched and drawn with the page's plotly.js as soon as the element arrives.
   // Gradio may update an element in place, so it is drawn again when the name changes.
+  // Secondary figures (below the main ones) wait until the main ones that came with them
+  // are drawn and painted: drawing is what takes longest, and the main ones are looked at first.
   let drawing = false;
   function drawFigures() {
     drawing = false;
     if (!window.Plotly) return;
+    const main = [];
+    const secondary = [];
     for (const div of document.querySelectorAll(".es-figure[data-src]")) {
       const src = div.dataset.src;
       if (div.__esDrawn === src) continue;
       div.__esDrawn = src;
-      fetch(src)
-        .then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.status))))
-        .then((fig) => {
-          if (div.dataset.src === src) window.Plotly.newPlot(div, fig.data, fig.layout, { displaylogo: false, responsive: true });
-        })
-        .catch(() => { div.textContent = "This figure is no longer kept: choose the media again."; });
+      const fig = fetch(src).then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.status))));
+      (div.dataset.secondary ? secondary : main).push([div, src, fig]);
     }
+    const draw = ([div, src, fig]) => fig
+      .then((f) => {
+        if (div.dataset.src === src) return window.Plotly.newPlot(div, f.data, f.layout, { displaylogo: false, responsive: true });
+      })
+      .catch(() => { div.textContent = "This figure is no longer kept: choose the media again."; });
+    const drawn = Promise.allSettled(main.map(draw));
+    if (secondary.length) drawn.then(() => requestAnimationFrame(() => setTimeout(() => secondary.forEach(draw))));
   }
   // at once on a change (fetching starts before the page's next frame), at most once a task
   new MutationObserver(() => {
