@@ -382,3 +382,25 @@ def test_an_uploaded_flv_clip_plays_from_its_browser_playable_copy(studio, brows
     assert played["error"] is None and (played["w"], played["h"]) == (160, 120)
     assert played["d"] == pytest.approx(4.0, abs=0.3) and played["t"] > 0.5
     page.close()
+
+
+def test_only_the_page_shown_refreshes_itself(studio, browser):
+    """The Library page refreshes every 2 s while it is shown; on another page nothing
+    polls the server (those refreshes landed in the middle of opening media on Inspect)."""
+    url, _ = studio
+    page = browser.new_page()
+    calls = []
+    page.on("request", lambda r: calls.append(r.url) if "queue/join" in r.url else None)
+    page.goto(url)
+    page.wait_for_selector("#es-library")
+
+    def calls_while_on(tab: str) -> int:
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(700)  # the calls choosing the tab makes (its pickers, its refresh)
+        before = len(calls)
+        page.wait_for_timeout(3000)
+        return len(calls) - before
+
+    assert calls_while_on("Inspect") == 0
+    assert calls_while_on("Library") >= 1
+    page.close()

@@ -34,7 +34,9 @@ def report_markdown(report, job) -> str:
 
 
 class LibraryPage:
-    def __init__(self, ctx: StudioContext):
+    def __init__(self, ctx: StudioContext, tab: gr.Tab):
+        """The page inside ``tab``: its table refreshes when the tab is chosen and every 2 s
+        while it is shown (``timer``, switched by the app)."""
         self.ctx = ctx
         s = ctx.settings
         with gr.Row():
@@ -74,7 +76,7 @@ class LibraryPage:
             )
             delete = gr.Button("Delete media", variant="stop", scale=1, elem_id="es-delete")
         filters = [text, status, top, annotated]
-        timer = gr.Timer(2.0)
+        self.timer = gr.Timer(2.0)  # the Library is the page a studio opens on
 
         def rows(*values):  # the first page, as a filter or an import leaves it
             return studio_page(ctx.repo, LibraryFilter(*values)).rows
@@ -142,7 +144,8 @@ class LibraryPage:
         following.click(
             lambda n, *v: paged(n + 1, *v), inputs=[page, sort, *filters], outputs=[self.table, page, self.pager]
         )
-        timer.tick(
+        gr.on(
+            [self.timer.tick, tab.select],
             refresh,
             inputs=[shown, page, sort, *filters],
             outputs=[self.table, shown, page, self.pager, self.progress],

@@ -70,7 +70,9 @@ def compared(repo: Repository, version_id: str | None):
 
 
 class TrainPage:
-    def __init__(self, ctx: StudioContext):
+    def __init__(self, ctx: StudioContext, tab: gr.Tab):
+        """The page inside ``tab``: its jobs and versions refresh when the tab is chosen and
+        every 2 s while it is shown (``timer``, switched by the app)."""
         self.ctx = ctx
         repo = ctx.repo
         stale = ctx.settings.worker_stale_seconds
@@ -122,7 +124,7 @@ class TrainPage:
                 headers=["measure", "parent", "new version"], interactive=False, scale=2, elem_id="es-compare"
             )
             compare_plot = gr.Plot(show_label=False, scale=3, elem_id="es-compare-plot")
-        timer = gr.Timer(2.0)
+        self.timer = gr.Timer(2.0, active=False)
 
         shown = gr.State([])
         plotted = gr.State(None)  # what the progress plot shows, so an unchanged job is not redrawn
@@ -216,7 +218,8 @@ class TrainPage:
             job = cancel_job(repo, int(job_id_), by=user.name)
             return f"Job {job.id} cancelled: it stops at its next step and registers nothing."
 
-        timer.tick(
+        gr.on(
+            [self.timer.tick, tab.select],
             refresh,
             inputs=[shown, job_id, plotted, version_shown],
             outputs=[jobs, shown, log, metrics, versions, liveness, progress, plotted, version_shown, chosen],
