@@ -159,6 +159,9 @@ def test_upload_analyse_inspect_correct_by_keyboard_and_export(studio, browser, 
     totals = {e: sum(b["x"][b["y"].index(e)] for b in bars) for e in BASIC}
     top = re.search(r"top (\w+)", title.inner_text()).group(1)
     assert max(totals, key=totals.get) == top and sum(totals.values()) == pytest.approx(1.0, abs=1e-3)
+    # the segment's emotions ranked, best first, with what audio and face alone give each
+    first = page.locator("#es-inspect-unit tbody tr").first.locator("td")
+    assert first.all_inner_texts()[:2] == ["basic", top] and first.nth(3).inner_text() and first.nth(4).inner_text()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "inspect.png"), full_page=True)
 

@@ -77,6 +77,23 @@ def thumbnails_html(view: ClipView) -> str:
     return f"<div class='es-faces'>{images}</div>"
 
 
+UNIT_TABLE = "Selected segment: fused score, and each modality alone"
+
+
+def emotions_table(prediction, title: str) -> str:
+    """``ranked_emotions`` as a plain table: scores to read, not to edit or sort, and a
+    Gradio Dataframe took longer for the browser to draw than the page's figures."""
+    head = "".join(f"<th>{c}</th>" for c in UNIT_COLUMNS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{v:.3f}</td>" if isinstance(v, float) else f"<td>{escape(str(v))}</td>" for v in row)
+        for row in ranked_emotions(prediction)
+    )
+    return (
+        f"<div class='es-ranked'><table><caption>{escape(title)}</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+    )
+
+
 def unit_title(view: ClipView, index: int | None, t: float | None = None) -> str:
     units = view.units
     if index is None or not units:
@@ -232,12 +249,7 @@ class ClipPanel:
         return []
 
     def unit_table(self) -> None:
-        self.units = gr.Dataframe(
-            headers=list(UNIT_COLUMNS),
-            interactive=False,
-            elem_id=f"es-{self.page}-unit",
-            label="Selected segment: fused score, and each modality alone",
-        )
+        self.units = gr.HTML(emotions_table(None, UNIT_TABLE), elem_id=f"es-{self.page}-unit")
 
     # -- shared callbacks: each loads through a service, then formats ---------------------
 
@@ -299,9 +311,9 @@ class ClipPanel:
                 out.update(self.shown(view))
         out.update({self.view: view, self.index: index, self.unit_title: unit_title(view, index, t)})
         if index is None:
-            return {**out, self.units: [], self.span: ""}
+            return {**out, self.units: emotions_table(None, UNIT_TABLE), self.span: ""}
         unit = view.units[index]
-        out.update({self.units: ranked_emotions(unit), self.span: f"{unit.start:.3f},{unit.end:.3f}"})
+        out.update({self.units: emotions_table(unit, UNIT_TABLE), self.span: f"{unit.start:.3f},{unit.end:.3f}"})
         out.update(self.selected(view, index))
         return out
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import gradio as gr
 
-from emostudio.services.inspect import UNIT_COLUMNS, ClipView, caption_lines, ranked_emotions
-from emostudio.ui.clip_panel import ClipPanel, thumbnails_html
+from emostudio.services.inspect import ClipView, caption_lines
+from emostudio.ui.clip_panel import ClipPanel, emotions_table, thumbnails_html
 from emostudio.ui.context import plain
 from emostudio.ui.figure import contributions_figure
+
+CLIP_TABLE = "Whole clip: fused score, and each modality alone"
 
 
 class InspectPanel(ClipPanel):
@@ -20,9 +22,7 @@ class InspectPanel(ClipPanel):
 
     def below(self) -> None:
         with gr.Column(scale=3):
-            self.clip_table = gr.Dataframe(
-                headers=list(UNIT_COLUMNS), interactive=False, label="Whole clip", elem_id="es-inspect-clip"
-            )
+            self.clip_table = gr.HTML(emotions_table(None, CLIP_TABLE), elem_id="es-inspect-clip")
         with gr.Column(scale=2):  # for the selected segment
             self.contributions = gr.HTML(elem_id="es-inspect-contributions")  # drawn by studio.js
         with gr.Column(scale=2):
@@ -37,7 +37,7 @@ class InspectPanel(ClipPanel):
         return {self.contributions: self.ctx.figures.html(contributions_figure(view.units[index]), secondary=True)}
 
     def opened(self, view: ClipView) -> dict:
-        return {self.clip_table: ranked_emotions(view.clip), self.thumbnails: thumbnails_html(view)}
+        return {self.clip_table: emotions_table(view.clip, CLIP_TABLE), self.thumbnails: thumbnails_html(view)}
 
     def windowed(self, view: ClipView) -> dict:
         """The captions follow the window of a long media."""
