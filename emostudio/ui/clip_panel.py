@@ -277,7 +277,9 @@ class ClipPanel:
         sent the person back to the start of the media."""
         if view is not None and view.media.id == media_id and view_is_current(self.ctx.repo, view):
             return gr.skip()
-        return self.open(media_id)
+        # the person chose it from the picker's list: the list stays (re-sending up to 500
+        # choices made the browser copy them on every status change of the open)
+        return {**self.open(media_id), self.picker: gr.skip()}
 
     def open(self, media_id: str | None, t: float | None = None) -> dict:
         if not media_id:
