@@ -154,7 +154,7 @@ recording ({f["chunks"]:,} chunks, {f["segments"]} speech segments), median of {
 process (`bench/results/ui.json`, {u["date"]}, {u["commit"]}): opening the clip on the Inspect page
 takes {open_["median_ms"]:,.0f} ms (p90 {open_["p90_ms"]:,.0f} ms; goal {open_["goal_ms"]:,.0f} ms) against
 {base["median_ms"]:,.0f} ms for analysing it on open from cached features, and saving a correction takes
-{save["median_ms"]:.1f} ms (goal {save["goal_ms"]:,.0f} ms), {redraw["median_ms"]:,.0f} ms with the figure redrawn
+{save["median_ms"]:.1f} ms (goal {save["goal_ms"]:,.0f} ms), {redraw["median_ms"]:,.0f} ms with the timeline redrawn
 around it."""
 
 

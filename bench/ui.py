@@ -4,7 +4,7 @@
   analysing on open (the model re-run on cached features, the audio decoded for the
   waveform), which is what the page would cost without stored predictions;
 - saving a correction (goal < 100 ms): the append alone, and the whole Annotate
-  callback (append + redrawing the figure with the correction on it).
+  callback (append + redrawing the timeline with the correction on it).
 
     python -m bench.ui [--data ../shared/data] [--workdir /tmp/emostudio-bench]
 
@@ -43,12 +43,11 @@ def main(argv: list[str] | None = None) -> None:
     from emostudio.media.decode import load_audio
     from emostudio.services.analysis import analyze_stored
     from emostudio.services.ingest import import_paths
-    from emostudio.services.inspect import load_clip_view
     from emostudio.services.store import open_repository
     from emostudio.services.versions import load_analyzer
     from emostudio.ui.annotate_page import AnnotatePanel
     from emostudio.ui.context import StudioContext
-    from emostudio.ui.figure import curves_figure
+    from emostudio.ui.inspect_page import InspectPanel
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data", type=Path)
@@ -69,13 +68,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"stored {len(result.chunks)} chunks, {len(result.segments)} segments", flush=True)
 
         with gr.Blocks():
-            page = AnnotatePanel(ctx)
-        plot = gr.Plot()
+            inspect, annotate = InspectPanel(ctx), AnnotatePanel(ctx)
 
-        def open_page():  # the Inspect/Annotate callback, and the figure as Gradio sends it
-            out = page.open(media.id)
-            plot.postprocess(out[page.plot])
-            return out
+        def open_page():  # the Inspect page's callback: the view, its tables and its figures as served
+            return inspect.open(media.id)
 
         def open_baseline():  # no stored predictions: run the model and decode for the waveform on open
             analyzer.analyze(media)
@@ -86,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
 
         freeze_startup_objects()  # as `emostudio serve` does before serving
         opened = open_page()
-        view = opened[page.view]
+        view = opened[inspect.view]
         unit = view.units[len(view.units) // 2]
         n = [0]
 
@@ -96,22 +92,21 @@ def main(argv: list[str] | None = None) -> None:
             n[0] += 1
             save_correction(repo, media, "bench", unit.start, unit.end, "anger", corrects=unit)
 
-        def save_callback():
-            out = page.save_label(
-                view, len(view.units) // 2, "bench", "fear", unit.start, unit.end, None, None, None, None, advance=True
+        def save_callback():  # the Annotate page's "save and next": the append, the timeline redrawn
+            annotate.save_label(
+                view, len(view.units) // 2, "bench", "fear", unit.start, unit.end, (None,) * 3, None, None, advance=True
             )
-            plot.postprocess(out[page.plot])
 
-        def save_naive():  # the alternative: append, then reload the whole clip from the database and redraw
+        def save_naive():  # the alternative: append, then reopen the whole clip on the Annotate page
             save_only()
-            plot.postprocess(curves_figure(load_clip_view(repo, media.id, cache=ctx.feature_cache)))
+            annotate.open(media.id)
 
         rows = [
             ("open a 10-min clip (stored predictions)", timed(open_page, args.repeat), 0.5),
             ("  baseline: analyse on open (features cached)", timed(open_baseline, max(3, args.repeat // 5)), None),
             ("save a correction (append)", timed(save_only, args.repeat * 5), 0.1),
             ("save and redraw (Annotate callback)", timed(save_callback, args.repeat), None),
-            ("  baseline: save, reload clip, redraw", timed(save_naive, args.repeat), None),
+            ("  baseline: save, reopen the clip", timed(save_naive, args.repeat), None),
         ]
         print(f"\n{'server time, 2 CPU cores':48} {'median ms':>10} {'p90 ms':>8} {'goal ms':>8}")
         for label, (median, p90), goal in rows:
