@@ -229,3 +229,23 @@ def test_the_label_studio_export_holds_each_persons_labels_and_the_models_predic
     assert used <= set(controls) and config.find("Audio").get("value") == "$audio"
     offered = {e.get("value") for e in controls["emotion"]}
     assert {"anger", "sadness", "happily surprised"} <= offered
+
+
+def test_the_export_page_writes_a_file_per_media_for_elan_and_praat_and_one_for_label_studio(studio, tmp_path):
+    """What the Export page's "for another annotation tool" writes: a missing media is one
+    line and the others are still written; Label Studio gets the tasks and the interface."""
+    from emostudio.ui.export_page import ELAN, LABEL_STUDIO, PRAAT, tool_files
+
+    repo, media, _, _ = studio
+    written, failed = tool_files(repo, tmp_path, PRAAT, ["no-such-media", media.id], None)
+    assert [(p.name, what) for p, what in written] == [("talk.TextGrid", "tiers")]
+    assert failed == ["no-such-media: there is no media 'no-such-media' in the library"]
+    grid = textgrid.openTextgrid(str(written[0][0]), includeEmptyIntervals=False)
+    assert [e.label for e in grid.getTier("labels: ana").entries][0] == "anger"
+    written, failed = tool_files(repo, tmp_path, ELAN, [media.id, media.id], None)  # named alike: both kept
+    eafs = [p for p, what in written if what == "tiers"]
+    assert [p.name for p in eafs] == ["talk.eaf", f"talk-{media.id}.eaf"] and not failed
+    assert len({p.name for p, _ in written}) == len(written) > 2  # each with its own time series beside it
+    assert pympi.Elan.Eaf(str(eafs[1])).get_annotation_data_for_tier("labels: ben")
+    written, failed = tool_files(repo, tmp_path, LABEL_STUDIO, [], None)
+    assert [what for _, what in written] == ["1 tasks", "labelling interface"] and not failed

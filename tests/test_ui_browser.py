@@ -204,6 +204,20 @@ def test_upload_analyse_inspect_correct_by_keyboard_and_export(studio, browser, 
     mine = [r for r in rows if r["annotator"] == "tester"]
     assert len(mine) == 1 and mine[0]["label"] == "anger" and mine[0]["source"] == "human"
     assert mine[0]["corrects_prediction_id"] and mine[0]["model_version"].startswith("default-")
+    # and for ELAN: the clip's tiers, the correction in the annotator's own tier, opened with pympi-ling
+    from pympi.Elan import Eaf
+
+    page.locator("#es-export-tool-media input").click()
+    page.get_by_role("option", name="interview.mp4", exact=False).click()
+    page.locator("#es-export-tool-go").click()
+    link = page.locator("#es-export-tool-files a", has_text="interview.eaf")
+    expect(link).to_be_visible(timeout=30_000)
+    with page.expect_download() as download:
+        link.click()
+    eaf = Eaf(str(download.value.path()))
+    (labelled,) = eaf.get_annotation_data_for_tier("labels: tester")
+    assert labelled[2].startswith("anger") and f"{labelled[0] / 1000:.2f}" == first_span.split("–")[0]
+    assert any(name.startswith("model: default-") for name in eaf.get_tier_names())
     page.close()
     # no telemetry, fonts or scripts from elsewhere: every request the page made stayed on this machine
     others = {u.split("/")[2] for u in requested if u.startswith("http") and not u.startswith(url)}

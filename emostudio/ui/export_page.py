@@ -1,16 +1,58 @@
-"""The Export page: the same CSVs as `emostudio export`, filtered the same way."""
+"""The Export page: the same CSVs as `emostudio export`, filtered the same way, and files
+for other annotation tools: ELAN and Praat (one per media, as `emostudio export-tiers`)
+and Label Studio tasks (as `emostudio export --label-studio`)."""
 
 from __future__ import annotations
 
+import re
 from html import escape
+from pathlib import Path
 
 import gradio as gr
 
+from emostudio.core.errors import StudioError
 from emostudio.services.export import EXPORT_KINDS, export_files
 from emostudio.services.inspect import media_choices
+from emostudio.services.labelstudio import write_label_studio
+from emostudio.services.tierfiles import export_tier_file
 from emostudio.ui.context import StudioContext, guarded
 
 SOURCES = ["", "human", "import", "pseudo"]
+ELAN, PRAAT, LABEL_STUDIO = "ELAN (.eaf)", "Praat (.TextGrid)", "Label Studio (tasks JSON)"
+TIER_SUFFIXES = {ELAN: ".eaf", PRAAT: ".TextGrid"}
+
+
+def download_links(token: str, files: list[tuple[Path, str]]) -> str:
+    """Links to the studio's own export route: only the person who exported can download."""
+    links = "".join(
+        f"<li><a href='exports/{token}/{escape(p.name)}' download='{escape(p.name)}'>{escape(p.name)}</a>"
+        f" ({escape(what)})</li>"
+        for p, what in files
+    )
+    return f"<ul class='es-downloads'>{links}</ul>"
+
+
+def tool_files(repo, folder: Path, tool: str, media_ids: list[str], version: str | None) -> tuple[list, list[str]]:
+    """Write the files for another tool into ``folder``: (path, what) of each file written,
+    and one line for each media that could not be written (the others go on)."""
+    if tool == LABEL_STUDIO:
+        tasks = folder / "label-studio-tasks.json"
+        config, n = write_label_studio(repo, tasks, version)
+        return [(tasks, f"{n} tasks"), (config, "labelling interface")], []
+    written, failed = [], []
+    for media_id in media_ids:
+        media = repo.get_media(media_id)
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(media.name).stem if media else media_id).strip("-") or "media"
+        path = folder / f"{stem}{TIER_SUFFIXES[tool]}"
+        if path.exists():  # two media named alike
+            path = path.with_name(f"{stem}-{media_id}{TIER_SUFFIXES[tool]}")
+        try:
+            paths = export_tier_file(repo, media_id, path, version)
+        except StudioError as err:
+            failed.append(f"{media.name if media else media_id}: {err}")
+            continue
+        written += [(paths[0], "tiers")] + [(p, "time series") for p in paths[1:]]
+    return written, failed
 
 
 class ExportPage:
@@ -21,6 +63,7 @@ class ExportPage:
             gr.Dropdown(choices=media_choices(repo)),
             gr.Dropdown(choices=[""] + [v.id for v in repo.list_model_versions()]),
             gr.Dropdown(choices=[""] + annotators),
+            gr.Dropdown(choices=media_choices(repo)),
         )
 
     def __init__(self, ctx: StudioContext):
@@ -38,11 +81,24 @@ class ExportPage:
         with gr.Row():
             refresh = gr.Button("Refresh choices", size="sm")
             go = gr.Button("Export CSV", variant="primary", elem_id="es-export-go")
-        # Links to the studio's own export route: only the person who exported can download.
         files = gr.HTML(elem_id="es-export-files")
         note = gr.Markdown(elem_id="es-export-note")
 
-        self.choice_outputs = [media, version, annotator]
+        gr.Markdown("#### For another annotation tool")
+        with gr.Row():
+            tool = gr.Radio([ELAN, PRAAT, LABEL_STUDIO], value=ELAN, label="Format", elem_id="es-export-tool", scale=2)
+            tool_media = gr.Dropdown(
+                media_choices(repo),
+                multiselect=True,
+                label="Media (ELAN and Praat: one file each; Label Studio: the whole library)",
+                elem_id="es-export-tool-media",
+                scale=3,
+            )
+            tool_go = gr.Button("Export for the tool", elem_id="es-export-tool-go", scale=1)
+        tool_files_shown = gr.HTML(elem_id="es-export-tool-files")
+        tool_note = gr.Markdown(elem_id="es-export-tool-note")
+
+        self.choice_outputs = [media, version, annotator, tool_media]
 
         @guarded
         def export(kinds_, media_, version_, annotator_, source_, request: gr.Request):
@@ -60,12 +116,18 @@ class ExportPage:
                 source=source_ or None,
             )
             counts = ", ".join(f"{k}: {n} rows" for k, (_, n) in zip(kinds_, written))
-            links = "".join(
-                f"<li><a href='exports/{token}/{escape(p.name)}' download='{escape(p.name)}'>"
-                f"{escape(p.name)}</a> ({n} rows)</li>"
-                for p, n in written
-            )
-            return f"<ul class='es-downloads'>{links}</ul>", counts
+            return download_links(token, [(p, f"{n} rows") for p, n in written]), counts
+
+        @guarded
+        def export_for_tool(tool_, media_, version_, request: gr.Request):
+            user = ctx.user(request, "export")
+            if tool_ != LABEL_STUDIO and not media_:
+                return "", f"Choose the media to export for {tool_.split(' (')[0]}."
+            token, folder = ctx.exports.new_folder(user.name)
+            written, failed = tool_files(repo, folder, tool_, media_ or [], version_ or None)
+            note = "\n".join(f"- **Not written:** {escape(line)}" for line in failed)
+            return (download_links(token, written) if written else ""), note
 
         refresh.click(self.choices, outputs=self.choice_outputs)
         go.click(export, inputs=[kinds, media, version, annotator, source], outputs=[files, note])
+        tool_go.click(export_for_tool, inputs=[tool, tool_media, version], outputs=[tool_files_shown, tool_note])
