@@ -147,6 +147,23 @@ def _band(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[dict, dict]:
     return _array(np.concatenate([x, x[::-1]])), _array(np.concatenate([hi, lo[::-1]]))
 
 
+def _add_waveform(fig: dict, row: int, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+    """The waveform on a row: the area between its lowest and highest value at each ``x``."""
+    x_band, y_band = _band(x, lo, hi)
+    _add(
+        fig,
+        row,
+        x=x_band,
+        y=y_band,
+        fill="toself",
+        fillcolor="#78909c",
+        line={"width": 0},
+        name="waveform",
+        hoverinfo="skip",
+        showlegend=False,
+    )
+
+
 def contributions_figure(prediction: Prediction | None) -> dict | None:
     """One bar per basic emotion (best at the top), its fused score split into what each
     modality contributed (``modality_contributions``). None when there is nothing to split."""
@@ -253,19 +270,7 @@ def curves_figure(view: ClipView) -> dict:
     if has_wave:
         lo, hi, per = envelope_columns(view.peaks.values[:, 0], view.peaks.values[:, 1])
         x = view.peaks_start + (np.arange(len(lo)) + 0.5) * per / view.peaks.frame_rate
-        x_wave, y_wave = _band(x, lo, hi)
-        _add(
-            fig,
-            row,
-            x=x_wave,
-            y=y_wave,
-            fill="toself",
-            fillcolor="#78909c",
-            line={"width": 0},
-            name="waveform",
-            hoverinfo="skip",
-            showlegend=False,
-        )
+        _add_waveform(fig, row, x, lo, hi)
         peak = float(max(np.abs(view.peaks.values).max(), 1e-3))
         _axis(fig, "y", row, range=[-peak, peak], showticklabels=False)
         row += 1
@@ -399,18 +404,7 @@ def overview_figure(view: ClipView) -> dict | None:
             )
     if has_wave:
         values, rate = view.waveform
-        x_wave, y_wave = _band((np.arange(len(values)) + 0.5) / rate, values[:, 0], values[:, 1])
-        _add(
-            fig,
-            3,
-            x=x_wave,
-            y=y_wave,
-            fill="toself",
-            fillcolor="#78909c",
-            line={"width": 0},
-            hoverinfo="skip",
-            showlegend=False,
-        )
+        _add_waveform(fig, 3, (np.arange(len(values)) + 0.5) / rate, values[:, 0], values[:, 1])
         _axis(fig, "y", 3, showticklabels=False)
     _axis(fig, "y", 1, range=[-1, 1])
     _axis(fig, "y", 2, range=[0, 1])
