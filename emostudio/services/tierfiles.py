@@ -100,7 +100,8 @@ def import_tier_file(repo: Repository, path: str | Path, media_key: str | None =
     raise TierFileError(f"{path.name}: no media in the library matches it (give the media's id or name)")
 
 
-def _slug(name: str) -> str:
+def file_slug(name: str) -> str:
+    """``name`` with anything but letters, digits, ``_.-`` turned into ``-`` (safe in a file name)."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")
 
 
@@ -123,7 +124,7 @@ def _write_eaf(path: Path, media: Media, tiers: list[Tier], tracks: list[Track])
         eaf.remove_tier("default")
     written = [path]
     for track in tracks:
-        csv_path = path.with_name(f"{path.stem}.{_slug(track.name)}.csv")
+        csv_path = path.with_name(f"{path.stem}.{file_slug(track.name)}.csv")
         with open(csv_path, "w", newline="", encoding="utf-8") as f:
             out = csv.writer(f)
             out.writerow(["time", track.name])

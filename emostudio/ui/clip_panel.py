@@ -277,11 +277,18 @@ class ClipPanel:
         sent the person back to the start of the media."""
         if view is not None and view.media.id == media_id and view_is_current(self.ctx.repo, view):
             return gr.skip()
-        # the person chose it from the picker's list: the list stays (re-sending up to 500
-        # choices made the browser copy them on every status change of the open)
-        return {**self.open(media_id), self.picker: gr.skip()}
+        return self.load(media_id)
 
     def open(self, media_id: str | None, t: float | None = None) -> dict:
+        """Open a media from elsewhere (the library, the queue): the picker shows it too."""
+        out = self.load(media_id, t)
+        if media_id:
+            out[self.picker] = gr.Dropdown(value=media_id, choices=media_choices(self.ctx.repo, include=media_id))
+        return out
+
+    def load(self, media_id: str | None, t: float | None = None) -> dict:
+        """The media's page, the picker left as it is (the person chose it there: re-sending
+        up to 500 choices made the browser copy them on every status change of the open)."""
         if not media_id:
             return {self.view: None, **self.shown(None)}
         view = load_clip_view(
@@ -291,11 +298,7 @@ class ClipPanel:
             thumbnails_root=self.ctx.thumbnails_root,
             around=t or 0.0,
         )
-        out = {
-            self.view: view,
-            self.picker: gr.Dropdown(value=media_id, choices=media_choices(self.ctx.repo, include=media_id)),
-            **self.shown(view),
-        }
+        out = {self.view: view, **self.shown(view)}
         index = unit_index_at(view, t or 0.0) if view.units else None
         out.update(self.select(view, index))
         out.update(self.opened(view))

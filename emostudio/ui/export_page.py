@@ -4,7 +4,6 @@ and Label Studio tasks (as `emostudio export --label-studio`)."""
 
 from __future__ import annotations
 
-import re
 from html import escape
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from emostudio.core.errors import StudioError
 from emostudio.services.export import EXPORT_KINDS, export_files
 from emostudio.services.inspect import media_choices
 from emostudio.services.labelstudio import write_label_studio
-from emostudio.services.tierfiles import export_tier_file
+from emostudio.services.tierfiles import export_tier_file, file_slug
 from emostudio.ui.context import StudioContext, guarded
 
 SOURCES = ["", "human", "import", "pseudo"]
@@ -42,7 +41,7 @@ def tool_files(repo, folder: Path, tool: str, media_ids: list[str], version: str
     written, failed = [], []
     for media_id in media_ids:
         media = repo.get_media(media_id)
-        stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(media.name).stem if media else media_id).strip("-") or "media"
+        stem = file_slug(Path(media.name).stem if media else media_id) or "media"
         path = folder / f"{stem}{TIER_SUFFIXES[tool]}"
         if path.exists():  # two media named alike
             path = path.with_name(f"{stem}-{media_id}{TIER_SUFFIXES[tool]}")
@@ -59,20 +58,22 @@ class ExportPage:
     def choices(self):
         repo = self.repo
         annotators = sorted({a.annotator for a in repo.annotations()})
+        media = media_choices(repo)  # for both media pickers
         return (
-            gr.Dropdown(choices=media_choices(repo)),
+            gr.Dropdown(choices=media),
             gr.Dropdown(choices=[""] + [v.id for v in repo.list_model_versions()]),
             gr.Dropdown(choices=[""] + annotators),
-            gr.Dropdown(choices=media_choices(repo)),
+            gr.Dropdown(choices=media),
         )
 
     def __init__(self, ctx: StudioContext):
         self.repo = repo = ctx.repo
+        choices = media_choices(repo)  # for both media pickers
         kinds = gr.CheckboxGroup(
             list(EXPORT_KINDS), value=["clips", "annotations"], label="What", elem_id="es-export-kinds"
         )
         with gr.Row():
-            media = gr.Dropdown(media_choices(repo), multiselect=True, label="Media (none = all)")
+            media = gr.Dropdown(choices, multiselect=True, label="Media (none = all)")
             version = gr.Dropdown(
                 [""] + [v.id for v in repo.list_model_versions()], value="", label="Model version (blank = active)"
             )
@@ -88,7 +89,7 @@ class ExportPage:
         with gr.Row():
             tool = gr.Radio([ELAN, PRAAT, LABEL_STUDIO], value=ELAN, label="Format", elem_id="es-export-tool", scale=2)
             tool_media = gr.Dropdown(
-                media_choices(repo),
+                choices,
                 multiselect=True,
                 label="Media (ELAN and Praat: one file each; Label Studio: the whole library)",
                 elem_id="es-export-tool-media",
